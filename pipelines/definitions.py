@@ -1,0 +1,17 @@
+"""The code location: every asset, check, job and resource, as `dagster dev` loads it."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from assets.bronze import BRONZE_ASSETS
+from pipelines.jobs import ingest_job
+from pipelines.resources import default_resources
+
+ALL_ASSETS = [*BRONZE_ASSETS]
+
+defs = dg.Definitions(
+    assets=ALL_ASSETS,
+    jobs=[ingest_job],
+    resources=default_resources(),
+)

@@ -1,0 +1,113 @@
+"""Parse application events (JSON Lines) into typed bronze rows.
+
+A line is one JSON object with `event_id`, `ts` (ISO-8601 with offset) and `event`, the
+optional string-or-null fields in `STRING_FIELDS`, and an optional `properties` object.
+Fields outside the contract are kept, as JSON text, in `extra`.
+"""
+
+from __future__ import annotations
+
+import orjson
+import pyarrow as pa
+
+from pipelines.ingest import reasons
+from pipelines.ingest.timestamps import TimestampError, parse_iso8601
+
+STRING_FIELDS = ("user_id", "org_id", "session_id", "ip", "user_agent", "url", "referrer")
+CONTRACT_FIELDS = frozenset({"event_id", "ts", "event", "properties", *STRING_FIELDS})
+
+SCHEMA = pa.schema(
+    [
+        pa.field("event_id", pa.string(), nullable=False),
+        pa.field("ts", pa.timestamp("us", tz="UTC"), nullable=False),
+        pa.field("ts_offset_minutes", pa.int16(), nullable=False),
+        pa.field("event", pa.string(), nullable=False),
+        *(pa.field(name, pa.string()) for name in STRING_FIELDS),
+        pa.field("properties", pa.string(), nullable=False),
+        pa.field("extra", pa.string()),
+        pa.field("source_file", pa.string(), nullable=False),
+        pa.field("source_line", pa.int64(), nullable=False),
+    ]
+)
+
+ParseResult = tuple[str | None, tuple | None, str | None]
+
+
+def parse_event_line(data: bytes) -> ParseResult:
+    """Parse one JSON line into (UTC date, row, None) or (UTC date or None, None, reason).
+
+    The row holds the values of SCHEMA up to `extra`, `ts` as microseconds since the epoch.
+    A rejected line keeps its date when its timestamp could be read, so that it is
+    quarantined with the partition it belongs to.
+    """
+    if not data.strip():
+        return None, None, reasons.reason(reasons.BLANK_LINE, "empty line")
+    try:
+        record = orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        code = reasons.INVALID_UTF8 if "UTF-8" in str(exc) else reasons.INVALID_JSON
+        return None, None, reasons.reason(code, str(exc))
+    if not isinstance(record, dict):
+        return None, None, reasons.reason(reasons.NOT_AN_OBJECT, type(record).__name__)
+
+    ts = record.get("ts")
+    if not isinstance(ts, str):
+        detail = "ts is missing" if ts is None else f"ts must be a string, got {_kind(ts)}"
+        return None, None, reasons.reason(reasons.BAD_TIMESTAMP, detail)
+    try:
+        ts_us, offset_minutes, date_key = parse_iso8601(ts)
+    except TimestampError as exc:
+        return None, None, reasons.reason(reasons.BAD_TIMESTAMP, str(exc))
+
+    problem = _contract_problem(record)
+    if problem is not None:
+        return date_key, None, problem
+
+    properties = record.get("properties")
+    extra = {key: value for key, value in record.items() if key not in CONTRACT_FIELDS}
+    row = (
+        record["event_id"],
+        ts_us,
+        offset_minutes,
+        record["event"],
+        *(record.get(name) for name in STRING_FIELDS),
+        orjson.dumps(properties if properties is not None else {}).decode(),
+        orjson.dumps(extra).decode() if extra else None,
+    )
+    return date_key, row, None
+
+
+def _contract_problem(record: dict) -> str | None:
+    for required in ("event_id", "event"):
+        value = record.get(required)
+        if value is None:
+            return reasons.reason(reasons.MISSING_FIELD, f"{required} is missing")
+        if not isinstance(value, str):
+            return reasons.reason(
+                reasons.WRONG_TYPE, f"{required} must be a string, got {_kind(value)}"
+            )
+        if not value.strip():
+            return reasons.reason(reasons.MISSING_FIELD, f"{required} is empty")
+    for name in STRING_FIELDS:
+        value = record.get(name)
+        if value is not None and not isinstance(value, str):
+            return reasons.reason(
+                reasons.WRONG_TYPE, f"{name} must be a string or null, got {_kind(value)}"
+            )
+    properties = record.get("properties")
+    if properties is not None and not isinstance(properties, dict):
+        return reasons.reason(
+            reasons.WRONG_TYPE, f"properties must be an object, got {_kind(properties)}"
+        )
+    return None
+
+
+def _kind(value: object) -> str:
+    return {
+        dict: "object",
+        list: "array",
+        str: "string",
+        bool: "boolean",
+        int: "number",
+        float: "number",
+    }.get(type(value), type(value).__name__)

@@ -1,0 +1,190 @@
+"""Ingest one daily partition of one raw source into bronze Parquet plus a quarantine file."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pyarrow as pa
+
+from pipelines.ingest import reasons
+from pipelines.ingest.raw_lines import DEFAULT_MAX_LINE_BYTES
+from pipelines.ingest.routing import index_source, iter_routed_lines
+from pipelines.ingest.sources import RawSource
+from pipelines.storage import AtomicParquetWriter, make_dirs, partition_file
+
+QUARANTINE_SCHEMA = pa.schema(
+    [
+        pa.field("source_file", pa.string(), nullable=False),
+        pa.field("line_number", pa.int64(), nullable=False),
+        pa.field("reason_code", pa.string(), nullable=False),
+        pa.field("reason", pa.string(), nullable=False),
+        pa.field("raw_line", pa.binary(), nullable=False),
+        pa.field("raw_line_bytes", pa.int64(), nullable=False),
+    ]
+)
+
+
+@dataclass(frozen=True)
+class IngestSettings:
+    """Limits of ingestion. The run fails when a partition rejects more than `max_rejected_share`."""
+
+    max_rejected_share: float = 0.02
+    max_line_bytes: int = DEFAULT_MAX_LINE_BYTES
+    batch_rows: int = 50_000
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.max_rejected_share <= 1.0:
+            raise ValueError(
+                f"max_rejected_share must be between 0 and 1, got {self.max_rejected_share}"
+            )
+        if self.max_line_bytes < 1024:
+            raise ValueError(f"max_line_bytes must be at least 1024, got {self.max_line_bytes}")
+        if self.batch_rows < 1:
+            raise ValueError(f"batch_rows must be positive, got {self.batch_rows}")
+
+
+@dataclass
+class PartitionReport:
+    """What one partition's ingestion read, kept and rejected, and where it wrote."""
+
+    source: str
+    date_key: str
+    bronze_path: Path
+    quarantine_path: Path
+    files_read: list[str] = field(default_factory=list)
+    lines: int = 0
+    rows: int = 0
+    rejected: int = 0
+    expected_lines: int = 0
+    reason_counts: Counter[str] = field(default_factory=Counter)
+    published: bool = False
+
+    @property
+    def rejected_share(self) -> float:
+        """Share of this partition's lines that went to quarantine."""
+        return self.rejected / self.lines if self.lines else 0.0
+
+    @property
+    def accounted_for(self) -> bool:
+        """Every line the index assigns to this date became a row or a quarantine entry."""
+        return self.lines == self.expected_lines == self.rows + self.rejected
+
+
+class RejectedShareExceeded(RuntimeError):
+    """More lines than allowed were quarantined: bronze was not replaced, quarantine was."""
+
+    def __init__(self, report: PartitionReport, limit: float) -> None:
+        top = ", ".join(f"{code} x{n}" for code, n in report.reason_counts.most_common(5))
+        super().__init__(
+            f"{report.source} {report.date_key}: {report.rejected} of {report.lines} lines "
+            f"({report.rejected_share:.2%}) were quarantined, above the limit of {limit:.2%} "
+            f"(max_rejected_share). Reasons: {top}. Inspect {report.quarantine_path}, fix the "
+            "input or raise the limit, then rerun the partition."
+        )
+        self.report = report
+
+
+class RawFilesChanged(RuntimeError):
+    """A raw file changed between indexing and reading: rerun the partition."""
+
+
+class _Batcher:
+    def __init__(self, writer: AtomicParquetWriter, batch_rows: int) -> None:
+        self.writer = writer
+        self.batch_rows = batch_rows
+        self.rows: list[tuple] = []
+
+    def add(self, row: tuple) -> None:
+        self.rows.append(row)
+        if len(self.rows) >= self.batch_rows:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self.rows:
+            return
+        columns = list(zip(*self.rows, strict=True))
+        schema = self.writer.schema
+        arrays = [
+            pa.array(values, type=schema_field.type)
+            for values, schema_field in zip(columns, schema, strict=True)
+        ]
+        self.writer.write(pa.RecordBatch.from_arrays(arrays, schema=schema))
+        self.rows = []
+
+
+def ingest_partition(
+    source: RawSource,
+    raw_dir: Path,
+    out_dir: Path,
+    date_key: str,
+    settings: IngestSettings | None = None,
+) -> PartitionReport:
+    """Parse every raw line assigned to `date_key` into bronze; quarantine the rest with reasons.
+
+    Replaces `<out>/bronze/<source>/date=<date>/` and `<out>/quarantine/<source>/date=<date>/`
+    atomically. Raises RejectedShareExceeded (after writing quarantine, keeping the old
+    bronze) when too many lines were rejected, and RawFilesChanged when the raw files moved
+    under it.
+    """
+    settings = settings or IngestSettings()
+    for layer in ("bronze", "quarantine"):
+        make_dirs(out_dir / layer, private=True)
+    report = PartitionReport(
+        source=source.name,
+        date_key=date_key,
+        bronze_path=partition_file(out_dir, "bronze", source.name, date_key),
+        quarantine_path=partition_file(out_dir, "quarantine", source.name, date_key),
+    )
+    indexes = index_source(source, raw_dir, out_dir, settings.max_line_bytes)
+    relevant = [index for index in indexes if date_key in index.date_counts]
+    report.expected_lines = sum(index.date_counts[date_key] for index in relevant)
+
+    with (
+        AtomicParquetWriter(report.bronze_path, source.schema, private=True) as bronze,
+        AtomicParquetWriter(report.quarantine_path, QUARANTINE_SCHEMA, private=True) as quarantine,
+    ):
+        rows, rejects = _Batcher(bronze, settings.batch_rows), _Batcher(quarantine, 10_000)
+        for index in relevant:
+            report.files_read.append(index.relative_path)
+            path = raw_dir / index.relative_path
+            seen = 0
+            for line in iter_routed_lines(source, path, index.home_date, settings.max_line_bytes):
+                if line.date_key != date_key:
+                    continue
+                seen += 1
+                number = line.raw.number
+                if line.row is not None:
+                    rows.add((*line.row, index.relative_path, number))
+                    continue
+                why = line.reason or reasons.reason(reasons.UNREADABLE_FILE, "unknown")
+                report.reason_counts[reasons.reason_code(why)] += 1
+                rejects.add(
+                    (
+                        index.relative_path,
+                        number,
+                        reasons.reason_code(why),
+                        why,
+                        line.raw.data,
+                        line.raw.length,
+                    )
+                )
+            if seen != index.date_counts[date_key]:
+                bronze.discard()
+                quarantine.discard()
+                raise RawFilesChanged(
+                    f"{index.relative_path} changed while it was read ({seen} lines for "
+                    f"{date_key}, the index said {index.date_counts[date_key]}): rerun the partition"
+                )
+            report.lines += seen
+        rows.flush()
+        rejects.flush()
+        report.rows, report.rejected = bronze.rows, quarantine.rows
+        too_many_rejected = report.rejected_share > settings.max_rejected_share
+        if too_many_rejected:
+            bronze.discard()
+    if too_many_rejected:
+        raise RejectedShareExceeded(report, settings.max_rejected_share)
+    report.published = True
+    return report

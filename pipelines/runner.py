@@ -1,0 +1,127 @@
+"""Run every asset for every date found in the raw folder, in-process, and report what happened."""
+
+from __future__ import annotations
+
+import os
+from datetime import date
+from pathlib import Path
+
+import dagster as dg
+
+from pipelines.ingest.raw_lines import DEFAULT_MAX_LINE_BYTES
+from pipelines.ingest.routing import dates_found, index_source
+from pipelines.ingest.sources import SOURCES
+from pipelines.partitions import FIRST_DATE
+
+
+class NothingToRun(ValueError):
+    """The raw folder holds no file of the input contract, or none in the requested range."""
+
+
+def partition_dates(
+    raw_dir: Path, out_dir: Path, start: date | None = None, end: date | None = None
+) -> list[str]:
+    """Every UTC date that a raw line falls on, limited to [start, end] when given."""
+    if not raw_dir.is_dir():
+        raise NothingToRun(
+            f"raw folder {raw_dir} does not exist: generate a sample with "
+            f"`python -m pipelines generate --out {raw_dir}` or pass --raw"
+        )
+    found: set[str] = set()
+    for source in SOURCES.values():
+        found.update(dates_found(index_source(source, raw_dir, out_dir, DEFAULT_MAX_LINE_BYTES)))
+    if not found:
+        raise NothingToRun(
+            f"no events/*.jsonl[.gz] or access/*.log[.gz] under {raw_dir} "
+            "(see docs/input-formats.md)"
+        )
+    early = sorted(d for d in found if d < FIRST_DATE)
+    if early:
+        raise NothingToRun(
+            f"{len(early)} date(s) before the first partition {FIRST_DATE} (earliest {early[0]}): "
+            "set PIPELINES_FIRST_DATE to an earlier date"
+        )
+    selected = [
+        d
+        for d in sorted(found)
+        if (start is None or d >= start.isoformat()) and (end is None or d <= end.isoformat())
+    ]
+    if not selected:
+        raise NothingToRun(f"no raw lines between {start} and {end} (dates found: {sorted(found)})")
+    return selected
+
+
+def _instance() -> dg.DagsterInstance:
+    if os.environ.get("DAGSTER_HOME"):
+        return dg.DagsterInstance.get()
+    return dg.DagsterInstance.ephemeral()
+
+
+def run_pipeline(raw_dir: Path, out_dir: Path, start: date | None, end: date | None) -> int:
+    """Materialize every asset for each date; print a summary; return a process exit code."""
+    from pipelines.definitions import ALL_ASSETS
+    from pipelines.resources import default_resources
+
+    try:
+        dates = partition_dates(raw_dir, out_dir, start, end)
+    except NothingToRun as exc:
+        print(f"error: {exc}")
+        return 2
+    resources = default_resources(raw_dir, out_dir)
+    instance = _instance()
+    print(f"running {len(ALL_ASSETS)} assets for {len(dates)} day(s): {dates[0]} .. {dates[-1]}")
+    failures: list[str] = []
+    totals: dict[str, list[int]] = {}
+    for date_key in dates:
+        result = dg.materialize(
+            ALL_ASSETS,
+            partition_key=date_key,
+            resources=resources,
+            instance=instance,
+            raise_on_error=False,
+            tags={"launched_by": "python -m pipelines run"},
+            run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
+        )
+        print(f"  {date_key}: {'ok' if result.success else 'FAILED'}", flush=True)
+        for event in result.get_asset_materialization_events():
+            materialization = event.event_specific_data.materialization
+            name = materialization.asset_key.to_user_string()
+            meta = materialization.metadata
+            row = totals.setdefault(name, [0, 0, 0])
+            row[0] += _int(meta.get("lines_read"))
+            row[1] += _int(meta.get("dagster/row_count"))
+            row[2] += _int(meta.get("rows_quarantined"))
+        if not result.success:
+            failures.extend(f"{date_key}: {message}" for message in _failure_messages(result))
+        for check in result.get_asset_check_evaluations():
+            if not check.passed:
+                failures.append(f"{date_key}: check {check.check_name} failed")
+    _print_summary(totals, out_dir)
+    if failures:
+        print("\nFAILED:")
+        for failure in failures:
+            print(f"  {failure}")
+        return 1
+    return 0
+
+
+def _int(value: object) -> int:
+    return int(getattr(value, "value", value) or 0)
+
+
+def _failure_messages(result: dg.ExecuteInProcessResult) -> list[str]:
+    messages = []
+    for event in result.all_events:
+        if event.is_step_failure:
+            error = event.step_failure_data.error
+            messages.append(f"{event.step_key}: {error.message.strip() if error else 'failed'}")
+    return messages or ["run failed"]
+
+
+def _print_summary(totals: dict[str, list[int]], out_dir: Path) -> None:
+    print(f"\n{'asset':<22}{'lines in':>12}{'rows':>12}{'quarantined':>13}")
+    for name, (lines, rows, rejected) in sorted(totals.items()):
+        print(f"{name:<22}{lines:>12,}{rows:>12,}{rejected:>13,}")
+    print("\noutputs:")
+    for layer in ("bronze", "quarantine"):
+        print(f"  {layer + '/':<12} {out_dir / layer}")

@@ -1,0 +1,1 @@
+"""A deterministic generator of realistic usage logs, with the identifiers real logs leak."""

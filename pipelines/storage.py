@@ -1,0 +1,87 @@
+"""Where every layer lives on disk, and writes that readers never see half-done.
+
+Each partition of a layer is one Parquet file, written to a hidden temporary file in the
+same folder and renamed into place (`os.replace` is atomic on POSIX): a reader sees the
+old file or the new one, never a mixture, and a rerun replaces rather than appends.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+from types import TracebackType
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+PRIVATE_DIR_MODE = 0o700
+PRIVATE_FILE_MODE = 0o600
+PARTITION_FILE = "part-0.parquet"
+
+
+def partition_file(out_dir: Path, layer: str, dataset: str, date_key: str) -> Path:
+    """`<out>/<layer>/<dataset>/date=YYYY-MM-DD/part-0.parquet`."""
+    return out_dir / layer / dataset / f"date={date_key}" / PARTITION_FILE
+
+
+def make_dirs(path: Path, private: bool) -> None:
+    """Create `path` and its parents; private folders are owner-only (they hold raw identifiers)."""
+    path.mkdir(parents=True, exist_ok=True)
+    if private:
+        os.chmod(path, PRIVATE_DIR_MODE)
+
+
+class AtomicParquetWriter:
+    """Stream record batches into one Parquet file that appears only when complete.
+
+    Use as a context manager: on a clean exit the file is renamed into place; on an
+    exception, or when `discard()` was called, the temporary file is removed and whatever
+    stood at the target before is left untouched.
+    """
+
+    def __init__(self, target: Path, schema: pa.Schema, private: bool = False) -> None:
+        self.target = target
+        self.schema = schema
+        self.private = private
+        self.rows = 0
+        self._discarded = False
+        make_dirs(target.parent, private)
+        self._temp = target.parent / f".{target.name}.{uuid.uuid4().hex}.tmp"
+        self._writer = pq.ParquetWriter(self._temp, schema, compression="zstd")
+
+    def write(self, batch: pa.RecordBatch | pa.Table) -> None:
+        """Append a batch (or table) whose schema equals the writer's."""
+        self._writer.write(batch)
+        self.rows += batch.num_rows
+
+    def discard(self) -> None:
+        """Drop everything written so far; the target is left as it was."""
+        self._discarded = True
+
+    def __enter__(self) -> AtomicParquetWriter:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._writer.close()
+        if exc_type is None and not self._discarded:
+            if self.private:
+                os.chmod(self._temp, PRIVATE_FILE_MODE)
+            os.replace(self._temp, self.target)
+        else:
+            self._temp.unlink(missing_ok=True)
+
+
+def write_json_atomically(target: Path, payload: bytes, private: bool = False) -> None:
+    """Write a small file through a temporary name and an atomic rename."""
+    make_dirs(target.parent, private)
+    temp = target.parent / f".{target.name}.{uuid.uuid4().hex}.tmp"
+    temp.write_bytes(payload)
+    if private:
+        os.chmod(temp, PRIVATE_FILE_MODE)
+    os.replace(temp, target)

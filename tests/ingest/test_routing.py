@@ -1,0 +1,82 @@
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import orjson
+
+from pipelines.ingest.routing import (
+    build_file_index,
+    index_source,
+    iter_routed_lines,
+    load_or_build_index,
+)
+from pipelines.ingest.sources import APP_EVENTS
+
+
+def _event(ts: str, n: int) -> bytes:
+    return orjson.dumps({"event_id": f"e{n}", "ts": ts, "event": "login"})
+
+
+def _write(raw: Path, name: str, lines: list[bytes]) -> Path:
+    path = raw / "events" / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    return path
+
+
+def test_undated_lines_follow_their_neighbours(tmp_path: Path) -> None:
+    raw = tmp_path / "raw"
+    path = _write(
+        raw,
+        "a.jsonl",
+        [
+            b"{broken",  # before any dated line: goes with the first dated line
+            _event("2026-10-01T23:59:00-05:00", 1),  # 2026-10-02 UTC
+            b"garbage",  # follows the line before it
+            _event("2026-10-01T12:00:00Z", 2),
+            b"",
+        ],
+    )
+    index = build_file_index(APP_EVENTS, raw, path, 1 << 20)
+    assert index.first_date == "2026-10-02"
+    assert index.date_counts == {"2026-10-01": 2, "2026-10-02": 3}
+    assert index.lines == 5
+    routed = [(r.raw.number, r.date_key) for r in iter_routed_lines(APP_EVENTS, path, index.home_date, 1 << 20)]
+    assert routed == [
+        (1, "2026-10-02"),
+        (2, "2026-10-02"),
+        (3, "2026-10-02"),
+        (4, "2026-10-01"),
+        (5, "2026-10-01"),
+    ]
+
+
+def test_file_without_any_date_goes_to_its_modification_day(tmp_path: Path) -> None:
+    raw = tmp_path / "raw"
+    path = _write(raw, "junk.jsonl", [b"nope", b"still nope"])
+    stamp = 1_790_000_000  # 2026-09-21 UTC
+    os.utime(path, (stamp, stamp))
+    index = build_file_index(APP_EVENTS, raw, path, 1 << 20)
+    assert index.first_date is None
+    assert index.date_counts == {"2026-09-21": 2}
+
+
+def test_index_is_cached_and_rebuilt_when_the_file_changes(tmp_path: Path) -> None:
+    raw, out = tmp_path / "raw", tmp_path / "out"
+    path = _write(raw, "a.jsonl", [_event("2026-10-01T12:00:00Z", 1)])
+    first = load_or_build_index(APP_EVENTS, raw, out, path, 1 << 20)
+    assert first.date_counts == {"2026-10-01": 1}
+    cached = load_or_build_index(APP_EVENTS, raw, out, path, 1 << 20)
+    assert cached == first
+    _write(raw, "a.jsonl", [_event("2026-10-01T12:00:00Z", 1), _event("2026-10-03T12:00:00Z", 2)])
+    rebuilt = load_or_build_index(APP_EVENTS, raw, out, path, 1 << 20)
+    assert rebuilt.date_counts == {"2026-10-01": 1, "2026-10-03": 1}
+
+
+def test_hidden_and_foreign_files_are_not_inputs(tmp_path: Path) -> None:
+    raw, out = tmp_path / "raw", tmp_path / "out"
+    _write(raw, "a.jsonl", [_event("2026-10-01T12:00:00Z", 1)])
+    _write(raw, ".partial.jsonl", [_event("2026-10-02T12:00:00Z", 1)])
+    _write(raw, "notes.txt", [b"hello"])
+    assert [i.relative_path for i in index_source(APP_EVENTS, raw, out, 1 << 20)] == ["events/a.jsonl"]
