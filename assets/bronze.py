@@ -4,7 +4,6 @@ Bronze and quarantine hold personal data: they are written owner-only and never 
 machine. For the same reason their Dagster metadata shows counts, never row values.
 """
 
-
 import dagster as dg
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -37,8 +36,7 @@ _DESCRIPTIONS = {
 def _table_schema(source: RawSource) -> dg.TableSchema:
     return dg.TableSchema(
         columns=[
-            dg.TableColumn(name=f.name, type=str(f.type), description=None)
-            for f in source.schema
+            dg.TableColumn(name=f.name, type=str(f.type), description=None) for f in source.schema
         ]
     )
 

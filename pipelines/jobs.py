@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import dagster as dg
 
-from pipelines.partitions import daily_partitions
-
 ingest_job = dg.define_asset_job(
     name="ingest_job",
     selection=dg.AssetSelection.groups("bronze"),
-    partitions_def=daily_partitions,
     description="Parse one day of raw application events and access logs into bronze.",
 )

@@ -97,4 +97,4 @@ def _why_not(text: str) -> str:
         return "unbalanced quotes (truncated line?)"
     if "[" not in text or "]" not in text:
         return "no [time] field"
-    return "does not match host ident user [time] \"request\" status bytes \"referer\" \"agent\""
+    return 'does not match host ident user [time] "request" status bytes "referer" "agent"'

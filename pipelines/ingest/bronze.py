@@ -28,7 +28,7 @@ QUARANTINE_SCHEMA = pa.schema(
 
 @dataclass(frozen=True)
 class IngestSettings:
-    """Limits of ingestion. The run fails when a partition rejects more than `max_rejected_share`."""
+    """Limits of ingestion; a partition fails when it rejects more than `max_rejected_share`."""
 
     max_rejected_share: float = 0.02
     max_line_bytes: int = DEFAULT_MAX_LINE_BYTES
@@ -175,7 +175,8 @@ def ingest_partition(
                 quarantine.discard()
                 raise RawFilesChanged(
                     f"{index.relative_path} changed while it was read ({seen} lines for "
-                    f"{date_key}, the index said {index.date_counts[date_key]}): rerun the partition"
+                    f"{date_key}, the index said {index.date_counts[date_key]}): "
+                    "rerun the partition"
                 )
             report.lines += seen
         rows.flush()

@@ -100,7 +100,7 @@ class _World:
         self.event_types: Counter[str] = Counter()
         server = timedelta(hours=vocab.SERVER_UTC_OFFSET_HOURS)
         self.server_offset = server
-        last_day = config.start + timedelta(days=config.days)
+        last_day = config.start + timedelta(days=config.days - 1)
         plain = last_day.isoformat()
         self.events_out = RotatingLogWriter(config.out / "events", "events", ".jsonl", plain)
         self.access_out = RotatingLogWriter(config.out / "access", "access", ".log", plain)
@@ -130,7 +130,11 @@ class _World:
             )
         if choice == 1:
             card = user.card_number
-            shown = " ".join(card[i : i + 4] for i in range(0, len(card), 4)) if rng.random() < 0.5 else card
+            shown = (
+                " ".join(card[i : i + 4] for i in range(0, len(card), 4))
+                if rng.random() < 0.5
+                else card
+            )
             return (
                 f"My card {self.plant('credit_card', shown, where)} was charged twice this month. "
                 f"Billing address {self.plant('street_address', user.billing_address, where)}."
@@ -183,7 +187,8 @@ class _World:
         if roll < 0.2:
             return f"MRN {self.plant('mrn', p.mrn, where)}"
         if roll < 0.24:
-            return f"{self.plant('patient_name', p.name, where)} {self.plant('date_of_birth', p.dob, where)}"
+            name = self.plant("patient_name", p.name, where)
+            return f"{name} {self.plant('date_of_birth', p.dob, where)}"
         if roll < 0.27:
             return f"npi {self.plant('npi', user.npi, where)}"
         if roll < 0.55:
@@ -224,7 +229,8 @@ class _World:
         if roll == 8:
             return "/settings/billing"
         if roll == 9:
-            return f"/patients/{rng.randint(10000, 999999)}/chart?tab={rng.choice(('meds', 'allergies', 'notes'))}"
+            tab = rng.choice(("meds", "allergies", "notes"))
+            return f"/patients/{rng.randint(10000, 999999)}/chart?tab={tab}"
         return rng.choice(("/dashboard", "/dashboard", "/inbox", "/pharmacies", "/help"))
 
     def referrer(self, previous_url: str | None) -> str | None:
@@ -237,7 +243,9 @@ class _World:
                 p = self.patient()
                 terms = f"{p.name} pharmacy"
                 self.plant("patient_name", p.name, "referrer")
-            engine = self.rng.choice(("https://www.google.com/search?q=", "https://www.bing.com/search?q="))
+            engine = self.rng.choice(
+                ("https://www.google.com/search?q=", "https://www.bing.com/search?q=")
+            )
             return engine + quote_plus(terms)
         return None
 
@@ -279,7 +287,9 @@ class _World:
                 self.plant("patient_name", p.name.split()[-1], "file_name")
             return {"file_name": name, "size_bytes": rng.randint(2_000, 25_000_000)}
         if kind == "file_share":
-            recipients = [self.plant("email", rng.choice(self.users).email, "structured:file_share")]
+            recipients = [
+                self.plant("email", rng.choice(self.users).email, "structured:file_share")
+            ]
             if rng.random() < 0.4:
                 stranger = self.pools.full_name(rng).lower().replace(" ", ".")
                 email = f"{stranger}@{rng.choice(vocab.EMAIL_DOMAINS)}"
@@ -332,7 +342,10 @@ class _World:
             user.plan = rng.choice([p for p in vocab.PLANS if p != old])
             return {"plan_from": old, "plan_to": user.plan}
         if kind == "consent_update":
-            return {"share_with_partners": user.shares_with_partners, "marketing": rng.random() < 0.4}
+            return {
+                "share_with_partners": user.shares_with_partners,
+                "marketing": rng.random() < 0.4,
+            }
         if kind == "feature_flag_evaluated":
             return {"flag": rng.choice(("new-dashboard", "epcs-v2")), "variant": rng.choice("AB")}
         return {}
@@ -390,7 +403,16 @@ class _World:
 
     def break_event(self, record: dict, line: bytes) -> tuple[bytes, str]:
         kind = self.rng.choice(
-            ("truncated", "missing_ts", "bad_ts", "naive_ts", "wrong_type", "not_object", "invalid_utf8", "missing_event_id")
+            (
+                "truncated",
+                "missing_ts",
+                "bad_ts",
+                "naive_ts",
+                "wrong_type",
+                "not_object",
+                "invalid_utf8",
+                "missing_event_id",
+            )
         )
         broken = dict(record)
         if kind == "truncated":
@@ -435,7 +457,11 @@ class _World:
         date_key = self.server_date(when)
         if self.rng.random() < self.config.malformed_rate:
             kind = self.rng.choice(("truncated", "garbage"))
-            line = line[: len(line) - 20] if kind == "truncated" else b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03"
+            line = (
+                line[: len(line) - 20]
+                if kind == "truncated"
+                else b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03"
+            )
             name, number = self.access_out.write(date_key, line)
             self.malformed.append(("access_log", name, number, kind))
             return
@@ -473,7 +499,9 @@ class _World:
                 }[kind]  # fmt: skip
                 url = f"https://{vocab.APP_HOST}{path}"
                 referrer = self.referrer(previous)
-                self.emit_access(user, device, when, path, referrer, 302 if kind == "login" else 200)
+                self.emit_access(
+                    user, device, when, path, referrer, 302 if kind == "login" else 200
+                )
                 previous = url
             self.emit_event(self.event(kind, user, when, session_id, device, url, referrer), when)
             when += timedelta(seconds=rng.randint(3, 240), milliseconds=rng.randrange(1000))
@@ -491,7 +519,12 @@ class _World:
         for user in self.users:
             if written >= budget:
                 break
-            if user.plan != "free" and user.appeared and not user.deleted and day % 30 == user.bill_day:
+            if (
+                user.plan != "free"
+                and user.appeared
+                and not user.deleted
+                and day % 30 == user.bill_day
+            ):
                 when = day_start + timedelta(hours=6, seconds=self.rng.randrange(3600))
                 self.emit_event(self.event("payment", user, when, None, None, None, None), when)
                 written += 1
@@ -499,7 +532,9 @@ class _World:
 
     def day(self, day: int, quota: int) -> None:
         rng = self.rng
-        day_start = datetime.combine(self.config.start + timedelta(days=day), datetime.min.time(), UTC)
+        day_start = datetime.combine(
+            self.config.start + timedelta(days=day), datetime.min.time(), UTC
+        )
         written = self.payments(day, day_start, quota)
         eligible = [
             u for u in self.users

@@ -168,7 +168,9 @@ def make_users(count: int, days: int, rng: random.Random, pools: NamePools) -> l
     """`count` users with realistic, seeded identities and schedules over `days` days."""
     users = []
     org_count = max(1, count // 4)
-    orgs = [(f"org_{rng.getrandbits(40):010x}", rng.choice(pools.companies)) for _ in range(org_count)]
+    orgs = [
+        (f"org_{rng.getrandbits(40):010x}", rng.choice(pools.companies)) for _ in range(org_count)
+    ]
     for _ in range(count):
         first, last = rng.choice(pools.first_names), rng.choice(pools.last_names)
         org_id, company = rng.choice(orgs)
@@ -179,8 +181,10 @@ def make_users(count: int, days: int, rng: random.Random, pools: NamePools) -> l
             zip_code = rng.choice(pools.zips_by_state[state])
         title = rng.choice(vocab.TITLES)
         card, brand = make_card(rng)
-        handle = rng.choice((f"{first}.{last}", f"{first[0]}{last}", f"dr.{last}", f"{first}{last}"))
-        domain = rng.choice(vocab.EMAIL_DOMAINS + (company.split()[0].strip(",").lower() + ".com",))
+        handle = rng.choice(
+            (f"{first}.{last}", f"{first[0]}{last}", f"dr.{last}", f"{first}{last}")
+        )
+        domain = rng.choice((*vocab.EMAIL_DOMAINS, company.split()[0].strip(",").lower() + ".com"))
         devices = [
             Device(rng.choice(vocab.USER_AGENTS), public_ipv4(rng))
             for _ in range(rng.randint(1, 3))

@@ -10,7 +10,18 @@ SPECIALTIES = (
     "Dermatology", "Psychiatry", "Orthopedics", "Obstetrics and Gynecology", "Oral Surgery",
     "Endocrinology", "Urgent Care",
 )  # fmt: skip
-TITLES = ("MD", "DO", "NP", "PA", "DDS", "DMD", "PharmD", "RN", "Office Manager", "Medical Assistant")
+TITLES = (
+    "MD",
+    "DO",
+    "NP",
+    "PA",
+    "DDS",
+    "DMD",
+    "PharmD",
+    "RN",
+    "Office Manager",
+    "Medical Assistant",
+)
 PRESCRIBER_TITLES = frozenset({"MD", "DO", "NP", "PA", "DDS", "DMD"})
 GENDERS = ("female", "male", "nonbinary", "undisclosed")
 PLANS = ("free", "basic", "pro", "enterprise")

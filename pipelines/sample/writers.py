@@ -37,7 +37,7 @@ class RotatingLogWriter:
         entry = self._open.get(date_key)
         if entry is None:
             path = self.folder.parent / self.relative_name(date_key)
-            file: BinaryIO = open(path, "wb")
+            file: BinaryIO = open(path, "wb")  # noqa: SIM115 - closed in _close()
             stream = file
             if path.suffix == ".gz":
                 stream = gzip.GzipFile(  # type: ignore[assignment]

@@ -29,7 +29,21 @@ def test_fields_of_a_real_line() -> None:
     date_key, row, reason = parse_access_line(line)
     assert reason is None
     assert date_key == "2015-05-17"
-    (host, ident, user, ts, offset, request, method, target, protocol, status, size, ref, agent) = row
+    (
+        host,
+        ident,
+        user,
+        ts,
+        offset,
+        _request,
+        method,
+        target,
+        protocol,
+        status,
+        size,
+        ref,
+        agent,
+    ) = row
     assert host == "83.149.9.216"
     assert (ident, user) == (None, None)
     assert ts == _us("2015-05-17T10:05:03+00:00")
@@ -63,13 +77,17 @@ def test_escaped_quotes_and_dashes() -> None:
 
 
 def test_common_log_format_without_referrer_and_agent_is_accepted() -> None:
-    _, row, reason = parse_access_line(b'1.2.3.4 - - [01/Nov/2026:00:00:00 +0000] "GET / HTTP/1.0" 304 0')
+    _, row, reason = parse_access_line(
+        b'1.2.3.4 - - [01/Nov/2026:00:00:00 +0000] "GET / HTTP/1.0" 304 0'
+    )
     assert reason is None
     assert row[11] is None and row[12] is None
 
 
 def test_unusual_request_line_is_kept_whole() -> None:
-    _, row, reason = parse_access_line(b'1.2.3.4 - - [01/Nov/2026:00:00:00 +0000] "-" 408 0 "-" "-"')
+    _, row, reason = parse_access_line(
+        b'1.2.3.4 - - [01/Nov/2026:00:00:00 +0000] "-" 408 0 "-" "-"'
+    )
     assert reason is None
     assert row[5] == "-" and row[6] is None
 
@@ -79,10 +97,19 @@ def test_unusual_request_line_is_kept_whole() -> None:
     [
         (b"", "blank_line"),
         (b"\x16\x03\x01\x02\x00\x01\x00", "not_combined_log_format"),
-        (b'1.2.3.4 - - [01/Nov/2026:00:00:00 +0000] "GET / HTTP/1.1" 200 12 "-" "trunc', "not_combined_log_format"),
+        (
+            b'1.2.3.4 - - [01/Nov/2026:00:00:00 +0000] "GET / HTTP/1.1" 200 12 "-" "trunc',
+            "not_combined_log_format",
+        ),
         (b'1.2.3.4 - - [2026-11-01 00:00:00] "GET / HTTP/1.1" 200 12 "-" "a"', "bad_timestamp"),
-        (b'1.2.3.4 - - [31/Feb/2026:00:00:00 +0000] "GET / HTTP/1.1" 200 12 "-" "a"', "bad_timestamp"),
-        (b'1.2.3.4 - - [01/Nov/1999:00:00:00 +0000] "GET / HTTP/1.1" 200 12 "-" "a"', "bad_timestamp"),
+        (
+            b'1.2.3.4 - - [31/Feb/2026:00:00:00 +0000] "GET / HTTP/1.1" 200 12 "-" "a"',
+            "bad_timestamp",
+        ),
+        (
+            b'1.2.3.4 - - [01/Nov/1999:00:00:00 +0000] "GET / HTTP/1.1" 200 12 "-" "a"',
+            "bad_timestamp",
+        ),
     ],
 )
 def test_bad_lines_get_a_reason(line: bytes, code: str) -> None:

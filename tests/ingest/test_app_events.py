@@ -41,7 +41,12 @@ def test_good_line_becomes_a_typed_row_on_its_utc_date() -> None:
 
 def test_extra_fields_unknown_events_and_missing_optionals_are_kept() -> None:
     line = orjson.dumps(
-        {"event_id": "e-2", "ts": "2026-11-01T00:00:00Z", "event": "brand_new_event", "app_version": "5.1"}
+        {
+            "event_id": "e-2",
+            "ts": "2026-11-01T00:00:00Z",
+            "event": "brand_new_event",
+            "app_version": "5.1",
+        }
     )
     date_key, row, reason = parse_event_line(line)
     assert reason is None and date_key == "2026-11-01"
@@ -55,7 +60,11 @@ def test_extra_fields_unknown_events_and_missing_optionals_are_kept() -> None:
     [
         (b"", "blank_line", False),
         (b'{"event_id": "e", "ts": ', "invalid_json", False),
-        (b'{"event_id": "\xff\xfe", "ts": "2026-11-01T00:00:00Z", "event": "x"}', "invalid_utf8", False),
+        (
+            b'{"event_id": "\xff\xfe", "ts": "2026-11-01T00:00:00Z", "event": "x"}',
+            "invalid_utf8",
+            False,
+        ),
         (b"[1, 2]", "not_an_object", False),
         (_line(ts=...), "bad_timestamp", False),
         (_line(ts="yesterday"), "bad_timestamp", False),
@@ -72,7 +81,9 @@ def test_extra_fields_unknown_events_and_missing_optionals_are_kept() -> None:
         (_line(properties=[1]), "wrong_type", True),
     ],
 )
-def test_bad_lines_get_a_reason_and_keep_a_readable_date(line: bytes, code: str, dated: bool) -> None:
+def test_bad_lines_get_a_reason_and_keep_a_readable_date(
+    line: bytes, code: str, dated: bool
+) -> None:
     date_key, row, reason = parse_event_line(line)
     assert row is None
     assert reason.split(":")[0] == code
@@ -80,6 +91,11 @@ def test_bad_lines_get_a_reason_and_keep_a_readable_date(line: bytes, code: str,
 
 
 def test_deep_nesting_is_rejected_not_crashing() -> None:
-    deep = b'{"event_id":"e","ts":"2026-11-01T00:00:00Z","event":"x","properties":' + b"[" * 5000 + b"]" * 5000 + b"}"
+    deep = (
+        b'{"event_id":"e","ts":"2026-11-01T00:00:00Z","event":"x","properties":'
+        + b"[" * 5000
+        + b"]" * 5000
+        + b"}"
+    )
     _, row, reason = parse_event_line(deep)
     assert row is None and reason.startswith("invalid_json")

@@ -37,8 +37,12 @@ def test_real_apache_sample_every_line_accounted_for(apache_raw: Path, tmp_path:
     assert entry["source_file"] == "access/apache_combined_sample.log"
     assert entry["reason_code"] == "not_combined_log_format"
     assert entry["raw_line"].startswith(b"46.118.127.106 - - [20/May/2015:12:05:17 +0000]")
-    lines = pa.concat_tables([pq.read_table(r.bronze_path, columns=["source_line"]) for r in reports])
-    assert sorted(lines.column("source_line").to_pylist()) == [n for n in range(1, 10_001) if n != 8899]
+    lines = pa.concat_tables(
+        [pq.read_table(r.bronze_path, columns=["source_line"]) for r in reports]
+    )
+    assert sorted(lines.column("source_line").to_pylist()) == [
+        n for n in range(1, 10_001) if n != 8899
+    ]
 
 
 def test_rerun_replaces_and_never_duplicates(apache_raw: Path, tmp_path: Path) -> None:
@@ -91,7 +95,9 @@ def test_too_many_rejects_fail_loudly_and_keep_the_old_bronze(tmp_path: Path) ->
     assert "max_rejected_share" in message
     assert pq.read_table(good.bronze_path).num_rows == 10
     assert pq.read_table(good.quarantine_path).num_rows == 5
-    relaxed = ingest_partition(APP_EVENTS, raw, out, "2026-10-01", IngestSettings(max_rejected_share=0.5))
+    relaxed = ingest_partition(
+        APP_EVENTS, raw, out, "2026-10-01", IngestSettings(max_rejected_share=0.5)
+    )
     assert (relaxed.rows, relaxed.rejected) == (10, 5)
 
 

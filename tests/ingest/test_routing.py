@@ -42,7 +42,10 @@ def test_undated_lines_follow_their_neighbours(tmp_path: Path) -> None:
     assert index.first_date == "2026-10-02"
     assert index.date_counts == {"2026-10-01": 2, "2026-10-02": 3}
     assert index.lines == 5
-    routed = [(r.raw.number, r.date_key) for r in iter_routed_lines(APP_EVENTS, path, index.home_date, 1 << 20)]
+    routed = [
+        (r.raw.number, r.date_key)
+        for r in iter_routed_lines(APP_EVENTS, path, index.home_date, 1 << 20)
+    ]
     assert routed == [
         (1, "2026-10-02"),
         (2, "2026-10-02"),
@@ -79,4 +82,6 @@ def test_hidden_and_foreign_files_are_not_inputs(tmp_path: Path) -> None:
     _write(raw, "a.jsonl", [_event("2026-10-01T12:00:00Z", 1)])
     _write(raw, ".partial.jsonl", [_event("2026-10-02T12:00:00Z", 1)])
     _write(raw, "notes.txt", [b"hello"])
-    assert [i.relative_path for i in index_source(APP_EVENTS, raw, out, 1 << 20)] == ["events/a.jsonl"]
+    assert [i.relative_path for i in index_source(APP_EVENTS, raw, out, 1 << 20)] == [
+        "events/a.jsonl"
+    ]
