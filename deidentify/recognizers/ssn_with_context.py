@@ -1,0 +1,45 @@
+"""US social security numbers introduced by their label, in any common format."""
+
+from __future__ import annotations
+
+from presidio_analyzer import Pattern, PatternRecognizer
+
+
+class SsnWithContextRecognizer(PatternRecognizer):
+    """Recognize SSNs written after "SSN" or "social security number", dashed, spaced or bare.
+
+    Presidio's UsSsnRecognizer scores a bare nine-digit number 0.05 (too weak to act on) and
+    relies on lemma context to raise it; this recognizer makes the label part of the
+    pattern, so "SSN 123456789" is found whatever the NLP pipeline does. Numbers that can
+    never be SSNs (area 000, 666 or 9xx, group 00, serial 0000) are rejected.
+    """
+
+    PATTERNS = [
+        Pattern(
+            "SSN after its label",
+            r"(?i)(?<=\b(?:ssn|ss#|social\s+security(?:\s+(?:number|no\.?|#))?)"
+            r"\s*(?:is|:|#|number)?\s*)\d{3}[- .]?\d{2}[- .]?\d{4}\b",
+            0.9,
+        )
+    ]
+    CONTEXT = ["ssn", "social security"]
+
+    def __init__(
+        self,
+        patterns: list[Pattern] | None = None,
+        context: list[str] | None = None,
+        supported_language: str = "en",
+        supported_entity: str = "US_SSN",
+    ) -> None:
+        super().__init__(
+            supported_entity=supported_entity,
+            patterns=patterns or self.PATTERNS,
+            context=context or self.CONTEXT,
+            supported_language=supported_language,
+        )
+
+    def invalidate_result(self, pattern_text: str) -> bool:
+        """True for digit strings that the SSA never issues."""
+        digits = "".join(c for c in pattern_text if c.isdigit())
+        area, group, serial = digits[:3], digits[3:5], digits[5:]
+        return area in ("000", "666") or area[0] == "9" or group == "00" or serial == "0000"

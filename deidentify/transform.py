@@ -1,0 +1,205 @@
+"""Apply the field policy to batches of bronze rows: Arrow in, de-identified Arrow out.
+
+A `Deidentifier` is made per partition (it carries the key, the scrubber's memo and the
+counts for metadata) and is fed record batches; it holds no state beyond that partition,
+so the same code runs in a Dagster step, a test, or a distributed worker.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import orjson
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from deidentify import generalize
+from deidentify.field_policy import FieldPolicy, FieldRule, SourcePolicy
+from deidentify.pseudonymize import PseudonymKey, pseudonyms
+from deidentify.scrubber import Scrubber
+from deidentify.urls import referrer_parts, url_template
+from deidentify.user_agents import classify_many
+
+DATE_COLUMN = "event_date"
+DERIVED_FIELDS = {"visitor": ("remote_host", "user_agent")}
+_GENERALIZERS: dict[str, Callable[[object], object]] = {
+    "zip3": generalize.zip3,
+    "practice_size_band": generalize.practice_size_band,
+    "file_extension": generalize.file_extension,
+    "count": generalize.count_items,
+}
+
+
+@dataclass
+class DeidentifyStats:
+    """What de-identification did to a partition, for the asset's metadata."""
+
+    rows: int = 0
+    fields_dropped: Counter[str] = field(default_factory=Counter)
+
+
+class Deidentifier:
+    """Turn bronze batches of one source into silver batches under the field policy."""
+
+    def __init__(
+        self, policy: FieldPolicy, source: str, key: PseudonymKey, scrubber: Scrubber
+    ) -> None:
+        self.policy = policy
+        self.rules: SourcePolicy = policy.source(source)
+        self.key = key
+        self.scrubber = scrubber
+        self.schema = self.rules.silver_schema(DATE_COLUMN)
+        self.stats = DeidentifyStats()
+        self._urls: dict[str, str | None] = {}
+        self._referrers: dict[str, tuple[str | None, str | None]] = {}
+
+    def transform(self, batch: pa.RecordBatch | pa.Table) -> pa.Table:
+        """De-identify one batch; the result has exactly `self.schema`."""
+        table = pa.table(batch) if isinstance(batch, pa.RecordBatch) else batch
+        rows = table.num_rows
+        ts = table.column("ts")
+        columns: dict[str, pa.Array | list] = {DATE_COLUMN: pc.cast(ts, pa.date32())}
+        years = pc.year(ts).to_pylist()
+        for name, rule in self.rules.fields.items():
+            self._apply(rule, self._field_values(table, name), columns, years, ts)
+        properties = self._properties(table) if "properties" in table.column_names else None
+        if properties is not None:
+            self._count_dropped_properties(properties)
+            for name, rule in self.rules.properties.items():
+                values = [p.get(name) for p in properties]
+                self._apply(rule, values, columns, years, ts)
+        self._count_dropped_fields(table)
+        columns["key_version"] = [self.key.version] * rows
+        self.stats.rows += rows
+        arrays = [pa.array(columns[f.name], type=f.type) for f in self.schema]
+        return pa.Table.from_arrays(arrays, schema=self.schema)
+
+    def _field_values(self, table: pa.Table, name: str) -> list:
+        if name in DERIVED_FIELDS:
+            parts = [table.column(p).to_pylist() for p in DERIVED_FIELDS[name]]
+            return [
+                "|".join("" if v is None else str(v) for v in vs) for vs in zip(*parts, strict=True)
+            ]
+        if name == "ts":
+            return []
+        return (
+            table.column(name).to_pylist()
+            if name in table.column_names
+            else [None] * table.num_rows
+        )
+
+    def _properties(self, table: pa.Table) -> list[dict]:
+        parsed = []
+        for text in table.column("properties").to_pylist():
+            value = orjson.loads(text) if text else {}
+            parsed.append(value if isinstance(value, dict) else {})
+        return parsed
+
+    def _apply(
+        self, rule: FieldRule, values: list, out: dict, years: list, ts: pa.ChunkedArray
+    ) -> None:
+        action, column = rule.action, rule.column or rule.field
+        if action == "drop":
+            return
+        if action == "pseudonymize":
+            out[column] = pseudonyms(
+                self.key, rule.namespace or rule.field, [_as_text(v) for v in values]
+            )
+        elif action == "generalize":
+            self._generalize(rule, values, out, years, ts)
+        elif action == "keep":
+            out[column] = self._keep(rule, values)
+        elif action == "scrub_text":
+            out[column] = self.scrubber.scrub_text(
+                [v if isinstance(v, str) else None for v in values]
+            )
+        elif action == "url":
+            out[column] = [self._url(v if isinstance(v, str) else None) for v in values]
+        elif action == "referrer":
+            parts = [self._referrer(v if isinstance(v, str) else None) for v in values]
+            out["referrer_domain"] = [p[0] for p in parts]
+            out["referrer_search_terms"] = self.scrubber.scrub_text([p[1] for p in parts])
+        elif action == "user_agent":
+            agents = classify_many([v if isinstance(v, str) else None for v in values])
+            out["browser_family"] = [a.browser_family for a in agents]
+            out["os_family"] = [a.os_family for a in agents]
+            out["device_type"] = [a.device_type for a in agents]
+            out["is_bot"] = [a.is_bot for a in agents]
+
+    def _generalize(
+        self, rule: FieldRule, values: list, out: dict, years: list, ts: pa.ChunkedArray
+    ) -> None:
+        column = rule.column or rule.field
+        if rule.method == "timestamp":
+            out[column] = pc.floor_temporal(ts, unit="minute")
+        elif rule.method == "ip":
+            addresses = [v if isinstance(v, str) else None for v in values]
+            out["country"] = generalize.countries(addresses)
+            out["ip_network"] = [generalize.ip_network(a) for a in addresses]
+        elif rule.method == "age_band":
+            out[column] = [generalize.age_band(v, y) for v, y in zip(values, years, strict=True)]
+        else:
+            out[column] = [_GENERALIZERS[rule.method or ""](v) for v in values]
+
+    def _keep(self, rule: FieldRule, values: list) -> list:
+        kind = rule.type or "string"
+        if kind == "string":
+            return self.scrubber.scrub_structured([_as_scalar_text(v) for v in values])
+        if kind == "int64":
+            return [v if isinstance(v, int) and not isinstance(v, bool) else None for v in values]
+        if kind == "bool":
+            return [v if isinstance(v, bool) else None for v in values]
+        return [
+            float(v) if isinstance(v, int | float) and not isinstance(v, bool) else None
+            for v in values
+        ]
+
+    def _url(self, url: str | None) -> str | None:
+        if url is None:
+            return None
+        template = self._urls.get(url)
+        if template is None:
+            template = self._urls[url] = url_template(
+                url, self.policy.url_rules, self.scrubber.scrub_structured_one
+            )
+        return template
+
+    def _referrer(self, referrer: str | None) -> tuple[str | None, str | None]:
+        if referrer is None:
+            return None, None
+        parts = self._referrers.get(referrer)
+        if parts is None:
+            parts = self._referrers[referrer] = referrer_parts(referrer, self.policy.url_rules)
+        return parts
+
+    def _count_dropped_properties(self, properties: list[dict]) -> None:
+        for props in properties:
+            for name, value in props.items():
+                if value is not None and self.rules.property_rule(name).action == "drop":
+                    self.stats.fields_dropped[f"properties.{name}"] += 1
+
+    def _count_dropped_fields(self, table: pa.Table) -> None:
+        for name in table.column_names:
+            if name in ("properties", "source_file", "source_line", "ts_offset_minutes"):
+                continue
+            if name == "extra":
+                for text in table.column("extra").drop_null().to_pylist():
+                    for extra in orjson.loads(text):
+                        self.stats.fields_dropped[extra] += 1
+                continue
+            if self.rules.rule_for(name).action == "drop":
+                self.stats.fields_dropped[name] += table.num_rows - table.column(name).null_count
+
+
+def _as_text(value: object) -> str | None:
+    if value is None:
+        return None
+    return value if isinstance(value, str) else orjson.dumps(value).decode()
+
+
+def _as_scalar_text(value: object) -> str | None:
+    if value is None or isinstance(value, dict | list):
+        return None
+    return value if isinstance(value, str) else str(value)
