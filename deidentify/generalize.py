@@ -26,7 +26,7 @@ PRACTICE_SIZE_BANDS = (
 
 
 def zip3(value: object) -> str | None:
-    """First three digits of a US ZIP code, `000` for sparsely populated areas; None if not a ZIP."""
+    """First three digits of a US ZIP code, `000` for sparsely populated areas, else None."""
     if value is None:
         return None
     digits = str(value).strip()

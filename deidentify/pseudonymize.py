@@ -50,7 +50,8 @@ class PseudonymKey:
         raise MissingKeyError(
             "PSEUDONYMIZATION_KEY is not set. Set it (and PSEUDONYMIZATION_KEY_VERSION) in the "
             "environment to a random secret of at least 32 characters, e.g. "
-            "`export PSEUDONYMIZATION_KEY=$(python -c 'import secrets; print(secrets.token_hex(32))')`, "
+            "`export PSEUDONYMIZATION_KEY="
+            "$(python -c 'import secrets; print(secrets.token_hex(32))')`, "
             "or set PIPELINES_DEMO_MODE=1 to run the local demo with a public, unsafe key."
         )
 
