@@ -8,6 +8,7 @@ import dagster as dg
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from assets.metadata import table_schema
 from pipelines.ingest.bronze import (
     PartitionReport,
     RejectedShareExceeded,
@@ -63,7 +64,7 @@ def _reasons_markdown(report: PartitionReport) -> str:
 def _metadata(report: PartitionReport, source: RawSource) -> dict:
     return {
         "dagster/row_count": report.rows,
-        "dagster/column_schema": _table_schema(source),
+        "dagster/column_schema": table_schema(source.schema),
         "lines_read": report.lines,
         "rows_quarantined": report.rejected,
         "rejected_share": float(round(report.rejected_share, 6)),

@@ -54,9 +54,14 @@ def run_demo(python: Path) -> int:
             check=True,
             cwd=PROJECT_ROOT,
         )
+    environment = dict(os.environ)
+    if not environment.get("PSEUDONYMIZATION_KEY"):
+        print("[bootstrap] no PSEUDONYMIZATION_KEY set: demo mode, with the public demo key")
+        environment["PIPELINES_DEMO_MODE"] = "1"
     return subprocess.call(
         [str(python), "-m", "pipelines", "run", "--raw", str(SAMPLE_RAW), "--out", str(SAMPLE_OUT)],
         cwd=PROJECT_ROOT,
+        env=environment,
     )
 
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 import dagster as dg
 
 from assets.bronze import BRONZE_ASSETS
+from assets.silver import SILVER_ASSETS
 from pipelines.jobs import ingest_job
 from pipelines.resources import default_resources
 
-ALL_ASSETS = [*BRONZE_ASSETS]
+ALL_ASSETS = [*BRONZE_ASSETS, *SILVER_ASSETS]
 
 defs = dg.Definitions(
     assets=ALL_ASSETS,

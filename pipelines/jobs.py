@@ -6,6 +6,6 @@ import dagster as dg
 
 ingest_job = dg.define_asset_job(
     name="ingest_job",
-    selection=dg.AssetSelection.groups("bronze"),
-    description="Parse one day of raw application events and access logs into bronze.",
+    selection=dg.AssetSelection.groups("bronze", "silver"),
+    description="Ingest one day of raw logs into bronze and de-identify it into silver.",
 )

@@ -8,6 +8,8 @@ from pathlib import Path
 import dagster as dg
 from pydantic import Field
 
+from deidentify.field_policy import DEFAULT_POLICY_PATH, FieldPolicy, load_field_policy
+from deidentify.pseudonymize import PseudonymKey
 from pipelines.ingest.bronze import IngestSettings
 from pipelines.ingest.raw_lines import DEFAULT_MAX_LINE_BYTES
 
@@ -58,6 +60,48 @@ class IngestionResource(dg.ConfigurableResource):
         )
 
 
+class PseudonymizationResource(dg.ConfigurableResource):
+    """The pseudonymization key. Set `key` from `dg.EnvVar("PSEUDONYMIZATION_KEY")`, never in code.
+
+    Without a key a run that needs one refuses to start its step, unless `demo_mode` is on
+    (PIPELINES_DEMO_MODE=1): then a public, unsafe key is used and recorded as `demo-unsafe`.
+    """
+
+    key: str | None = Field(default=None, description="Secret, at least 32 characters.")
+    key_version: str = Field(default="v1", description="Recorded with every output.")
+    demo_mode: bool = Field(default=False, description="Allow the public demo key.")
+
+    def pseudonym_key(self) -> PseudonymKey:
+        """The key, or MissingKeyError saying how to provide one."""
+        return PseudonymKey.from_settings(self.key, self.key_version, self.demo_mode)
+
+
+class DeidentificationResource(dg.ConfigurableResource):
+    """The field policy file and how much of the machine de-identification may use."""
+
+    field_policy_path: str = Field(default=str(DEFAULT_POLICY_PATH))
+    workers: int = Field(default=0, ge=0, description="NER processes; 0 = one per core.")
+    batch_rows: int = Field(default=50_000, ge=1, description="Rows per batch read from bronze.")
+
+    def field_policy(self) -> FieldPolicy:
+        """The validated field policy."""
+        return load_field_policy(Path(self.field_policy_path))
+
+    def worker_count(self) -> int:
+        """Processes for NER on large partitions."""
+        return self.workers or (os.cpu_count() or 1)
+
+
+def pseudonymization_from_env() -> PseudonymizationResource:
+    """The key resource as the environment configures it (the secret stays an EnvVar)."""
+    has_key = bool(os.environ.get("PSEUDONYMIZATION_KEY"))
+    return PseudonymizationResource(
+        key=dg.EnvVar("PSEUDONYMIZATION_KEY") if has_key else None,
+        key_version=os.environ.get("PSEUDONYMIZATION_KEY_VERSION", "v1"),
+        demo_mode=os.environ.get("PIPELINES_DEMO_MODE", "") == "1",
+    )
+
+
 def default_resources(raw_dir: Path | None = None, out_dir: Path | None = None) -> dict:
     """Resources for the code location: paths from arguments, the environment, or the defaults."""
     raw = raw_dir or Path(os.environ.get("PIPELINES_RAW_DIR", DEFAULT_RAW_DIR))
@@ -65,4 +109,6 @@ def default_resources(raw_dir: Path | None = None, out_dir: Path | None = None) 
     return {
         "storage": StorageResource(raw_dir=str(raw), out_dir=str(out)),
         "ingestion": IngestionResource(),
+        "pseudonymization": pseudonymization_from_env(),
+        "deidentification": DeidentificationResource(),
     }

@@ -71,7 +71,7 @@ def run_pipeline(raw_dir: Path, out_dir: Path, start: date | None, end: date | N
     instance = _instance()
     print(f"running {len(ALL_ASSETS)} assets for {len(dates)} day(s): {dates[0]} .. {dates[-1]}")
     failures: list[str] = []
-    totals: dict[str, list[int]] = {}
+    totals: dict[str, list] = {}
     for date_key in dates:
         result = dg.materialize(
             ALL_ASSETS,
@@ -87,10 +87,11 @@ def run_pipeline(raw_dir: Path, out_dir: Path, start: date | None, end: date | N
             materialization = event.event_specific_data.materialization
             name = materialization.asset_key.to_user_string()
             meta = materialization.metadata
-            row = totals.setdefault(name, [0, 0, 0])
-            row[0] += _int(meta.get("lines_read"))
+            row = totals.setdefault(name, [None, 0, None])
+            if "lines_read" in meta:
+                row[0] = (row[0] or 0) + _int(meta["lines_read"])
+                row[2] = (row[2] or 0) + _int(meta.get("rows_quarantined"))
             row[1] += _int(meta.get("dagster/row_count"))
-            row[2] += _int(meta.get("rows_quarantined"))
         if not result.success:
             failures.extend(f"{date_key}: {message}" for message in _failure_messages(result))
         for check in result.get_asset_check_evaluations():
@@ -118,10 +119,14 @@ def _failure_messages(result: dg.ExecuteInProcessResult) -> list[str]:
     return messages or ["run failed"]
 
 
-def _print_summary(totals: dict[str, list[int]], out_dir: Path) -> None:
-    print(f"\n{'asset':<22}{'lines in':>12}{'rows':>12}{'quarantined':>13}")
+def _print_summary(totals: dict[str, list], out_dir: Path) -> None:
+    def cell(value: int | None) -> str:
+        return "-" if value is None else f"{value:,}"
+
+    print(f"\n{'asset':<30}{'lines in':>12}{'rows':>12}{'quarantined':>13}")
     for name, (lines, rows, rejected) in sorted(totals.items()):
-        print(f"{name:<22}{lines:>12,}{rows:>12,}{rejected:>13,}")
+        print(f"{name:<30}{cell(lines):>12}{cell(rows):>12}{cell(rejected):>13}")
     print("\noutputs:")
-    for layer in ("bronze", "quarantine"):
-        print(f"  {layer + '/':<12} {out_dir / layer}")
+    for layer in ("bronze", "quarantine", "silver"):
+        if (out_dir / layer).exists():
+            print(f"  {layer + '/':<12} {out_dir / layer}")

@@ -1,0 +1,230 @@
+"""Silver: one row per event with no direct identifier, and one row per pseudonymous user.
+
+Every column comes from the field policy (deidentify/policy/field_policy.yaml): keys are
+keyed HMAC pseudonyms, quasi-identifiers are generalized, free text is scrubbed by
+Presidio, and any field the policy does not name is dropped.
+"""
+
+import time
+from pathlib import Path
+
+import dagster as dg
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from assets.metadata import counts_markdown, preview_markdown, table_schema
+from deidentify.engine import structured_engine
+from deidentify.profiles import build_user_profiles
+from deidentify.pseudonymize import MissingKeyError
+from deidentify.scan import scan_table
+from deidentify.scrubber import Scrubber
+from deidentify.transform import Deidentifier
+from pipelines.partitions import daily_partitions
+from pipelines.resources import (
+    DeidentificationResource,
+    PseudonymizationResource,
+    StorageResource,
+)
+from pipelines.storage import AtomicParquetWriter, partition_file
+
+NO_IDENTIFIER_CHECK = "no_identifier_left"
+_PREVIEW = {
+    "app_events": [
+        "event_minute", "event", "user_key", "country", "device_type", "url_template",
+        "search_query", "ticket_body",
+    ],
+    "access_log": ["request_minute", "country", "method", "url_template", "status", "device_type"],
+}  # fmt: skip
+
+
+def _bronze_file(storage: StorageResource, source: str, date_key: str) -> Path:
+    path = partition_file(storage.out_path, "bronze", source, date_key)
+    if not path.exists():
+        raise dg.Failure(
+            description=f"bronze/{source} has no partition {date_key} at {path}: "
+            f"materialize bronze/{source} for {date_key} first."
+        )
+    return path
+
+
+def _no_identifier_check(table: pa.Table) -> dg.AssetCheckResult:
+    findings = scan_table(table, structured_engine())
+    summary = {f"{column}: {entity}": n for (column, entity), n in findings.items()}
+    return dg.AssetCheckResult(
+        check_name=NO_IDENTIFIER_CHECK,
+        passed=not findings,
+        metadata={
+            "distinct_values_with_findings": sum(findings.values()),
+            "findings": dg.MetadataValue.md(counts_markdown("column: entity", summary, "values")),
+        },
+        description=None
+        if not findings
+        else "The pattern recognizers found identifiers in silver columns.",
+    )
+
+
+def _deidentify_partition(
+    context: dg.AssetExecutionContext,
+    source: str,
+    storage: StorageResource,
+    pseudonymization: PseudonymizationResource,
+    deidentification: DeidentificationResource,
+    dataset: str,
+) -> dg.MaterializeResult:
+    try:
+        key = pseudonymization.pseudonym_key()
+    except MissingKeyError as exc:
+        raise dg.Failure(description=str(exc), allow_retries=False) from exc
+    date_key = context.partition_key
+    bronze = _bronze_file(storage, source, date_key)
+    target = partition_file(storage.out_path, "silver", dataset, date_key)
+    began = time.perf_counter()
+    with Scrubber(workers=deidentification.worker_count()) as scrubber:
+        deidentifier = Deidentifier(deidentification.field_policy(), source, key, scrubber)
+        with AtomicParquetWriter(target, deidentifier.schema) as writer:
+            for batch in pq.ParquetFile(bronze).iter_batches(
+                batch_size=deidentification.batch_rows
+            ):
+                writer.write(deidentifier.transform(batch))
+    seconds = time.perf_counter() - began
+    stats = deidentifier.stats
+    written = pq.read_table(target)
+    context.log.info(
+        f"{dataset} {date_key}: {stats.rows:,} rows in {seconds:.1f}s, "
+        f"{scrubber.distinct_analyzed:,} distinct values analyzed"
+    )
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": stats.rows,
+            "dagster/column_schema": table_schema(deidentifier.schema),
+            "entities_found": dg.MetadataValue.md(
+                counts_markdown("entity", scrubber.entities, unit="replaced")
+            ),
+            "fields_dropped": dg.MetadataValue.md(
+                counts_markdown("field", stats.fields_dropped, unit="values dropped")
+            ),
+            "distinct_values_analyzed": scrubber.distinct_analyzed,
+            "pseudonymization_key_version": key.version,
+            "seconds": round(seconds, 2),
+            "silver_file": dg.MetadataValue.path(str(target)),
+            "preview": dg.MetadataValue.md(preview_markdown(written, _PREVIEW[source])),
+        },
+        check_results=[_no_identifier_check(written)],
+    )
+
+
+def _check_spec(key: dg.AssetKey) -> dg.AssetCheckSpec:
+    return dg.AssetCheckSpec(
+        NO_IDENTIFIER_CHECK,
+        asset=key,
+        blocking=True,
+        description="Each distinct string value re-scanned by the pattern recognizers: no finding.",
+    )
+
+
+_EVENTS_KEY = dg.AssetKey(["silver", "deidentified_events"])
+_REQUESTS_KEY = dg.AssetKey(["silver", "web_requests"])
+_PROFILES_KEY = dg.AssetKey(["silver", "user_profiles"])
+
+
+@dg.asset(
+    key=_EVENTS_KEY,
+    deps=[dg.AssetKey(["bronze", "app_events"])],
+    description=(
+        "One row per application event of the UTC day with no direct identifier: user, org, "
+        "session and event ids are keyed HMAC pseudonyms; IP becomes country and /24 network; "
+        "user agent becomes browser, OS and device type; URLs become templates; free text is "
+        "scrubbed by Presidio; dropped fields never leave bronze. Columns: field_policy.yaml."
+    ),
+    partitions_def=daily_partitions,
+    group_name="silver",
+    kinds={"python", "parquet", "presidio"},
+    owners=["team:data-engineering"],
+    tags={"layer": "silver", "personal_data": "pseudonymized"},
+    check_specs=[_check_spec(_EVENTS_KEY)],
+)
+def deidentified_events(
+    context: dg.AssetExecutionContext,
+    storage: StorageResource,
+    pseudonymization: PseudonymizationResource,
+    deidentification: DeidentificationResource,
+) -> dg.MaterializeResult:
+    """De-identify one day of application events."""
+    return _deidentify_partition(
+        context, "app_events", storage, pseudonymization, deidentification, "deidentified_events"
+    )
+
+
+@dg.asset(
+    key=_REQUESTS_KEY,
+    deps=[dg.AssetKey(["bronze", "access_log"])],
+    description=(
+        "One row per web request of the UTC day: pseudonymous visitor key (remote host + user "
+        "agent), country and /24 network, URL template, status, referrer domain and scrubbed "
+        "search terms, browser/OS/device type and bot flag. No raw address, user or URL."
+    ),
+    partitions_def=daily_partitions,
+    group_name="silver",
+    kinds={"python", "parquet", "presidio"},
+    owners=["team:data-engineering"],
+    tags={"layer": "silver", "personal_data": "pseudonymized"},
+    check_specs=[_check_spec(_REQUESTS_KEY)],
+)
+def web_requests(
+    context: dg.AssetExecutionContext,
+    storage: StorageResource,
+    pseudonymization: PseudonymizationResource,
+    deidentification: DeidentificationResource,
+) -> dg.MaterializeResult:
+    """De-identify one day of web access log lines."""
+    return _deidentify_partition(
+        context, "access_log", storage, pseudonymization, deidentification, "web_requests"
+    )
+
+
+@dg.asset(
+    key=_PROFILES_KEY,
+    deps=[_EVENTS_KEY],
+    description=(
+        "One row per pseudonymous user seen on the UTC day: the generalized profile attributes "
+        "last given that day (signup/profile_update), plan, consent flags from consent_update, "
+        "and the deleted flag from account_deleted. A user's current profile is the latest "
+        "non-null value of each column over all days."
+    ),
+    partitions_def=daily_partitions,
+    group_name="silver",
+    kinds={"python", "parquet"},
+    owners=["team:data-engineering"],
+    tags={"layer": "silver", "personal_data": "pseudonymized"},
+)
+def user_profiles(
+    context: dg.AssetExecutionContext, storage: StorageResource
+) -> dg.MaterializeResult:
+    """Fold one day of de-identified events into per-user profile rows."""
+    date_key = context.partition_key
+    source = partition_file(storage.out_path, "silver", "deidentified_events", date_key)
+    if not source.exists():
+        raise dg.Failure(description=f"silver/deidentified_events has no partition {date_key}.")
+    profiles = build_user_profiles(pq.read_table(source))
+    target = partition_file(storage.out_path, "silver", "user_profiles", date_key)
+    with AtomicParquetWriter(target, profiles.schema) as writer:
+        writer.write(profiles)
+    frame: pd.DataFrame = profiles.to_pandas()
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": profiles.num_rows,
+            "dagster/column_schema": table_schema(profiles.schema),
+            "users_by_specialty": dg.MetadataValue.md(
+                counts_markdown(
+                    "specialty", frame["specialty"].dropna().value_counts().to_dict(), "users"
+                )
+            ),
+            "opted_out_of_partner_sharing": int((frame["share_with_partners"] == False).sum()),  # noqa: E712
+            "deleted_accounts": int(frame["deleted"].sum()),
+            "silver_file": dg.MetadataValue.path(str(target)),
+        }
+    )
+
+
+SILVER_ASSETS = [deidentified_events, web_requests, user_profiles]
