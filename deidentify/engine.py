@@ -43,6 +43,7 @@ from deidentify.recognizers import (
     EncodedEmailRecognizer,
     MedicalRecordNumberRecognizer,
     OfflineEmailRecognizer,
+    PersonNameDictionaryRecognizer,
     SsnWithContextRecognizer,
     UsDeaRecognizer,
     UsStreetAddressRecognizer,
@@ -64,6 +65,10 @@ PATTERN_ENTITIES = (
     "IP_ADDRESS",
 )
 TEXT_ENTITIES = NER_ENTITIES + PATTERN_ENTITIES
+IGNORED_SPACY_LABELS = (
+    "ORG", "NORP", "CARDINAL", "ORDINAL", "QUANTITY", "MONEY", "PERCENT", "PRODUCT", "LAW",
+    "EVENT", "WORK_OF_ART", "LANGUAGE",
+)  # fmt: skip
 _SPACY_TO_PRESIDIO = {
     "PERSON": "PERSON",
     "PER": "PERSON",
@@ -124,6 +129,7 @@ def _analyzer(nlp_engine: SpacyNlpEngine, with_ner: bool) -> AnalyzerEngine:
     if with_ner:
         registry.add_recognizer(SpacyRecognizer(supported_entities=list(NER_ENTITIES)))
         registry.add_recognizer(DateRecognizer())
+        registry.add_recognizer(PersonNameDictionaryRecognizer())
     return AnalyzerEngine(
         registry=registry,
         nlp_engine=nlp_engine,

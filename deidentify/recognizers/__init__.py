@@ -4,6 +4,7 @@ from deidentify.recognizers.dea import UsDeaRecognizer
 from deidentify.recognizers.encoded_email import EncodedEmailRecognizer
 from deidentify.recognizers.medical_record_number import MedicalRecordNumberRecognizer
 from deidentify.recognizers.offline_email import OfflineEmailRecognizer
+from deidentify.recognizers.person_name_dictionary import PersonNameDictionaryRecognizer
 from deidentify.recognizers.ssn_with_context import SsnWithContextRecognizer
 from deidentify.recognizers.street_address import UsStreetAddressRecognizer
 
@@ -11,6 +12,7 @@ __all__ = [
     "EncodedEmailRecognizer",
     "MedicalRecordNumberRecognizer",
     "OfflineEmailRecognizer",
+    "PersonNameDictionaryRecognizer",
     "SsnWithContextRecognizer",
     "UsDeaRecognizer",
     "UsStreetAddressRecognizer",
