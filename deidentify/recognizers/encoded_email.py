@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from urllib.parse import unquote_plus
+from urllib.parse import unquote, unquote_plus
 
 from presidio_analyzer import Pattern, PatternRecognizer
 
@@ -43,5 +43,5 @@ class EncodedEmailRecognizer(PatternRecognizer):
 
     def validate_result(self, pattern_text: str) -> bool:
         """True when the text, once or twice URL-decoded, is an email address."""
-        decoded = unquote_plus(unquote_plus(pattern_text))
-        return _PLAIN_EMAIL.fullmatch(decoded) is not None
+        candidates = (unquote(unquote(pattern_text)), unquote_plus(unquote_plus(pattern_text)))
+        return any(_PLAIN_EMAIL.fullmatch(decoded) for decoded in candidates)

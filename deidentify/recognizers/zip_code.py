@@ -1,0 +1,43 @@
+"""US ZIP codes in text: five digits (or ZIP+4) after a state code or a word that announces them."""
+
+from __future__ import annotations
+
+from presidio_analyzer import Pattern, PatternRecognizer
+
+_STATES = (
+    "AL|AK|AZ|AR|CA|CO|CT|DE|DC|FL|GA|HI|ID|IL|IN|IA|KS|KY|LA|ME|MD|MA|MI|MN|MS|MO|MT|NE|NV|"
+    "NH|NJ|NM|NY|NC|ND|OH|OK|OR|PA|RI|SC|SD|TN|TX|UT|VT|VA|WA|WV|WI|WY|PR"
+)
+
+
+class UsZipCodeRecognizer(PatternRecognizer):
+    """Recognize ZIP codes in free text ("Miami, FL 33131", "pharmacy near 33131", "zip 33131").
+
+    A bare five-digit number is too common to be evidence, so the state code or a label
+    ("zip", "postal code", "near") must come first. HIPAA Safe Harbor treats a full ZIP as
+    an identifier; silver keeps only the generalized three-digit prefix in `zip3`.
+    """
+
+    PATTERNS = [
+        Pattern("ZIP after a state code", rf"(?<=\b(?:{_STATES}),?\s)\d{{5}}(?:-\d{{4}})?\b", 0.6),
+        Pattern(
+            "ZIP after its label",
+            r"(?i)(?<=\b(?:zip(?:\s*code)?|postal\s+code|near|in)\s*:?\s)\d{5}(?:-\d{4})?\b",
+            0.5,
+        ),
+    ]
+    CONTEXT = ["zip", "postal", "address", "near"]
+
+    def __init__(
+        self,
+        patterns: list[Pattern] | None = None,
+        context: list[str] | None = None,
+        supported_language: str = "en",
+        supported_entity: str = "US_ZIP_CODE",
+    ) -> None:
+        super().__init__(
+            supported_entity=supported_entity,
+            patterns=patterns or self.PATTERNS,
+            context=context or self.CONTEXT,
+            supported_language=supported_language,
+        )

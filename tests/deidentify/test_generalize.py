@@ -1,0 +1,63 @@
+from __future__ import annotations
+
+import socket
+
+import pytest
+
+from deidentify import generalize
+
+
+@pytest.mark.parametrize(
+    ("zip_code", "expected"),
+    [
+        ("33131", "331"),
+        ("33131-1234", "331"),
+        ("03601", "000"),
+        ("89301", "000"),
+        ("1234", None),
+        (None, None),
+    ],
+)
+def test_zip3_with_safe_harbor_sparse_prefixes(zip_code: str | None, expected: str | None) -> None:
+    assert generalize.zip3(zip_code) == expected
+
+
+@pytest.mark.parametrize(
+    ("birth_year", "expected"),
+    [(1990, "30-39"), (1937, "80-89"), (1930, "90+"), ("1986", "40-49"), (2030, None), ("x", None)],
+)
+def test_age_band_at_the_event_year(birth_year: object, expected: str | None) -> None:
+    assert generalize.age_band(birth_year, 2026) == expected
+
+
+@pytest.mark.parametrize(
+    ("size", "band"), [(1, "1"), (3, "2-5"), (10, "6-10"), (26, "26-50"), (500, "101+"), (0, None)]
+)
+def test_practice_size_band(size: int, band: str | None) -> None:
+    assert generalize.practice_size_band(size) == band
+
+
+def test_ip_network_truncates() -> None:
+    assert generalize.ip_network("83.149.9.216") == "83.149.9.0/24"
+    assert generalize.ip_network("2001:db8:1:2::1") == "2001:db8:1::/48"
+    assert generalize.ip_network("not-an-ip") is None
+
+
+def test_country_lookup_is_offline(monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_network(*args: object, **kwargs: object) -> None:
+        raise AssertionError("network access attempted")
+
+    monkeypatch.setattr(socket, "socket", no_network)
+    assert generalize.countries(["83.149.9.216", "8.8.8.8", None, "garbage", "10.1.2.3"]) == [
+        "RU",
+        "US",
+        None,
+        "ZZ",
+        "ZZ",
+    ]
+
+
+def test_file_extension_and_counts() -> None:
+    assert generalize.file_extension("Kevin_Duncan_labs_2026.PDF") == ".pdf"
+    assert generalize.file_extension("no extension") is None
+    assert generalize.count_items(["a@x.org", "b@y.org"]) == 2

@@ -1,0 +1,76 @@
+"""Property tests: the text scrubber never raises and never returns a planted identifier."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from deidentify.checksums import luhn_check_digit, npi_with_check_digit
+from deidentify.scrubber import Scrubber
+
+words = st.lists(
+    st.sampled_from(
+        ["please", "update", "the", "chart", "refill", "for", "today", "thanks", "call", "me", "at"]
+    ),
+    max_size=8,
+).map(" ".join)
+emails = st.from_regex(r"[a-z]{2,8}\.[a-z]{2,8}@(gmail|outlook|clinic)\.(com|org)", fullmatch=True)
+ssns = st.tuples(st.integers(1, 665), st.integers(1, 99), st.integers(1, 9999)).map(
+    lambda t: f"{t[0]:03d}-{t[1]:02d}-{t[2]:04d}"
+)
+phones = st.tuples(
+    st.sampled_from(["305", "212", "415"]), st.integers(201, 989), st.integers(0, 9999)
+).map(lambda t: f"({t[0]}) {t[1]}-{t[2]:04d}")
+cards = st.integers(10**13, 10**14 - 1).map(lambda n: "4" + str(n) + luhn_check_digit("4" + str(n)))
+npis = st.integers(10**7, 10**8 - 1).map(lambda n: npi_with_check_digit("1" + str(n)))
+planted = st.one_of(emails, ssns, phones, cards, npis)
+
+
+@pytest.fixture(scope="module")
+def scrubber() -> Scrubber:
+    with Scrubber(workers=1) as instance:
+        yield instance
+
+
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    before=words,
+    after=words,
+    value=planted,
+    label=st.sampled_from(["", "my ssn is ", "email: ", "NPI ", "card "]),
+)
+def test_scrub_text_removes_planted_structured_identifiers(
+    scrubber: Scrubber, before: str, after: str, value: str, label: str
+) -> None:
+    text = f"{before} {label}{value} {after}".strip()
+    out = scrubber.scrub_text([text])[0]
+    assert value not in out
+    assert "".join(c for c in value if c.isdigit()) not in "".join(
+        c for c in out if c.isdigit()
+    ) or not any(c.isdigit() for c in value)
+
+
+@settings(
+    max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(text=st.text(max_size=300))
+def test_scrubbers_never_raise(scrubber: Scrubber, text: str) -> None:
+    assert isinstance(scrubber.scrub_text([text])[0], str | None)
+    assert isinstance(scrubber.scrub_structured([text])[0], str | None)
+
+
+def test_scrubbing_never_touches_the_network(
+    monkeypatch: pytest.MonkeyPatch, scrubber: Scrubber
+) -> None:
+    def no_network(*args: object, **kwargs: object) -> None:
+        raise AssertionError("network access attempted")
+
+    monkeypatch.setattr(socket, "socket", no_network)
+    monkeypatch.setattr(socket, "create_connection", no_network)
+    out = scrubber.scrub_text(["Write to mary.jones@clinic.org or visit www.example.com/jane"])
+    assert "mary.jones@clinic.org" not in out[0]
