@@ -77,6 +77,12 @@ def ip_network(address: str | None) -> str | None:
     return str(ipaddress.ip_network(f"{ip}/{prefix}", strict=False))
 
 
+def ip_networks(addresses: Sequence[str | None]) -> list[str | None]:
+    """`ip_network` of each address, computing each distinct address once."""
+    networks = {a: ip_network(a) for a in set(addresses)}
+    return [networks[a] for a in addresses]
+
+
 def countries(addresses: Sequence[str | None]) -> list[str | None]:
     """ISO country code of each address from iptocc's bundled registry data (offline)."""
     distinct = sorted({a for a in addresses if a})

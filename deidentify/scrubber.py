@@ -17,8 +17,8 @@ from types import TracebackType
 
 from deidentify.engine import ScrubEngine, structured_engine, text_engine
 
-PARALLEL_MIN_VALUES = 2_000
-_CHUNK = 500
+PARALLEL_MIN_VALUES = 400
+_MIN_CHUNK = 100
 
 
 def _scrub_chunk_with_text_engine(texts: list[str]) -> list[tuple[str, list[str]]]:
@@ -55,12 +55,16 @@ class Scrubber:
             self._pool.shutdown(cancel_futures=True)
             self._pool = None
 
-    def scrub_text(self, values: Sequence[str | None]) -> list[str | None]:
-        """Natural language: NER + recognizers, identifiers become <ENTITY_TYPE>."""
+    def prepare_text(self, values: Sequence[str | None]) -> None:
+        """Analyze every new distinct value now, in one batch (spread over the workers)."""
         new = [v for v in dict.fromkeys(v for v in values if v) if v not in self._text_memo]
         if new:
             for value, (scrubbed, found) in zip(new, self._analyze_text(new), strict=True):
                 self._text_memo[value] = (scrubbed, tuple(found))
+
+    def scrub_text(self, values: Sequence[str | None]) -> list[str | None]:
+        """Natural language: NER + recognizers, identifiers become <ENTITY_TYPE>."""
+        self.prepare_text(values)
         return self._map(values, self._text_memo)
 
     def scrub_structured(self, values: Sequence[str | None]) -> list[str | None]:
@@ -97,7 +101,8 @@ class Scrubber:
             self._pool = ProcessPoolExecutor(
                 max_workers=self.workers, mp_context=multiprocessing.get_context("fork")
             )
-        chunks = [texts[i : i + _CHUNK] for i in range(0, len(texts), _CHUNK)]
+        size = max(_MIN_CHUNK, -(-len(texts) // (self.workers * 4)))
+        chunks = [texts[i : i + size] for i in range(0, len(texts), size)]
         results: list[tuple[str, list[str]]] = []
         for part in self._pool.map(_scrub_chunk_with_text_engine, chunks):
             results.extend(part)

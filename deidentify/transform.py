@@ -32,6 +32,13 @@ _GENERALIZERS: dict[str, Callable[[object], object]] = {
 }
 
 
+@dataclass(frozen=True)
+class _PendingText:
+    """Free text waiting for the batch's single NER pass."""
+
+    values: list[str | None]
+
+
 @dataclass
 class DeidentifyStats:
     """What de-identification did to a partition, for the asset's metadata."""
@@ -71,10 +78,20 @@ class Deidentifier:
                 values = [p.get(name) for p in properties]
                 self._apply(rule, values, columns, years, ts)
         self._count_dropped_fields(table)
+        self._scrub_pending_text(columns)
         columns["key_version"] = [self.key.version] * rows
         self.stats.rows += rows
         arrays = [pa.array(columns[f.name], type=f.type) for f in self.schema]
         return pa.Table.from_arrays(arrays, schema=self.schema)
+
+    def _scrub_pending_text(self, columns: dict) -> None:
+        """Scrub every free-text column of the batch in one call, so NER sees one big batch."""
+        pending = {n: v for n, v in columns.items() if isinstance(v, _PendingText)}
+        if not pending:
+            return
+        self.scrubber.prepare_text([v for texts in pending.values() for v in texts.values])
+        for name, texts in pending.items():
+            columns[name] = self.scrubber.scrub_text(texts.values)
 
     def _field_values(self, table: pa.Table, name: str) -> list:
         if name in DERIVED_FIELDS:
@@ -112,15 +129,13 @@ class Deidentifier:
         elif action == "keep":
             out[column] = self._keep(rule, values)
         elif action == "scrub_text":
-            out[column] = self.scrubber.scrub_text(
-                [v if isinstance(v, str) else None for v in values]
-            )
+            out[column] = _PendingText([v if isinstance(v, str) else None for v in values])
         elif action == "url":
             out[column] = [self._url(v if isinstance(v, str) else None) for v in values]
         elif action == "referrer":
             parts = [self._referrer(v if isinstance(v, str) else None) for v in values]
             out["referrer_domain"] = [p[0] for p in parts]
-            out["referrer_search_terms"] = self.scrubber.scrub_text([p[1] for p in parts])
+            out["referrer_search_terms"] = _PendingText([p[1] for p in parts])
         elif action == "user_agent":
             agents = classify_many([v if isinstance(v, str) else None for v in values])
             out["browser_family"] = [a.browser_family for a in agents]
@@ -137,7 +152,7 @@ class Deidentifier:
         elif rule.method == "ip":
             addresses = [v if isinstance(v, str) else None for v in values]
             out["country"] = generalize.countries(addresses)
-            out["ip_network"] = [generalize.ip_network(a) for a in addresses]
+            out["ip_network"] = generalize.ip_networks(addresses)
         elif rule.method == "age_band":
             out[column] = [generalize.age_band(v, y) for v, y in zip(values, years, strict=True)]
         else:

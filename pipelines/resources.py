@@ -103,12 +103,18 @@ def pseudonymization_from_env() -> PseudonymizationResource:
 
 
 def default_resources(raw_dir: Path | None = None, out_dir: Path | None = None) -> dict:
-    """Resources for the code location: paths from arguments, the environment, or the defaults."""
+    """Resources for the code location: paths from arguments, the environment, or the defaults.
+
+    The field policy is loaded here once, so that a broken policy stops the code location
+    from loading (with the policy's own error message) instead of failing mid-run.
+    """
     raw = raw_dir or Path(os.environ.get("PIPELINES_RAW_DIR", DEFAULT_RAW_DIR))
     out = out_dir or Path(os.environ.get("PIPELINES_OUT_DIR", DEFAULT_OUT_DIR))
+    policy_path = Path(os.environ.get("PIPELINES_FIELD_POLICY", DEFAULT_POLICY_PATH))
+    load_field_policy(policy_path)
     return {
         "storage": StorageResource(raw_dir=str(raw), out_dir=str(out)),
         "ingestion": IngestionResource(),
         "pseudonymization": pseudonymization_from_env(),
-        "deidentification": DeidentificationResource(),
+        "deidentification": DeidentificationResource(field_policy_path=str(policy_path)),
     }

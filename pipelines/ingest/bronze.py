@@ -10,7 +10,7 @@ import pyarrow as pa
 
 from pipelines.ingest import reasons
 from pipelines.ingest.raw_lines import DEFAULT_MAX_LINE_BYTES
-from pipelines.ingest.routing import index_source, iter_routed_lines
+from pipelines.ingest.routing import RawFilesChanged, index_source, iter_lines_of_date
 from pipelines.ingest.sources import RawSource
 from pipelines.storage import AtomicParquetWriter, make_dirs, partition_file
 
@@ -86,10 +86,6 @@ class RejectedShareExceeded(RuntimeError):
         self.report = report
 
 
-class RawFilesChanged(RuntimeError):
-    """A raw file changed between indexing and reading: rerun the partition."""
-
-
 class _Batcher:
     def __init__(self, writer: AtomicParquetWriter, batch_rows: int) -> None:
         self.writer = writer
@@ -126,7 +122,7 @@ def ingest_partition(
     Replaces `<out>/bronze/<source>/date=<date>/` and `<out>/quarantine/<source>/date=<date>/`
     atomically. Raises RejectedShareExceeded (after writing quarantine, keeping the old
     bronze) when too many lines were rejected, and RawFilesChanged when the raw files moved
-    under it.
+    under it (nothing is published then).
     """
     settings = settings or IngestSettings()
     for layer in ("bronze", "quarantine"):
@@ -148,11 +144,8 @@ def ingest_partition(
         rows, rejects = _Batcher(bronze, settings.batch_rows), _Batcher(quarantine, 10_000)
         for index in relevant:
             report.files_read.append(index.relative_path)
-            path = raw_dir / index.relative_path
             seen = 0
-            for line in iter_routed_lines(source, path, index.home_date, settings.max_line_bytes):
-                if line.date_key != date_key:
-                    continue
+            for line in iter_lines_of_date(source, raw_dir, index, date_key):
                 seen += 1
                 number = line.raw.number
                 if line.row is not None:

@@ -6,8 +6,9 @@ or, at the start of a file, the file's first dated line; a file with no dated li
 goes to the UTC date of its modification time. The rule is deterministic, so every line
 lands in exactly one partition, and quarantined lines sit beside their neighbours.
 
-The index records, per raw file, how many lines fall on each date. It is cached under
-`<out>/bronze/_index/` and rebuilt when a file's size or modification time changes.
+The index records, per raw file, which runs of lines fall on each date. It is cached under
+`<out>/bronze/_index/` and rebuilt when a file's size or modification time changes; a
+partition then reads only the files, and parses only the lines, of its own date.
 """
 
 from __future__ import annotations
@@ -25,12 +26,21 @@ from pipelines.ingest.raw_lines import RawLine, iter_raw_lines
 from pipelines.ingest.sources import RawSource
 from pipelines.storage import write_json_atomically
 
-INDEX_VERSION = 1
+INDEX_VERSION = 2
+
+
+class RawFilesChanged(RuntimeError):
+    """A raw file changed between indexing and reading: rerun the partition."""
 
 
 @dataclass
 class FileIndex:
-    """Line counts per UTC date for one raw file, valid for the file's size and mtime."""
+    """Which lines of one raw file fall on which UTC date, valid for the file's size and mtime.
+
+    `date_runs` holds `[first_line, last_line, date]` runs (1-based, inclusive). Logs are
+    written roughly in time order, so a file has a handful of runs, and a partition can
+    skip, unparsed, every line that belongs to another day.
+    """
 
     relative_path: str
     size: int
@@ -40,62 +50,59 @@ class FileIndex:
     fallback_date: str
     lines: int = 0
     date_counts: dict[str, int] = field(default_factory=dict)
+    date_runs: list[list] = field(default_factory=list)
     version: int = INDEX_VERSION
 
-    @property
-    def home_date(self) -> str:
-        """Where lines before the file's first dated line go."""
-        return self.first_date or self.fallback_date
+    def line_dates(self) -> list[str]:
+        """The date of every line, in order (for tests and inspection)."""
+        return [date for first, last, date in self.date_runs for _ in range(first, last + 1)]
 
 
 @dataclass(frozen=True, slots=True)
 class RoutedLine:
-    """A raw line with its parse result and the partition date it is assigned to."""
+    """A raw line of the wanted date with its parse result."""
 
     raw: RawLine
-    date_key: str
     row: tuple | None
     reason: str | None
 
 
-def iter_routed_lines(
-    source: RawSource, path: Path, home_date: str, max_line_bytes: int
-) -> Iterator[RoutedLine]:
-    """Parse every line of `path` and assign it a date by the rule in this module's docstring."""
-    current: str | None = None
-    for raw in iter_raw_lines(path, max_line_bytes):
-        if raw.error is not None:
-            own, row, why = None, None, raw.error
+class _Runs:
+    def __init__(self) -> None:
+        self.runs: list[list] = []
+        self.counts: Counter[str] = Counter()
+
+    def add(self, first: int, last: int, date: str) -> None:
+        self.counts[date] += last - first + 1
+        if self.runs and self.runs[-1][2] == date and self.runs[-1][1] == first - 1:
+            self.runs[-1][1] = last
         else:
-            own, row, why = source.parse(raw.data)
-        if own is not None:
-            current = own
-        yield RoutedLine(raw, own or current or home_date, row, why)
+            self.runs.append([first, last, date])
 
 
 def build_file_index(
     source: RawSource, raw_dir: Path, path: Path, max_line_bytes: int
 ) -> FileIndex:
-    """Read `path` once and count its lines per assigned date."""
+    """Read `path` once, parse every line, and record the date each line is assigned to."""
     stat = path.stat()
     fallback = datetime.fromtimestamp(stat.st_mtime, UTC).date().isoformat()
-    counts: Counter[str] = Counter()
+    runs = _Runs()
     first: str | None = None
-    leading = 0
-    lines = 0
     current: str | None = None
+    lines = 0
     for raw in iter_raw_lines(path, max_line_bytes):
-        lines += 1
+        lines = raw.number
         own = None if raw.error is not None else source.parse(raw.data)[0]
         if own is not None:
-            first = first or own
+            if first is None:
+                first = own
+                if raw.number > 1:
+                    runs.add(1, raw.number - 1, own)
             current = own
-        if current is None:
-            leading += 1
-        else:
-            counts[current] += 1
-    if leading:
-        counts[first or fallback] += leading
+        if current is not None:
+            runs.add(raw.number, raw.number, current)
+    if first is None and lines:
+        runs.add(1, lines, fallback)
     return FileIndex(
         relative_path=path.relative_to(raw_dir).as_posix(),
         size=stat.st_size,
@@ -104,8 +111,39 @@ def build_file_index(
         first_date=first,
         fallback_date=fallback,
         lines=lines,
-        date_counts=dict(sorted(counts.items())),
+        date_counts=dict(sorted(runs.counts.items())),
+        date_runs=runs.runs,
     )
+
+
+def iter_lines_of_date(
+    source: RawSource, raw_dir: Path, index: FileIndex, date_key: str
+) -> Iterator[RoutedLine]:
+    """Parse the lines of `index`'s file that belong to `date_key`; skip the rest unparsed.
+
+    Raises RawFilesChanged when a parsed line's own date contradicts the index.
+    """
+    wanted = [(first, last) for first, last, date in index.date_runs if date == date_key]
+    if not wanted:
+        return
+    position = 0
+    for raw in iter_raw_lines(raw_dir / index.relative_path, index.max_line_bytes):
+        while position < len(wanted) and raw.number > wanted[position][1]:
+            position += 1
+        if position == len(wanted):
+            return
+        if raw.number < wanted[position][0]:
+            continue
+        if raw.error is not None:
+            yield RoutedLine(raw, None, raw.error)
+            continue
+        own, row, why = source.parse(raw.data)
+        if own is not None and own != date_key:
+            raise RawFilesChanged(
+                f"{index.relative_path} line {raw.number} is dated {own}, the index said "
+                f"{date_key}: the file changed while it was read; rerun the partition"
+            )
+        yield RoutedLine(raw, row, why)
 
 
 def index_path(out_dir: Path, source: RawSource, relative_path: str) -> Path:

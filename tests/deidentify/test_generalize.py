@@ -47,7 +47,8 @@ def test_country_lookup_is_offline(monkeypatch: pytest.MonkeyPatch) -> None:
     def no_network(*args: object, **kwargs: object) -> None:
         raise AssertionError("network access attempted")
 
-    monkeypatch.setattr(socket, "socket", no_network)
+    monkeypatch.setattr(socket.socket, "connect", no_network)
+    monkeypatch.setattr(socket, "getaddrinfo", no_network)
     assert generalize.countries(["83.149.9.216", "8.8.8.8", None, "garbage", "10.1.2.3"]) == [
         "RU",
         "US",

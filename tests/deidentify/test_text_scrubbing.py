@@ -70,7 +70,35 @@ def test_scrubbing_never_touches_the_network(
     def no_network(*args: object, **kwargs: object) -> None:
         raise AssertionError("network access attempted")
 
-    monkeypatch.setattr(socket, "socket", no_network)
+    monkeypatch.setattr(socket.socket, "connect", no_network)
     monkeypatch.setattr(socket, "create_connection", no_network)
+    monkeypatch.setattr(socket, "getaddrinfo", no_network)
     out = scrubber.scrub_text(["Write to mary.jones@clinic.org or visit www.example.com/jane"])
     assert "mary.jones@clinic.org" not in out[0]
+
+
+def test_engines_load_and_scrub_with_the_network_switched_off() -> None:
+    import subprocess
+    import sys
+
+    program = """
+import socket
+def refuse(*args, **kwargs):
+    raise OSError("network disabled by the test")
+socket.socket.connect = refuse
+socket.socket.connect_ex = refuse
+socket.socket.sendto = refuse
+socket.create_connection = refuse
+socket.getaddrinfo = refuse
+from deidentify.scrubber import Scrubber
+with Scrubber(workers=1) as scrubber:
+    out = scrubber.scrub_text(["Email jane.doe@gmail.com or call (305) 555-0142, Dr. Okafor"])
+    urls = scrubber.scrub_structured(["/users/jane.doe%40gmail.com/profile"])
+assert "jane.doe" not in out[0] and "jane.doe" not in urls[0], (out, urls)
+print("offline ok")
+"""
+    result = subprocess.run(
+        [sys.executable, "-c", program], capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "offline ok" in result.stdout

@@ -4,11 +4,13 @@ import os
 from pathlib import Path
 
 import orjson
+import pytest
 
 from pipelines.ingest.routing import (
+    RawFilesChanged,
     build_file_index,
     index_source,
-    iter_routed_lines,
+    iter_lines_of_date,
     load_or_build_index,
 )
 from pipelines.ingest.sources import APP_EVENTS
@@ -42,17 +44,57 @@ def test_undated_lines_follow_their_neighbours(tmp_path: Path) -> None:
     assert index.first_date == "2026-10-02"
     assert index.date_counts == {"2026-10-01": 2, "2026-10-02": 3}
     assert index.lines == 5
-    routed = [
-        (r.raw.number, r.date_key)
-        for r in iter_routed_lines(APP_EVENTS, path, index.home_date, 1 << 20)
+    assert index.line_dates() == [
+        "2026-10-02",
+        "2026-10-02",
+        "2026-10-02",
+        "2026-10-01",
+        "2026-10-01",
     ]
-    assert routed == [
-        (1, "2026-10-02"),
-        (2, "2026-10-02"),
-        (3, "2026-10-02"),
-        (4, "2026-10-01"),
-        (5, "2026-10-01"),
+    assert index.date_runs == [[1, 3, "2026-10-02"], [4, 5, "2026-10-01"]]
+    second = list(iter_lines_of_date(APP_EVENTS, raw, index, "2026-10-02"))
+    assert [(r.raw.number, r.row is not None) for r in second] == [
+        (1, False),
+        (2, True),
+        (3, False),
     ]
+    first = list(iter_lines_of_date(APP_EVENTS, raw, index, "2026-10-01"))
+    assert [(r.raw.number, r.reason.split(":")[0] if r.reason else None) for r in first] == [
+        (4, None),
+        (5, "blank_line"),
+    ]
+
+
+def test_interleaved_dates_make_several_runs(tmp_path: Path) -> None:
+    raw = tmp_path / "raw"
+    days = ["01", "02", "01", "01", "03", "02"]
+    path = _write(
+        raw, "mixed.jsonl", [_event(f"2026-10-{d}T12:00:00Z", n) for n, d in enumerate(days)]
+    )
+    index = build_file_index(APP_EVENTS, raw, path, 1 << 20)
+    assert index.date_runs == [
+        [1, 1, "2026-10-01"],
+        [2, 2, "2026-10-02"],
+        [3, 4, "2026-10-01"],
+        [5, 5, "2026-10-03"],
+        [6, 6, "2026-10-02"],
+    ]
+    assert [r.raw.number for r in iter_lines_of_date(APP_EVENTS, raw, index, "2026-10-01")] == [
+        1,
+        3,
+        4,
+    ]
+
+
+def test_a_file_rewritten_after_indexing_is_detected(tmp_path: Path) -> None:
+    raw = tmp_path / "raw"
+    path = _write(
+        raw, "a.jsonl", [_event("2026-10-01T12:00:00Z", 1), _event("2026-10-02T12:00:00Z", 2)]
+    )
+    index = build_file_index(APP_EVENTS, raw, path, 1 << 20)
+    _write(raw, "a.jsonl", [_event("2026-10-02T12:00:00Z", 1), _event("2026-10-02T12:00:00Z", 2)])
+    with pytest.raises(RawFilesChanged, match="changed while it was read"):
+        list(iter_lines_of_date(APP_EVENTS, raw, index, "2026-10-01"))
 
 
 def test_file_without_any_date_goes_to_its_modification_day(tmp_path: Path) -> None:

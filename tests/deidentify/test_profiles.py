@@ -1,0 +1,70 @@
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+import pyarrow as pa
+
+from deidentify.field_policy import load_field_policy
+from deidentify.profiles import build_user_profiles
+
+SCHEMA = load_field_policy().source("app_events").silver_schema("event_date")
+
+
+def _events(rows: list[dict]) -> pa.Table:
+    base = {name: None for name in SCHEMA.names}
+    full = [{**base, "event_date": date(2026, 10, 1), "key_version": "t", **row} for row in rows]
+    return pa.Table.from_pylist(full, schema=SCHEMA)
+
+
+def _at(minute: int) -> datetime:
+    return datetime(2026, 10, 1, 9, minute, tzinfo=UTC)
+
+
+def test_latest_profile_consent_plan_and_deletion_per_user() -> None:
+    table = _events(
+        [
+            {
+                "user_key": "u1",
+                "event": "signup",
+                "event_minute": _at(0),
+                "specialty": "Pediatrics",
+                "state": "FL",
+                "age_band": "30-39",
+            },
+            {"user_key": "u1", "event": "page_view", "event_minute": _at(1)},
+            {
+                "user_key": "u1",
+                "event": "profile_update",
+                "event_minute": _at(2),
+                "specialty": "Dentistry",
+            },
+            {
+                "user_key": "u1",
+                "event": "consent_update",
+                "event_minute": _at(3),
+                "share_with_partners": False,
+                "marketing": True,
+            },
+            {
+                "user_key": "u1",
+                "event": "subscription_change",
+                "event_minute": _at(4),
+                "plan": None,
+                "plan_to": "pro",
+            },
+            {"user_key": "u2", "event": "payment", "event_minute": _at(5), "plan": "basic"},
+            {"user_key": "u2", "event": "account_deleted", "event_minute": _at(6)},
+            {"user_key": None, "event": "page_view", "event_minute": _at(7)},
+        ]
+    )
+    profiles = {row["user_key"]: row for row in build_user_profiles(table).to_pylist()}
+    assert set(profiles) == {"u1", "u2"}
+    u1, u2 = profiles["u1"], profiles["u2"]
+    assert (u1["specialty"], u1["state"], u1["age_band"]) == ("Dentistry", "FL", "30-39")
+    assert (u1["share_with_partners"], u1["marketing"], u1["plan"]) == (False, True, "pro")
+    assert u1["signed_up"] and not u1["deleted"] and u1["events"] == 5
+    assert u2["deleted"] and u2["plan"] == "basic" and u2["share_with_partners"] is None
+
+
+def test_no_events_no_profiles() -> None:
+    assert build_user_profiles(_events([])).num_rows == 0
