@@ -29,7 +29,8 @@ class Scrubber:
     """Memoized, optionally parallel scrubbing of free text and structured strings."""
 
     def __init__(self, workers: int | None = None) -> None:
-        self.workers = max(1, workers if workers is not None else (os.cpu_count() or 1))
+        """`workers` NER processes for large sets of new values; 0 or None: one per core."""
+        self.workers = max(1, workers or os.cpu_count() or 1)
         self.text: ScrubEngine = text_engine()
         self.structured: ScrubEngine = structured_engine()
         self.entities: Counter[str] = Counter()

@@ -14,8 +14,11 @@ partition then reads only the files, and parses only the lines, of its own date.
 from __future__ import annotations
 
 import hashlib
+import multiprocessing
+import os
 from collections import Counter
 from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -152,40 +155,73 @@ def index_path(out_dir: Path, source: RawSource, relative_path: str) -> Path:
     return out_dir / "bronze" / "_index" / source.name / f"{digest}.json"
 
 
+def _cached_index(
+    source: RawSource, raw_dir: Path, out_dir: Path, path: Path, max_line_bytes: int
+) -> FileIndex | None:
+    relative = path.relative_to(raw_dir).as_posix()
+    cached_at = index_path(out_dir, source, relative)
+    if not cached_at.exists():
+        return None
+    try:
+        cached = FileIndex(**orjson.loads(cached_at.read_bytes()))
+    except (orjson.JSONDecodeError, TypeError):
+        return None
+    stat = path.stat()
+    valid = (
+        cached.version == INDEX_VERSION
+        and cached.relative_path == relative
+        and cached.size == stat.st_size
+        and cached.mtime_ns == stat.st_mtime_ns
+        and cached.max_line_bytes == max_line_bytes
+    )
+    return cached if valid else None
+
+
+def _store_index(source: RawSource, out_dir: Path, index: FileIndex) -> None:
+    target = index_path(out_dir, source, index.relative_path)
+    write_json_atomically(target, orjson.dumps(asdict(index)), private=True)
+
+
 def load_or_build_index(
     source: RawSource, raw_dir: Path, out_dir: Path, path: Path, max_line_bytes: int
 ) -> FileIndex:
     """The file's index from the cache when still valid, else built now and cached."""
-    relative = path.relative_to(raw_dir).as_posix()
-    cached_at = index_path(out_dir, source, relative)
-    stat = path.stat()
-    if cached_at.exists():
-        try:
-            cached = FileIndex(**orjson.loads(cached_at.read_bytes()))
-        except (orjson.JSONDecodeError, TypeError):
-            cached = None
-        if (
-            cached is not None
-            and cached.version == INDEX_VERSION
-            and cached.relative_path == relative
-            and cached.size == stat.st_size
-            and cached.mtime_ns == stat.st_mtime_ns
-            and cached.max_line_bytes == max_line_bytes
-        ):
-            return cached
+    cached = _cached_index(source, raw_dir, out_dir, path, max_line_bytes)
+    if cached is not None:
+        return cached
     index = build_file_index(source, raw_dir, path, max_line_bytes)
-    write_json_atomically(cached_at, orjson.dumps(asdict(index)), private=True)
+    _store_index(source, out_dir, index)
     return index
 
 
 def index_source(
-    source: RawSource, raw_dir: Path, out_dir: Path, max_line_bytes: int
+    source: RawSource, raw_dir: Path, out_dir: Path, max_line_bytes: int, workers: int = 0
 ) -> list[FileIndex]:
-    """Indexes of every raw file of `source`, building the missing or stale ones."""
-    return [
-        load_or_build_index(source, raw_dir, out_dir, path, max_line_bytes)
-        for path in source.files(raw_dir)
-    ]
+    """Indexes of every raw file of `source`, building the missing or stale ones.
+
+    Stale files are indexed in parallel (`workers` processes, 0 = one per core) when there
+    are several: each is an independent full read of one file.
+    """
+    paths = source.files(raw_dir)
+    cached = {p: _cached_index(source, raw_dir, out_dir, p, max_line_bytes) for p in paths}
+    stale = [p for p, index in cached.items() if index is None]
+    processes = min(len(stale), workers or os.cpu_count() or 1)
+    if processes > 1:
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=processes, mp_context=context) as pool:
+            built = pool.map(
+                build_file_index,
+                [source] * len(stale),
+                [raw_dir] * len(stale),
+                stale,
+                [max_line_bytes] * len(stale),
+            )
+            fresh = dict(zip(stale, built, strict=True))
+    else:
+        fresh = {p: build_file_index(source, raw_dir, p, max_line_bytes) for p in stale}
+    for index in fresh.values():
+        _store_index(source, out_dir, index)
+    return [cached[p] or fresh[p] for p in paths]
 
 
 def dates_found(indexes: list[FileIndex]) -> list[str]:
