@@ -10,7 +10,9 @@ from presidio_analyzer import AnalysisExplanation, EntityRecognizer, RecognizerR
 from presidio_analyzer.nlp_engine import NlpArtifacts
 
 _WORD = r"[A-Z][a-z]+(?:['-][A-Z][a-z]+)?"
-_PAIR = re.compile(rf"\b(?=({_WORD})\s+({_WORD})\b)")
+# Between first and last name: a space, or the way URLs and file names spell one.
+_SEPARATOR = r"(?:\s+|\+|%20|_|\.)"
+_PAIR = re.compile(rf"(?<![A-Za-z])(?=({_WORD}){_SEPARATOR}({_WORD})(?![a-z]))")
 _TITLED = re.compile(rf"\b(?:Dr|Mr|Mrs|Ms|Miss|Mx)\.?\s+{_WORD}(?:\s+{_WORD})?")
 
 
@@ -21,6 +23,9 @@ def _names() -> tuple[frozenset[str], frozenset[str]]:
 
 class PersonNameDictionaryRecognizer(EntityRecognizer):
     """Recognize "First Last" where both are common US names, and "Dr./Mr./Ms. Name".
+
+    The pair may also be joined the way URLs and file names spell a space: `Kevin+Duncan`,
+    `Kevin%20Duncan`, `Kevin_Duncan`, `Kevin.Duncan` (which Presidio's NER never sees as a name).
 
     spaCy's small English model misses names outside sentences: a search box holding
     "Amanda Bell 1996-10-26" or a referrer query "Kayla Adkins pharmacy". The lists are

@@ -133,3 +133,23 @@ def test_zip_codes_in_text(text: str, zip_code: str) -> None:
 
 def test_five_digits_alone_are_not_a_zip() -> None:
     assert _found("order 33131 shipped", "US_ZIP_CODE", structured=True) == []
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "/contacts?filter=Kevin+Duncan&page=2",
+        "/x?name=Kevin%20Duncan",
+        "Kevin_Duncan_labs_2026.pdf",
+    ],
+)
+def test_names_spelled_the_url_way(text: str) -> None:
+    assert _found(text, "PERSON", structured=False) in (
+        ["Kevin+Duncan"],
+        ["Kevin%20Duncan"],
+        ["Kevin_Duncan"],
+    )
+
+
+def test_url_encoded_names_with_lower_case_words_are_not_names() -> None:
+    assert _found("/help+center/getting_started", "PERSON") == []
