@@ -5,14 +5,15 @@ from __future__ import annotations
 import dagster as dg
 
 from assets.bronze import BRONZE_ASSETS
+from assets.gold import GOLD_ASSETS
 from assets.silver import SILVER_ASSETS
-from pipelines.jobs import ingest_job
+from pipelines.jobs import gold_job, ingest_job
 from pipelines.resources import default_resources
 
-ALL_ASSETS = [*BRONZE_ASSETS, *SILVER_ASSETS]
+ALL_ASSETS = [*BRONZE_ASSETS, *SILVER_ASSETS, *GOLD_ASSETS]
 
 defs = dg.Definitions(
     assets=ALL_ASSETS,
-    jobs=[ingest_job],
+    jobs=[ingest_job, gold_job],
     resources=default_resources(),
 )

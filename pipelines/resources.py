@@ -10,6 +10,11 @@ from pydantic import Field
 
 from deidentify.field_policy import DEFAULT_POLICY_PATH, FieldPolicy, load_field_policy
 from deidentify.pseudonymize import PseudonymKey
+from deidentify.sharing_policy import (
+    DEFAULT_SHARING_POLICY_PATH,
+    SharingPolicy,
+    load_sharing_policy,
+)
 from pipelines.ingest.bronze import IngestSettings
 from pipelines.ingest.raw_lines import DEFAULT_MAX_LINE_BYTES
 
@@ -92,6 +97,16 @@ class DeidentificationResource(dg.ConfigurableResource):
         return self.workers or (os.cpu_count() or 1)
 
 
+class SharingPolicyResource(dg.ConfigurableResource):
+    """The sharing policy (YAML): datasets, categories, recipient classes, k."""
+
+    path: str = Field(default=str(DEFAULT_SHARING_POLICY_PATH))
+
+    def policy(self) -> SharingPolicy:
+        """The validated sharing policy."""
+        return load_sharing_policy(Path(self.path))
+
+
 def pseudonymization_from_env() -> PseudonymizationResource:
     """The key resource as the environment configures it (the secret stays an EnvVar)."""
     has_key = bool(os.environ.get("PSEUDONYMIZATION_KEY"))
@@ -112,9 +127,12 @@ def default_resources(raw_dir: Path | None = None, out_dir: Path | None = None) 
     out = out_dir or Path(os.environ.get("PIPELINES_OUT_DIR", DEFAULT_OUT_DIR))
     policy_path = Path(os.environ.get("PIPELINES_FIELD_POLICY", DEFAULT_POLICY_PATH))
     load_field_policy(policy_path)
+    sharing_path = Path(os.environ.get("PIPELINES_SHARING_POLICY", DEFAULT_SHARING_POLICY_PATH))
+    load_sharing_policy(sharing_path)
     return {
         "storage": StorageResource(raw_dir=str(raw), out_dir=str(out)),
         "ingestion": IngestionResource(),
         "pseudonymization": pseudonymization_from_env(),
         "deidentification": DeidentificationResource(field_policy_path=str(policy_path)),
+        "sharing": SharingPolicyResource(path=str(sharing_path)),
     }

@@ -59,7 +59,9 @@ def _instance() -> dg.DagsterInstance:
 
 def run_pipeline(raw_dir: Path, out_dir: Path, start: date | None, end: date | None) -> int:
     """Materialize every asset for each date; print a summary; return a process exit code."""
+    from assets.gold import GOLD_TABLE_ASSETS, warehouse
     from pipelines.definitions import ALL_ASSETS
+    from pipelines.partitions import monthly_partitions
     from pipelines.resources import default_resources
 
     try:
@@ -72,9 +74,13 @@ def run_pipeline(raw_dir: Path, out_dir: Path, start: date | None, end: date | N
     print(f"running {len(ALL_ASSETS)} assets for {len(dates)} day(s): {dates[0]} .. {dates[-1]}")
     failures: list[str] = []
     totals: dict[str, list] = {}
+    daily_keys = [
+        a.key for a in ALL_ASSETS if a.partitions_def is not None and a.key.path[0] != "gold"
+    ]
     for date_key in dates:
         result = dg.materialize(
             ALL_ASSETS,
+            selection=daily_keys,
             partition_key=date_key,
             resources=resources,
             instance=instance,
@@ -97,6 +103,43 @@ def run_pipeline(raw_dir: Path, out_dir: Path, start: date | None, end: date | N
         for check in result.get_asset_check_evaluations():
             if not check.passed:
                 failures.append(f"{date_key}: check {check.check_name} failed")
+    closed_months = set(monthly_partitions.get_partition_keys())
+    months = sorted({d[:8] + "01" for d in dates})
+    runs: list[tuple[str | None, list]] = [
+        (m, [a.key for a in GOLD_TABLE_ASSETS]) for m in months if m in closed_months
+    ]
+    for month in sorted(set(months) - closed_months):
+        print(f"  {month[:7]}: month not closed yet, gold skipped")
+    if runs:
+        runs.append((None, [warehouse.key]))
+    for partition, selection in runs:
+        if partition is None and failures:
+            print("  warehouse: not refreshed, because of the failures below")
+            break
+        result = dg.materialize(
+            ALL_ASSETS,
+            selection=selection,
+            partition_key=partition,
+            resources=resources,
+            instance=instance,
+            raise_on_error=False,
+            tags={"launched_by": "python -m pipelines run"},
+            run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
+        )
+        label = partition[:7] if partition else "warehouse"
+        print(f"  {label}: {'ok' if result.success else 'FAILED'}", flush=True)
+        for event in result.get_asset_materialization_events():
+            materialization = event.event_specific_data.materialization
+            meta = materialization.metadata
+            row = totals.setdefault(materialization.asset_key.to_user_string(), [None, 0, None])
+            row[1] += _int(meta.get("dagster/row_count"))
+        if not result.success:
+            failures.extend(f"{label}: {message}" for message in _failure_messages(result))
+        for check in result.get_asset_check_evaluations():
+            if not check.passed:
+                failures.append(
+                    f"{label}: check {check.check_name} on {check.asset_key.to_user_string()} failed"
+                )
     _print_summary(totals, out_dir)
     if failures:
         print("\nFAILED:")
@@ -127,6 +170,8 @@ def _print_summary(totals: dict[str, list], out_dir: Path) -> None:
     for name, (lines, rows, rejected) in sorted(totals.items()):
         print(f"{name:<30}{cell(lines):>12}{cell(rows):>12}{cell(rejected):>13}")
     print("\noutputs:")
-    for layer in ("bronze", "quarantine", "silver"):
+    for layer in ("bronze", "quarantine", "silver", "gold"):
         if (out_dir / layer).exists():
             print(f"  {layer + '/':<12} {out_dir / layer}")
+    if (out_dir / "warehouse.duckdb").exists():
+        print(f"  {'warehouse':<12} {out_dir / 'warehouse.duckdb'}  (duckdb it, then: SHOW TABLES)")

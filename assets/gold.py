@@ -1,0 +1,368 @@
+"""Gold: the aggregates the privacy policy allows to share, each under disclosure control.
+
+Each table below is defined under its own name: grain (the dimensions), measures, the data
+categories it reads (checked against the sharing policy before it is built) and its SQL
+over one month of silver. docs/datasets.md documents the same columns for readers.
+"""
+
+import os
+import time
+import uuid
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from assets.gold_build import (
+    GoldTable,
+    check_cells_meet_k,
+    check_no_identifier,
+    check_reconciles,
+    check_schema,
+    compute_cells,
+    month_inputs,
+    protect,
+    reasons_table,
+    write_gold,
+)
+from assets.metadata import counts_markdown, preview_markdown, table_schema
+from deidentify.field_policy import load_field_policy
+from deidentify.profiles import PROFILE_SCHEMA
+from deidentify.sharing_policy import PolicyViolation
+from pipelines.partitions import monthly_partitions
+from pipelines.resources import SharingPolicyResource, StorageResource
+
+INT = pa.int64()
+_PAGE_SECTION = "split_part(url_template, '?', 1)"
+
+traffic_daily = GoldTable(
+    name="traffic_daily",
+    description=(
+        "Page views, sessions and distinct users by day x source (app events or web access "
+        "log) x page section (URL template) x device type x browser family x country. Bots "
+        "are excluded (their requests are counted in the metadata)."
+    ),
+    dimensions=(
+        "month",
+        "day",
+        "source",
+        "page_section",
+        "device_type",
+        "browser_family",
+        "country",
+    ),
+    measures={"page_views": INT, "sessions": INT, "users": INT},
+    categories=("automatically_collected",),
+    sql=f"""
+        SELECT $month AS month, CAST(event_date AS VARCHAR) AS day, 'app' AS source,
+               {_PAGE_SECTION} AS page_section, device_type, browser_family, country,
+               count(*) AS page_views, count(DISTINCT session_key) AS sessions,
+               count(DISTINCT user_key) AS users
+        FROM eligible_events
+        WHERE event = 'page_view' AND NOT coalesce(is_bot, false)
+        GROUP BY ALL
+        UNION ALL
+        SELECT $month AS month, CAST(event_date AS VARCHAR) AS day, 'web' AS source,
+               {_PAGE_SECTION} AS page_section, device_type, browser_family, country,
+               count(*) AS page_views, count(DISTINCT visitor_key) AS sessions,
+               count(DISTINCT visitor_key) AS users
+        FROM requests
+        WHERE NOT coalesce(is_bot, false) AND method = 'GET' AND status < 400
+        GROUP BY ALL
+    """,
+)
+
+feature_usage_monthly = GoldTable(
+    name="feature_usage_monthly",
+    description=(
+        "Events and distinct users of each feature (logins, searches, file uploads and "
+        "shares, prescriptions sent, surveys, support tickets) by month x specialty x plan."
+    ),
+    dimensions=("month", "specialty", "plan", "event"),
+    measures={"events": INT, "users": INT},
+    categories=("automatically_collected", "registration_and_profile", "payment_information"),
+    sql="""
+        SELECT $month AS month, p.specialty, p.plan, e.event,
+               count(*) AS events, count(DISTINCT e.user_key) AS users
+        FROM eligible_events e LEFT JOIN profiles p USING (user_key)
+        WHERE e.event IN ('login', 'search', 'file_upload', 'file_share',
+                          'prescription_sent', 'survey_response', 'support_ticket')
+        GROUP BY ALL
+    """,
+)
+
+customer_demographics_monthly = GoldTable(
+    name="customer_demographics_monthly",
+    description=(
+        "Active customers (any event in the month) and new customers (signed up in the month) "
+        "by month x specialty x title x practice-size band x state x age band."
+    ),
+    dimensions=("month", "specialty", "title", "practice_size_band", "state", "age_band"),
+    measures={"active_customers": INT, "new_customers": INT},
+    categories=("registration_and_profile", "automatically_collected"),
+    users_column="active_customers",
+    sql="""
+        SELECT $month AS month, p.specialty, p.title, p.practice_size_band, p.state, p.age_band,
+               count(DISTINCT e.user_key) AS active_customers,
+               count(DISTINCT e.user_key)
+                   FILTER (WHERE strftime(p.signup_date, '%Y-%m') = $month) AS new_customers
+        FROM eligible_events e JOIN profiles p USING (user_key)
+        GROUP BY ALL
+    """,
+)
+
+_PLAN_RANK = (
+    "CASE {0} WHEN 'free' THEN 0 WHEN 'basic' THEN 1 WHEN 'pro' THEN 2 WHEN 'enterprise' THEN 3 END"
+)
+
+sales_monthly = GoldTable(
+    name="sales_monthly",
+    description=(
+        "Paying customers, new subscriptions (free to paid), upgrades, downgrades, "
+        "cancellations (paid to free) and revenue in cents by month x plan x state x "
+        "specialty. Revenue cells also pass the dominance rule."
+    ),
+    dimensions=("month", "plan", "state", "specialty"),
+    measures={
+        "customers": INT,
+        "new_subscriptions": INT,
+        "upgrades": INT,
+        "downgrades": INT,
+        "cancellations": INT,
+        "revenue_cents": INT,
+    },
+    categories=("payment_information", "registration_and_profile"),
+    users_column="customers",
+    dominance={"revenue_cents": "top_customer_revenue_cents"},
+    sql=f"""
+        WITH sales AS (
+            SELECT e.user_key, p.state, p.specialty, e.event, e.amount_cents,
+                   CASE WHEN e.event = 'payment' THEN e.plan ELSE e.plan_to END AS plan,
+                   {_PLAN_RANK.format("e.plan_from")} AS rank_from,
+                   {_PLAN_RANK.format("e.plan_to")} AS rank_to
+            FROM eligible_events e LEFT JOIN profiles p USING (user_key)
+            WHERE e.event IN ('payment', 'subscription_change')
+        ), per_customer AS (
+            SELECT plan, state, specialty, user_key,
+                   count(*) FILTER (WHERE event = 'subscription_change'
+                                    AND rank_from = 0 AND rank_to > 0) AS new_subscriptions,
+                   count(*) FILTER (WHERE event = 'subscription_change'
+                                    AND rank_from > 0 AND rank_to > rank_from) AS upgrades,
+                   count(*) FILTER (WHERE event = 'subscription_change'
+                                    AND rank_to > 0 AND rank_to < rank_from) AS downgrades,
+                   count(*) FILTER (WHERE event = 'subscription_change'
+                                    AND rank_to = 0 AND rank_from > 0) AS cancellations,
+                   coalesce(sum(amount_cents) FILTER (WHERE event = 'payment'), 0) AS revenue_cents
+            FROM sales GROUP BY ALL
+        )
+        SELECT $month AS month, plan, state, specialty,
+               count(*) AS customers,
+               sum(new_subscriptions)::BIGINT AS new_subscriptions,
+               sum(upgrades)::BIGINT AS upgrades,
+               sum(downgrades)::BIGINT AS downgrades,
+               sum(cancellations)::BIGINT AS cancellations,
+               sum(revenue_cents)::BIGINT AS revenue_cents,
+               max(revenue_cents)::BIGINT AS top_customer_revenue_cents
+        FROM per_customer GROUP BY ALL
+    """,
+)
+
+search_terms_monthly = GoldTable(
+    name="search_terms_monthly",
+    description=(
+        "The scrubbed search terms of the month with their searches and distinct users, most "
+        "searched first. A term searched by fewer than k users is published only as "
+        "'(suppressed)', without its text."
+    ),
+    dimensions=("month", "search_term"),
+    measures={"searches": INT, "users": INT},
+    categories=("automatically_collected", "submissions_and_customer_service"),
+    hide_suppressed_dimension="search_term",
+    sort=("searches",),
+    free_text_columns=("search_term",),
+    sql="""
+        SELECT $month AS month, lower(trim(search_query)) AS search_term,
+               count(*) AS searches, count(DISTINCT user_key) AS users
+        FROM eligible_events
+        WHERE event = 'search' AND search_query IS NOT NULL AND trim(search_query) <> ''
+        GROUP BY ALL
+    """,
+)
+
+GOLD_TABLES = (
+    traffic_daily,
+    feature_usage_monthly,
+    customer_demographics_monthly,
+    sales_monthly,
+    search_terms_monthly,
+)
+CHECKS = (
+    "cells_meet_k",
+    "no_identifier_in_gold",
+    "schema_matches_documented",
+    "reconciles_with_silver",
+)
+_SILVER = [
+    dg.AssetKey(["silver", "deidentified_events"]),
+    dg.AssetKey(["silver", "web_requests"]),
+    dg.AssetKey(["silver", "user_profiles"]),
+]
+
+
+def silver_schemas() -> dict[str, pa.Schema]:
+    """Schemas of the silver inputs, for months with no silver file."""
+    policy = load_field_policy()
+    return {
+        "events": policy.source("app_events").silver_schema("event_date"),
+        "requests": policy.source("access_log").silver_schema("event_date"),
+        "profiles": PROFILE_SCHEMA,
+    }
+
+
+def gold_file(out_dir: Path, table: str, month: str) -> Path:
+    """`<out>/gold/<table>/month=YYYY-MM/part-0.parquet`."""
+    return out_dir / "gold" / table / f"month={month}" / "part-0.parquet"
+
+
+def build_gold_asset(table: GoldTable) -> dg.AssetsDefinition:
+    """The monthly asset of one gold table, with its four blocking checks."""
+    key = dg.AssetKey(["gold", table.name])
+
+    @dg.asset(
+        key=key,
+        description=table.description,
+        deps=[
+            dg.AssetDep(silver, partition_mapping=dg.TimeWindowPartitionMapping())
+            for silver in _SILVER
+        ],
+        partitions_def=monthly_partitions,
+        group_name="gold",
+        kinds={"duckdb", "parquet"},
+        owners=["team:data-engineering"],
+        tags={"layer": "gold", "personal_data": "no", "shareable": "yes"},
+        metadata={
+            "grain": " x ".join(table.dimensions),
+            "source_categories": list(table.categories),
+        },
+        check_specs=[dg.AssetCheckSpec(name, asset=key, blocking=True) for name in CHECKS],
+    )
+    def gold_asset(
+        context: dg.AssetExecutionContext, storage: StorageResource, sharing: SharingPolicyResource
+    ) -> dg.MaterializeResult:
+        policy = sharing.policy()
+        try:
+            policy.check_dataset(table.name, table.categories)
+        except PolicyViolation as exc:
+            raise dg.Failure(description=str(exc), allow_retries=False) from exc
+        window = context.partition_time_window
+        inputs = month_inputs(storage.out_path, window.start.date(), window.end.date())
+        schemas = silver_schemas()
+        began = time.perf_counter()
+        cells = compute_cells(table, inputs, schemas, policy.exclude_opted_out)
+        rules = policy.rules()
+        result = protect(table, cells, rules)
+        target = gold_file(storage.out_path, table.name, inputs.month)
+        write_gold(target, result)
+        written = pq.read_table(target)
+        recomputed = compute_cells(table, inputs, schemas, policy.exclude_opted_out)
+        outcomes = {
+            "cells_meet_k": check_cells_meet_k(table, written, rules.k),
+            "no_identifier_in_gold": check_no_identifier(table, written),
+            "schema_matches_documented": check_schema(table, written),
+            "reconciles_with_silver": check_reconciles(
+                table, written, recomputed.drop(columns=list(table.dominance.values()))
+            ),
+        }
+        checks = [
+            dg.AssetCheckResult(
+                check_name=name,
+                passed=passed,
+                metadata={
+                    k: dg.MetadataValue.json(v) if isinstance(v, dict) else v
+                    for k, v in details.items()
+                },
+            )
+            for name, (passed, details) in outcomes.items()
+        ]
+        published = written.filter(pa.compute.invert(written.column("suppressed")))
+        return dg.MaterializeResult(
+            metadata={
+                "dagster/row_count": written.num_rows,
+                "dagster/column_schema": table_schema(written.schema),
+                "published_cells": result.report.published,
+                "suppressed_cells": result.report.suppressed,
+                "cells_by_outcome": dg.MetadataValue.md(
+                    counts_markdown("outcome", reasons_table(result.report), "cells")
+                ),
+                "k": rules.k,
+                "dominance_share": rules.dominance_share,
+                "sharing_policy_version": policy.version,
+                "silver_days_read": len(inputs.events) + len(inputs.requests),
+                "seconds": round(time.perf_counter() - began, 2),
+                "gold_file": dg.MetadataValue.path(str(target)),
+                "preview": dg.MetadataValue.md(
+                    preview_markdown(published, written.schema.names[:-2])
+                ),
+            },
+            check_results=checks,
+        )
+
+    return gold_asset
+
+
+GOLD_TABLE_ASSETS = [build_gold_asset(table) for table in GOLD_TABLES]
+WAREHOUSE_FILE = "warehouse.duckdb"
+
+
+@dg.asset(
+    key=dg.AssetKey(["gold", "warehouse"]),
+    description=(
+        "The DuckDB file `<out>/warehouse.duckdb` for analysts: one table per gold dataset "
+        "(every month, suppressed cells marked) and a `published_<table>` view of the cells "
+        "that may be read. Rebuilt whole, then swapped into place."
+    ),
+    deps=[asset.key for asset in GOLD_TABLE_ASSETS],
+    group_name="gold",
+    kinds={"duckdb"},
+    owners=["team:data-engineering"],
+    tags={"layer": "gold", "personal_data": "no"},
+)
+def warehouse(storage: StorageResource) -> dg.MaterializeResult:
+    """Load every gold Parquet file into a fresh DuckDB file and swap it into place."""
+    out = storage.out_path
+    target = out / WAREHOUSE_FILE
+    temp = out / f".{WAREHOUSE_FILE}.{uuid.uuid4().hex}.tmp"
+    counts = {}
+    con = duckdb.connect(str(temp))
+    try:
+        for table in GOLD_TABLES:
+            files = sorted((out / "gold" / table.name).glob("month=*/part-0.parquet"))
+            if files:
+                listing = ", ".join(f"'{p.as_posix()}'" for p in files)
+                con.execute(f"CREATE TABLE {table.name} AS SELECT * FROM read_parquet([{listing}])")
+            else:
+                con.register("empty_gold", table.schema.empty_table())
+                con.execute(f"CREATE TABLE {table.name} AS SELECT * FROM empty_gold")
+                con.unregister("empty_gold")
+            con.execute(
+                f"CREATE VIEW published_{table.name} AS "
+                f"SELECT * EXCLUDE (suppressed, suppression_reason) FROM {table.name} WHERE NOT suppressed"
+            )
+            counts[table.name] = con.execute(f"SELECT count(*) FROM {table.name}").fetchone()[0]
+    finally:
+        con.close()
+    os.replace(temp, target)
+    return dg.MaterializeResult(
+        metadata={
+            "warehouse_file": dg.MetadataValue.path(str(target)),
+            "rows_by_table": dg.MetadataValue.md(counts_markdown("table", counts, "rows")),
+            "try": dg.MetadataValue.md(
+                f"```\nduckdb {target}\nSELECT * FROM published_traffic_daily LIMIT 10;\n```"
+            ),
+        }
+    )
+
+
+GOLD_ASSETS = [*GOLD_TABLE_ASSETS, warehouse]

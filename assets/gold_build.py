@@ -1,0 +1,279 @@
+"""How a gold table is built: silver of one month in DuckDB, SQL, disclosure control, Parquet.
+
+Kept apart from assets/gold.py, which holds each table's own definition (grain, columns,
+SQL) under the table's name; this module is the machinery they share.
+"""
+
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from deidentify.disclosure import (
+    DisclosureRules,
+    SuppressionReport,
+    apply_disclosure_control,
+    lone_suppressed_lines,
+)
+from deidentify.engine import ScrubEngine, structured_engine, text_engine
+from deidentify.scan import scan_table
+from deidentify.sharing_policy import SharingPolicy
+from pipelines.storage import AtomicParquetWriter
+
+# What the gold identifier scan treats as a finding. LOCATION and DATE_TIME are left out on
+# purpose: a gold table has a `state`, a `country` and a `day` column by design.
+GOLD_SCAN_ENTITIES = (
+    "PERSON", "EMAIL_ADDRESS", "PHONE_NUMBER", "CREDIT_CARD", "US_SSN", "US_NPI", "US_DEA",
+    "MEDICAL_RECORD_NUMBER", "US_STREET_ADDRESS", "US_ZIP_CODE", "IP_ADDRESS",
+)  # fmt: skip
+SUPPRESSED_LABEL = "(suppressed)"
+
+
+@dataclass(frozen=True)
+class GoldTable:
+    """One shareable aggregate: its grain, columns, sources and the SQL that computes its cells."""
+
+    name: str
+    description: str
+    dimensions: tuple[str, ...]
+    measures: dict[str, pa.DataType]
+    categories: tuple[str, ...]
+    sql: str
+    users_column: str = "users"
+    dominance: dict[str, str] = field(default_factory=dict)
+    hide_suppressed_dimension: str | None = None
+    sort: tuple[str, ...] = ()
+    free_text_columns: tuple[str, ...] = ()
+
+    @property
+    def schema(self) -> pa.Schema:
+        """The documented schema of the published table."""
+        fields = [pa.field("month", pa.string(), nullable=False)]
+        fields += [pa.field(d, pa.string()) for d in self.dimensions if d != "month"]
+        fields += [pa.field(m, t) for m, t in self.measures.items()]
+        fields += [
+            pa.field("suppressed", pa.bool_(), nullable=False),
+            pa.field("suppression_reason", pa.string()),
+        ]
+        return pa.schema(fields)
+
+
+@dataclass
+class MonthInputs:
+    """The silver files a month's gold reads."""
+
+    month: str
+    events: list[Path]
+    requests: list[Path]
+    profiles: list[Path]
+
+
+def month_inputs(out_dir: Path, month_start: date, month_end: date) -> MonthInputs:
+    """Silver files of the month (events, requests) and every profile file up to its end."""
+
+    def days(dataset: str, first: date) -> list[Path]:
+        found = []
+        day = first
+        while day < month_end:
+            path = out_dir / "silver" / dataset / f"date={day.isoformat()}" / "part-0.parquet"
+            if path.exists():
+                found.append(path)
+            day += timedelta(days=1)
+        return found
+
+    profile_root = out_dir / "silver" / "user_profiles"
+    profiles = sorted(
+        p
+        for p in profile_root.glob("date=*/part-0.parquet")
+        if p.parent.name.removeprefix("date=") < month_end.isoformat()
+    )
+    return MonthInputs(
+        month=month_start.strftime("%Y-%m"),
+        events=days("deidentified_events", month_start),
+        requests=days("web_requests", month_start),
+        profiles=profiles,
+    )
+
+
+def _register(
+    con: duckdb.DuckDBPyConnection, view: str, files: list[Path], schema: pa.Schema
+) -> None:
+    if files:
+        listing = ", ".join(f"'{p.as_posix()}'" for p in files)
+        con.execute(f"CREATE VIEW {view} AS SELECT * FROM read_parquet([{listing}])")
+    else:
+        con.register(f"{view}_empty", schema.empty_table())
+        con.execute(f"CREATE VIEW {view} AS SELECT * FROM {view}_empty")
+
+
+def compute_cells(
+    table: GoldTable,
+    inputs: MonthInputs,
+    schemas: dict[str, pa.Schema],
+    exclude_opted_out: bool,
+) -> pd.DataFrame:
+    """The table's true cells for the month, before disclosure control."""
+    con = duckdb.connect()
+    try:
+        _register(con, "events", inputs.events, schemas["events"])
+        _register(con, "requests", inputs.requests, schemas["requests"])
+        _register(con, "profile_days", inputs.profiles, schemas["profiles"])
+        con.execute(
+            """
+            CREATE VIEW profiles AS
+            SELECT user_key,
+                   arg_max(title, event_date) FILTER (WHERE title IS NOT NULL) AS title,
+                   arg_max(specialty, event_date) FILTER (WHERE specialty IS NOT NULL) AS specialty,
+                   arg_max(practice_size_band, event_date)
+                       FILTER (WHERE practice_size_band IS NOT NULL) AS practice_size_band,
+                   arg_max(state, event_date) FILTER (WHERE state IS NOT NULL) AS state,
+                   arg_max(age_band, event_date) FILTER (WHERE age_band IS NOT NULL) AS age_band,
+                   arg_max(plan, event_date) FILTER (WHERE plan IS NOT NULL) AS plan,
+                   arg_max(share_with_partners, event_date)
+                       FILTER (WHERE share_with_partners IS NOT NULL) AS share_with_partners,
+                   bool_or(deleted) AS deleted,
+                   min(event_date) FILTER (WHERE signed_up) AS signup_date
+            FROM profile_days GROUP BY user_key
+            """
+        )
+        opted_out = "OR share_with_partners = false" if exclude_opted_out else ""
+        con.execute(
+            f"""
+            CREATE VIEW excluded_users AS
+            SELECT user_key FROM profiles WHERE deleted {opted_out}
+            """
+        )
+        con.execute(
+            """
+            CREATE VIEW eligible_events AS
+            SELECT e.* FROM events e
+            WHERE e.user_key IS NULL OR e.user_key NOT IN (SELECT user_key FROM excluded_users)
+            """
+        )
+        frame = con.execute(table.sql, {"month": inputs.month}).df()
+    finally:
+        con.close()
+    for column in table.dimensions:
+        frame[column] = frame[column].astype("object").where(frame[column].notna(), "unknown")
+    return frame
+
+
+@dataclass
+class GoldResult:
+    """A built month of one gold table."""
+
+    published: pa.Table
+    cells: pd.DataFrame
+    report: SuppressionReport
+
+
+def protect(table: GoldTable, cells: pd.DataFrame, rules: DisclosureRules) -> GoldResult:
+    """Apply disclosure control and shape the result to the documented schema."""
+    protected, report = apply_disclosure_control(
+        cells, list(table.dimensions), table.users_column, rules, table.dominance
+    )
+    if table.hide_suppressed_dimension:
+        column = table.hide_suppressed_dimension
+        protected[column] = protected[column].where(~protected["suppressed"], SUPPRESSED_LABEL)
+    if table.sort:
+        protected["_order"] = protected[table.sort[0]].astype("float64")
+        protected = protected.sort_values(
+            ["suppressed", "_order"], ascending=[True, False], kind="stable", na_position="last"
+        ).drop(columns="_order")
+    schema = table.schema
+    arrays = []
+    for schema_field in schema:
+        values = protected[schema_field.name].tolist()
+        values = [None if _is_missing(v) else v for v in values]
+        arrays.append(pa.array(values, type=schema_field.type))
+    return GoldResult(pa.Table.from_arrays(arrays, schema=schema), cells, report)
+
+
+def _is_missing(value: object) -> bool:
+    return value is None or (isinstance(value, float) and value != value)
+
+
+def write_gold(target: Path, result: GoldResult) -> None:
+    """Write the month's published table atomically."""
+    with AtomicParquetWriter(target, result.published.schema) as writer:
+        writer.write(result.published)
+
+
+# --- checks ---------------------------------------------------------------------------
+
+
+def check_cells_meet_k(table: GoldTable, written: pa.Table, k: int) -> tuple[bool, dict]:
+    """Every published cell counts at least k users, and no line has a lone suppressed cell."""
+    frame = written.to_pandas()
+    published = frame[~frame["suppressed"]]
+    below = int((published[table.users_column].astype("float64") < k).sum())
+    hidden = table.hide_suppressed_dimension
+    dims = [d for d in table.dimensions if d != hidden]
+    lone = lone_suppressed_lines(frame, dims) if not hidden else 0
+    return below == 0 and lone == 0, {
+        "published_cells_below_k": below,
+        "lone_suppressed_lines": lone,
+    }
+
+
+def check_no_identifier(table: GoldTable, written: pa.Table) -> tuple[bool, dict]:
+    """Re-scan every string column with Presidio: zero findings.
+
+    Every column goes through the pattern, checksum and name-list recognizers; columns that
+    hold natural language (scrubbed search terms) also through spaCy's NER. Categorical
+    columns are not given to NER, which reads a browser called "Safari" as a person.
+    """
+    columns = [f.name for f in written.schema if pa.types.is_string(f.type) and f.name != "month"]
+    findings = scan_table(written, _scanner(structured_engine()), columns)
+    if table.free_text_columns:
+        findings += scan_table(written, _scanner(text_engine()), list(table.free_text_columns))
+    summary = {f"{column}: {entity}": n for (column, entity), n in findings.items()}
+    return not findings, {"findings": summary}
+
+
+def _scanner(engine: ScrubEngine) -> ScrubEngine:
+    return ScrubEngine(engine.analyzer, [e for e in engine.entities if e in GOLD_SCAN_ENTITIES])
+
+
+def check_schema(table: GoldTable, written: pa.Table) -> tuple[bool, dict]:
+    """The file's schema is exactly the documented one."""
+    same = written.schema.equals(table.schema)
+    return same, {"expected": str(table.schema.names), "found": str(written.schema.names)}
+
+
+def check_reconciles(
+    table: GoldTable, written: pa.Table, recomputed: pd.DataFrame
+) -> tuple[bool, dict]:
+    """Recomputed from silver: as many cells as gold has (published + suppressed), equal values."""
+    frame = written.to_pandas()
+    measure = next(iter(table.measures))
+    shown = frame[~frame["suppressed"]]
+    merged = shown.merge(recomputed, on=list(table.dimensions), suffixes=("", "_silver"))
+    equal = bool(
+        (merged[measure].astype("float64") == merged[f"{measure}_silver"].astype("float64")).all()
+    )
+    total = float(recomputed[measure].sum()) if len(recomputed) else 0.0
+    published = float(shown[measure].astype("float64").sum())
+    ok = len(frame) == len(recomputed) and len(merged) == len(shown) and equal
+    return ok, {
+        "cells_in_gold": len(frame),
+        "cells_from_silver": len(recomputed),
+        f"{measure}_from_silver": total,
+        f"{measure}_published": published,
+        f"{measure}_in_suppressed_cells": total - published,
+    }
+
+
+def reasons_table(report: SuppressionReport) -> dict[str, int]:
+    """Cells per suppression reason plus published, for metadata."""
+    return dict(Counter({"published": report.published, **report.by_reason}))
+
+
+def policy_rules(policy: SharingPolicy) -> DisclosureRules:
+    """The disclosure rules gold is built with (the policy's k: the strictest a recipient gets)."""
+    return policy.rules()
