@@ -348,7 +348,8 @@ def warehouse(storage: StorageResource) -> dg.MaterializeResult:
                 con.unregister("empty_gold")
             con.execute(
                 f"CREATE VIEW published_{table.name} AS "
-                f"SELECT * EXCLUDE (suppressed, suppression_reason) FROM {table.name} WHERE NOT suppressed"
+                "SELECT * EXCLUDE (suppressed, suppression_reason) "
+                f"FROM {table.name} WHERE NOT suppressed"
             )
             counts[table.name] = con.execute(f"SELECT count(*) FROM {table.name}").fetchone()[0]
     finally:

@@ -12,7 +12,6 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from deidentify.disclosure import (
     DisclosureRules,

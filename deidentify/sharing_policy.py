@@ -59,7 +59,7 @@ class SharingPolicy:
         return DisclosureRules(k=wanted, dominance_share=self.dominance_share)
 
     def check_dataset(self, name: str, categories: Iterable[str]) -> None:
-        """Refuse a dataset that reads a forbidden category, is not declared, or reads more than declared."""
+        """Refuse a dataset that reads a forbidden category or is not declared as it is."""
         wanted = sorted(set(categories))
         for category in wanted:
             spec = self.categories.get(category)

@@ -25,11 +25,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     gen = commands.add_parser("generate", help="write deterministic sample logs and ground truth")
     gen.add_argument("--out", type=Path, default=DEFAULT_RAW_DIR, help="raw folder to write")
-    gen.add_argument("--days", type=int, default=14)
-    gen.add_argument("--users", type=int, default=500)
+    gen.add_argument("--days", type=int, default=31)
+    gen.add_argument("--users", type=int, default=2000)
     gen.add_argument("--seed", type=int, default=7)
     gen.add_argument("--start", type=_date, default=None, help="first day (UTC), YYYY-MM-DD")
-    gen.add_argument("--events", type=int, default=None, help="total events (default 4/user/day)")
+    gen.add_argument("--events", type=int, default=None, help="total events (default 3/user/day)")
 
     run = commands.add_parser("run", help="materialize every asset for every date found")
     run.add_argument("--raw", type=Path, default=DEFAULT_RAW_DIR)

@@ -49,6 +49,11 @@ class IngestionResource(dg.ConfigurableResource):
         le=1.0,
         description="Fail a partition when more than this share of its lines is quarantined.",
     )
+    tolerated_rejects: int = Field(
+        default=10,
+        ge=0,
+        description="A partition never fails for this many rejected lines or fewer.",
+    )
     max_line_bytes: int = Field(
         default=DEFAULT_MAX_LINE_BYTES,
         ge=1024,
@@ -60,6 +65,7 @@ class IngestionResource(dg.ConfigurableResource):
         """The plain settings object the ingest library takes."""
         return IngestSettings(
             max_rejected_share=self.max_rejected_share,
+            tolerated_rejects=self.tolerated_rejects,
             max_line_bytes=self.max_line_bytes,
             batch_rows=self.batch_rows,
         )

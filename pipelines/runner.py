@@ -138,7 +138,8 @@ def run_pipeline(raw_dir: Path, out_dir: Path, start: date | None, end: date | N
         for check in result.get_asset_check_evaluations():
             if not check.passed:
                 failures.append(
-                    f"{label}: check {check.check_name} on {check.asset_key.to_user_string()} failed"
+                    f"{label}: check {check.check_name} on "
+                    f"{check.asset_key.to_user_string()} failed"
                 )
     _print_summary(totals, out_dir)
     if failures:

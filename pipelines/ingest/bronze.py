@@ -28,9 +28,15 @@ QUARANTINE_SCHEMA = pa.schema(
 
 @dataclass(frozen=True)
 class IngestSettings:
-    """Limits of ingestion; a partition fails when it rejects more than `max_rejected_share`."""
+    """Limits of ingestion.
+
+    A partition fails when it rejects more than `max_rejected_share` of its lines *and* more
+    than `tolerated_rejects` lines, so that one bad line in a tiny partition (the few minutes
+    of a day that spill into the next file) does not stop a run.
+    """
 
     max_rejected_share: float = 0.02
+    tolerated_rejects: int = 10
     max_line_bytes: int = DEFAULT_MAX_LINE_BYTES
     batch_rows: int = 50_000
 
@@ -41,6 +47,8 @@ class IngestSettings:
             )
         if self.max_line_bytes < 1024:
             raise ValueError(f"max_line_bytes must be at least 1024, got {self.max_line_bytes}")
+        if self.tolerated_rejects < 0:
+            raise ValueError(f"tolerated_rejects must be >= 0, got {self.tolerated_rejects}")
         if self.batch_rows < 1:
             raise ValueError(f"batch_rows must be positive, got {self.batch_rows}")
 
@@ -175,7 +183,10 @@ def ingest_partition(
         rows.flush()
         rejects.flush()
         report.rows, report.rejected = bronze.rows, quarantine.rows
-        too_many_rejected = report.rejected_share > settings.max_rejected_share
+        too_many_rejected = (
+            report.rejected_share > settings.max_rejected_share
+            and report.rejected > settings.tolerated_rejects
+        )
         if too_many_rejected:
             bronze.discard()
     if too_many_rejected:

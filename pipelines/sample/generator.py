@@ -16,7 +16,7 @@ import itertools
 import random
 import shutil
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from urllib.parse import quote, quote_plus
@@ -29,6 +29,7 @@ from pipelines.sample.people import (
     Device,
     NamePools,
     Patient,
+    Population,
     User,
     make_patients,
     make_users,
@@ -37,7 +38,7 @@ from pipelines.sample.people import (
 from pipelines.sample.writers import RotatingLogWriter
 
 DEFAULT_START = date(2026, 10, 1)
-EVENTS_PER_USER_DAY = 4
+EVENTS_PER_USER_DAY = 3
 _HOUR_WEIGHTS = (1, 1, 1, 1, 1, 2, 4, 8, 12, 14, 14, 12, 10, 12, 13, 12, 10, 8, 5, 4, 3, 2, 2, 1)
 _SESSION_EVENTS = (
     "page_view", "search", "prescription_sent", "file_upload", "file_share",
@@ -50,15 +51,16 @@ _WEB_EVENTS = frozenset({"login", "signup", "page_view", "search", "file_upload"
 
 @dataclass(frozen=True)
 class GeneratorConfig:
-    """What to generate. `events` defaults to four events per user and day."""
+    """What to generate. `events` defaults to three events per user and day."""
 
     out: Path
-    days: int = 14
-    users: int = 500
+    days: int = 31
+    users: int = 2000
     seed: int = 7
     start: date = DEFAULT_START
     events: int | None = None
     malformed_rate: float = 0.0005
+    population: Population = field(default_factory=Population)
 
     def __post_init__(self) -> None:
         if self.days < 1 or self.users < 1:
@@ -93,7 +95,7 @@ class _World:
         fake = Faker("en_US")
         fake.seed_instance(config.seed)
         self.pools = NamePools.draw(fake)
-        self.users = make_users(config.users, config.days, self.rng, self.pools)
+        self.users = make_users(config.users, config.days, self.rng, self.pools, config.population)
         self.patients = make_patients(max(50, config.users * 3), self.rng, self.pools)
         self.planted: set[tuple[str, str, str]] = set()
         self.malformed: list[tuple[str, str, int, str]] = []
@@ -521,7 +523,7 @@ class _World:
                 break
             if (
                 user.plan != "free"
-                and user.appeared
+                and (user.signup_day is None or day >= user.signup_day)
                 and not user.deleted
                 and day % 30 == user.bill_day
             ):

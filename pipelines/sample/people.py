@@ -6,6 +6,7 @@ import random
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
+import iptocc
 from faker import Faker
 
 from deidentify.checksums import dea_check_digit, luhn_check_digit, npi_with_check_digit
@@ -164,8 +165,39 @@ def public_ipv4(rng: random.Random) -> str:
         return f"{first}.{second}.{rng.randint(0, 255)}.{rng.randint(1, 254)}"
 
 
-def make_users(count: int, days: int, rng: random.Random, pools: NamePools) -> list[User]:
-    """`count` users with realistic, seeded identities and schedules over `days` days."""
+def us_ipv4(rng: random.Random) -> str:
+    """A public address that iptocc's registry data places in the United States."""
+    for _ in range(200):
+        address = public_ipv4(rng)
+        if iptocc.country_code(address) == "US":
+            return address
+    return address
+
+
+@dataclass(frozen=True)
+class Population:
+    """Who the users are: which states and specialties, and an optional deliberately rare group."""
+
+    states: tuple[str, ...] = vocab.STATES
+    state_weights: tuple[float, ...] = vocab.STATE_WEIGHTS
+    specialties: tuple[str, ...] = vocab.SPECIALTIES
+    rare_group: tuple[str, str, int] | None = None
+    us_share: float = 0.92
+    plan_weights: tuple[float, ...] = vocab.PLAN_WEIGHTS
+
+
+def make_users(
+    count: int,
+    days: int,
+    rng: random.Random,
+    pools: NamePools,
+    population: Population | None = None,
+) -> list[User]:
+    """`count` users with realistic, seeded identities and schedules over `days` days.
+
+    With a `rare_group` (state, specialty, n), exactly n users have that state and specialty.
+    """
+    population = population or Population()
     users = []
     org_count = max(1, count // 4)
     orgs = [
@@ -174,7 +206,7 @@ def make_users(count: int, days: int, rng: random.Random, pools: NamePools) -> l
     for _ in range(count):
         first, last = rng.choice(pools.first_names), rng.choice(pools.last_names)
         org_id, company = rng.choice(orgs)
-        state = rng.choices(vocab.STATES, vocab.STATE_WEIGHTS)[0]
+        state = rng.choices(population.states, population.state_weights)[0]
         if state in vocab.SPARSE_ZIP3 and rng.random() < 0.5:
             zip_code = vocab.SPARSE_ZIP3[state] + f"{rng.randint(0, 99):02d}"
         else:
@@ -186,7 +218,10 @@ def make_users(count: int, days: int, rng: random.Random, pools: NamePools) -> l
         )
         domain = rng.choice((*vocab.EMAIL_DOMAINS, company.split()[0].strip(",").lower() + ".com"))
         devices = [
-            Device(rng.choice(vocab.USER_AGENTS), public_ipv4(rng))
+            Device(
+                rng.choice(vocab.USER_AGENTS),
+                us_ipv4(rng) if rng.random() < population.us_share else public_ipv4(rng),
+            )
             for _ in range(rng.randint(1, 3))
         ]
         signup = rng.randrange(max(1, int(days * 0.8))) if rng.random() < 0.3 else None
@@ -200,7 +235,7 @@ def make_users(count: int, days: int, rng: random.Random, pools: NamePools) -> l
                 phone=make_phone(rng),
                 title=title,
                 company=company,
-                specialty=rng.choice(vocab.SPECIALTIES),
+                specialty=rng.choice(population.specialties),
                 practice_size=int(rng.paretovariate(1.2)) + rng.randint(0, 4),
                 state=state,
                 zip=zip_code,
@@ -214,7 +249,7 @@ def make_users(count: int, days: int, rng: random.Random, pools: NamePools) -> l
                 billing_address=(
                     f"{rng.choice(pools.streets)}, {rng.choice(pools.cities)}, {state} {zip_code}"
                 ),
-                plan=rng.choices(vocab.PLANS, vocab.PLAN_WEIGHTS)[0],
+                plan=rng.choices(vocab.PLANS, population.plan_weights)[0],
                 utc_offset=rng.choices(vocab.TIMEZONE_OFFSETS, vocab.TIMEZONE_WEIGHTS)[0],
                 devices=devices,
                 weight=rng.paretovariate(1.5),
@@ -226,7 +261,29 @@ def make_users(count: int, days: int, rng: random.Random, pools: NamePools) -> l
                 bill_day=rng.randrange(30),
             )
         )
+    if population.rare_group is not None:
+        _place_rare_group(users, population, rng, pools)
     return users
+
+
+def _place_rare_group(
+    users: list[User], population: Population, rng: random.Random, pools: NamePools
+) -> None:
+    state, specialty, size = population.rare_group  # type: ignore[misc]
+    others = [s for s in population.specialties if s != specialty] or list(vocab.SPECIALTIES)
+    for user in users:
+        if user.state == state and user.specialty == specialty:
+            user.specialty = rng.choice(others)
+    chosen = rng.sample(users, size)
+    for user in chosen:
+        user.state, user.specialty = state, specialty
+        user.zip = rng.choice(pools.zips_by_state[state])
+        user.plan = "pro"
+        user.delete_day = None
+        user.plan_change_day = None
+        user.shares_with_partners = True
+        user.signup_day = None
+        user.bill_day = 1
 
 
 def make_patients(count: int, rng: random.Random, pools: NamePools) -> list[Patient]:

@@ -144,7 +144,7 @@ def test_too_many_rejects_fail_the_run_with_the_reason(small_sample: Path, tmp_p
         result = dg.materialize(
             BRONZE_ASSETS,
             partition_key=date_key,
-            resources=_resources(small_sample, out, max_rejected_share=0.0),
+            resources=_resources(small_sample, out, max_rejected_share=0.0, tolerated_rejects=0),
             instance=instance,
             raise_on_error=False,
         )

@@ -64,7 +64,7 @@ def test_dominance_rule_on_revenue() -> None:
             {"plan": "enterprise", "users": 30, "revenue": 5000, "top": 800},
         ]
     )
-    table, report = apply_disclosure_control(
+    table, _ = apply_disclosure_control(
         cells, ["plan"], "users", RULES, dominance={"revenue": "top"}
     )
     reasons = dict(zip(table["plan"], table["suppression_reason"], strict=True))

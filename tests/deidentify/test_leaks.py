@@ -89,6 +89,8 @@ def test_silver_records_the_key_version_and_no_raw_key(silver_run: tuple[Path, P
 
 def test_a_planted_leak_would_be_caught(silver_run: tuple[Path, Path]) -> None:
     raw, out = silver_run
-    planted = [p for p in load_planted(raw) if p.kind == "email"][:3]
+    first_by_value = {p.value: p for p in load_planted(raw) if p.kind == "email" and "@" in p.value}
+    planted = list(first_by_value.values())[:3]
     report = leak_report(planted, [*_silver_texts(out), f"contact {planted[0].value.upper()} now"])
     assert report.structured_leaked + report.free_text_leaked == 1
+    assert report.examples == [planted[0]]

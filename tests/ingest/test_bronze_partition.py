@@ -89,14 +89,24 @@ def test_too_many_rejects_fail_loudly_and_keep_the_old_bronze(tmp_path: Path) ->
     assert good.rows == 10
     _mostly_bad(raw, good=10, bad=5)
     with pytest.raises(RejectedShareExceeded) as failure:
-        ingest_partition(APP_EVENTS, raw, out, "2026-10-01", IngestSettings(max_rejected_share=0.2))
+        ingest_partition(
+            APP_EVENTS,
+            raw,
+            out,
+            "2026-10-01",
+            IngestSettings(max_rejected_share=0.2, tolerated_rejects=0),
+        )
     message = str(failure.value)
     assert "5 of 15 lines" in message and "missing_field x5" in message
     assert "max_rejected_share" in message
     assert pq.read_table(good.bronze_path).num_rows == 10
     assert pq.read_table(good.quarantine_path).num_rows == 5
     relaxed = ingest_partition(
-        APP_EVENTS, raw, out, "2026-10-01", IngestSettings(max_rejected_share=0.5)
+        APP_EVENTS,
+        raw,
+        out,
+        "2026-10-01",
+        IngestSettings(max_rejected_share=0.5, tolerated_rejects=0),
     )
     assert (relaxed.rows, relaxed.rejected) == (10, 5)
 
@@ -106,3 +116,12 @@ def test_settings_refuse_nonsense() -> None:
         IngestSettings(max_rejected_share=1.5)
     with pytest.raises(ValueError, match="max_line_bytes"):
         IngestSettings(max_line_bytes=10)
+
+
+def test_a_few_rejects_in_a_tiny_partition_are_tolerated(tmp_path: Path) -> None:
+    raw, out = tmp_path / "raw", tmp_path / "out"
+    _mostly_bad(raw, good=3, bad=2)
+    report = ingest_partition(
+        APP_EVENTS, raw, out, "2026-10-01", IngestSettings(max_rejected_share=0.02)
+    )
+    assert (report.rows, report.rejected, report.published) == (3, 2, True)
