@@ -523,7 +523,7 @@ class _World:
                 break
             if (
                 user.plan != "free"
-                and (user.signup_day is None or day >= user.signup_day)
+                and user.appeared
                 and not user.deleted
                 and day % 30 == user.bill_day
             ):

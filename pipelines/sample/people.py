@@ -283,7 +283,8 @@ def _place_rare_group(
         user.plan_change_day = None
         user.shares_with_partners = True
         user.signup_day = None
-        user.bill_day = 1
+        user.bill_day = 5
+        user.weight = 50.0
 
 
 def make_patients(count: int, rng: random.Random, pools: NamePools) -> list[Patient]:

@@ -1,0 +1,181 @@
+"""Gold end to end: a generated month with a deliberately rare group, built through Dagster."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+import yaml
+
+from assets.gold import GOLD_TABLE_ASSETS, GOLD_TABLES, gold_file, warehouse
+from assets.gold_build import check_no_identifier
+from pipelines.definitions import ALL_ASSETS
+from pipelines.resources import (
+    DeidentificationResource,
+    IngestionResource,
+    PseudonymizationResource,
+    SharingPolicyResource,
+    StorageResource,
+)
+from pipelines.runner import partition_dates
+from pipelines.sample.generator import GeneratorConfig, generate
+from pipelines.sample.people import Population
+
+MONTH = "2026-10-01"
+RARE = ("WY", "Dentistry", 3)
+
+
+def _resources(raw: Path, out: Path, sharing: SharingPolicyResource | None = None) -> dict:
+    return {
+        "storage": StorageResource(raw_dir=str(raw), out_dir=str(out)),
+        "ingestion": IngestionResource(),
+        "pseudonymization": PseudonymizationResource(
+            key="gold-test-key-0123456789abcdef012345", key_version="g1"
+        ),
+        "deidentification": DeidentificationResource(workers=1),
+        "sharing": sharing or SharingPolicyResource(),
+    }
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, list]:
+    base = tmp_path_factory.mktemp("gold")
+    raw, out = base / "raw", base / "out"
+    population = Population(
+        states=("FL", "TX", "NY"),
+        state_weights=(1, 1, 1),
+        specialties=("Pediatrics", "Dentistry", "Cardiology"),
+        rare_group=RARE,
+        plan_weights=(0, 0, 1, 0),
+    )
+    generate(
+        GeneratorConfig(
+            out=raw, days=10, users=900, seed=3, malformed_rate=0, population=population
+        )
+    )
+    daily = [a.key for a in ALL_ASSETS if a.partitions_def is not None and a.key.path[0] != "gold"]
+    checks = []
+    with dg.instance_for_test() as instance:
+        for date_key in partition_dates(raw, out):
+            result = dg.materialize(
+                ALL_ASSETS,
+                selection=daily,
+                partition_key=date_key,
+                resources=_resources(raw, out),
+                instance=instance,
+            )
+            assert result.success
+        result = dg.materialize(
+            ALL_ASSETS,
+            selection=[a.key for a in GOLD_TABLE_ASSETS],
+            partition_key=MONTH,
+            resources=_resources(raw, out),
+            instance=instance,
+        )
+        assert result.success
+        checks = list(result.get_asset_check_evaluations())
+        assert dg.materialize(
+            ALL_ASSETS, selection=[warehouse.key], resources=_resources(raw, out), instance=instance
+        ).success
+    return raw, out, checks
+
+
+def test_rare_specialty_in_a_state_is_suppressed_with_a_complement(
+    built: tuple[Path, Path, list],
+) -> None:
+    _, out, _ = built
+    sales = pq.read_table(gold_file(out, "sales_monthly", "2026-10")).to_pylist()
+    state, specialty, _ = RARE
+    rare = [r for r in sales if r["state"] == state and r["specialty"] == specialty]
+    assert rare, "the rare group paid this month"
+    assert all(
+        r["suppressed"] and r["suppression_reason"] == "threshold" and r["customers"] is None
+        for r in rare
+    )
+    for cell in rare:
+        row = [
+            r
+            for r in sales
+            if r["plan"] == cell["plan"] and r["specialty"] == specialty and r["state"] != state
+        ]
+        column = [
+            r
+            for r in sales
+            if r["plan"] == cell["plan"] and r["state"] == state and r["specialty"] != specialty
+        ]
+        complements = [r for r in row + column if r["suppression_reason"] == "complementary"]
+        assert complements, f"no complementary suppression next to {cell}"
+    published = [r for r in sales if not r["suppressed"]]
+    assert published and all(r["customers"] >= 11 for r in published)
+
+
+def test_every_gold_check_passes(built: tuple[Path, Path, list]) -> None:
+    _, _, checks = built
+    names = {(c.asset_key.path[-1], c.check_name) for c in checks}
+    assert len(names) == 4 * len(GOLD_TABLES)
+    assert all(c.passed for c in checks), [c.check_name for c in checks if not c.passed]
+
+
+def test_duckdb_answers_a_query_on_each_table(built: tuple[Path, Path, list]) -> None:
+    _, out, _ = built
+    con = duckdb.connect(str(out / "warehouse.duckdb"), read_only=True)
+    try:
+        for table in GOLD_TABLES:
+            total, suppressed = con.execute(
+                f"SELECT count(*), count(*) FILTER (WHERE suppressed) FROM {table.name}"
+            ).fetchone()
+            published = con.execute(f"SELECT count(*) FROM published_{table.name}").fetchone()[0]
+            assert total == published + suppressed and total > 0, table.name
+        top = con.execute(
+            "SELECT search_term, users FROM published_search_terms_monthly ORDER BY users DESC LIMIT 1"
+        ).fetchone()
+        assert top[1] >= 11
+    finally:
+        con.close()
+
+
+def test_gold_never_holds_a_suppressed_search_term(built: tuple[Path, Path, list]) -> None:
+    _, out, _ = built
+    terms = pq.read_table(gold_file(out, "search_terms_monthly", "2026-10")).to_pylist()
+    assert all(r["search_term"] == "(suppressed)" for r in terms if r["suppressed"])
+
+
+def test_identifier_check_catches_an_email_planted_in_gold(built: tuple[Path, Path, list]) -> None:
+    _, out, _ = built
+    table = pq.read_table(gold_file(out, "feature_usage_monthly", "2026-10"))
+    specialty = table.column("specialty").to_pylist()
+    specialty[0] = "jane.doe@gmail.com"
+    tampered = table.set_column(
+        table.schema.get_field_index("specialty"), "specialty", pa.array(specialty)
+    )
+    passed, details = check_no_identifier(GOLD_TABLES[1], tampered)
+    assert not passed and "specialty: EMAIL_ADDRESS" in details["findings"]
+
+
+def test_a_dataset_the_policy_does_not_allow_is_not_built(
+    built: tuple[Path, Path, list], tmp_path: Path
+) -> None:
+    raw, out, _ = built
+    document = yaml.safe_load(Path(SharingPolicyResource().path).read_text())
+    document["datasets"]["traffic_daily"]["categories"] = ["registration_and_profile"]
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(yaml.safe_dump(document))
+    traffic = [a.key for a in GOLD_TABLE_ASSETS if a.key.path[-1] == "traffic_daily"]
+    with dg.instance_for_test() as instance:
+        result = dg.materialize(
+            ALL_ASSETS,
+            selection=traffic,
+            partition_key=MONTH,
+            resources=_resources(raw, out, SharingPolicyResource(path=str(policy))),
+            instance=instance,
+            raise_on_error=False,
+        )
+    assert not result.success
+    message = next(
+        e.step_failure_data.error.message for e in result.all_events if e.is_step_failure
+    )
+    assert "traffic_daily" in message and "[sharing-aggregates]" in message
