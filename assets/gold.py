@@ -15,6 +15,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from assets.charts import bar_chart_png, markdown_image
 from assets.gold_build import (
     GoldTable,
     check_cells_meet_k,
@@ -33,6 +34,7 @@ from deidentify.profiles import PROFILE_SCHEMA
 from deidentify.sharing_policy import PolicyViolation
 from pipelines.partitions import monthly_partitions
 from pipelines.resources import SharingPolicyResource, StorageResource
+from pipelines.storage import write_bytes_atomically
 
 INT = pa.int64()
 _PAGE_SECTION = "split_part(url_template, '?', 1)"
@@ -55,6 +57,7 @@ traffic_daily = GoldTable(
     ),
     measures={"page_views": INT, "sessions": INT, "users": INT},
     categories=("automatically_collected",),
+    chart=("day", "page_views"),
     sql=f"""
         SELECT $month AS month, CAST(event_date AS VARCHAR) AS day, 'app' AS source,
                {_PAGE_SECTION} AS page_section, device_type, browser_family, country,
@@ -83,6 +86,7 @@ feature_usage_monthly = GoldTable(
     dimensions=("month", "specialty", "plan", "event"),
     measures={"events": INT, "users": INT},
     categories=("automatically_collected", "registration_and_profile", "payment_information"),
+    chart=("event", "events"),
     sql="""
         SELECT $month AS month, p.specialty, p.plan, e.event,
                count(*) AS events, count(DISTINCT e.user_key) AS users
@@ -103,6 +107,7 @@ customer_demographics_monthly = GoldTable(
     measures={"active_customers": INT, "new_customers": INT},
     categories=("registration_and_profile", "automatically_collected"),
     users_column="active_customers",
+    chart=("specialty", "active_customers"),
     sql="""
         SELECT $month AS month, p.specialty, p.title, p.practice_size_band, p.state, p.age_band,
                count(DISTINCT e.user_key) AS active_customers,
@@ -136,6 +141,7 @@ sales_monthly = GoldTable(
     categories=("payment_information", "registration_and_profile"),
     users_column="customers",
     dominance={"revenue_cents": "top_customer_revenue_cents"},
+    chart=("plan", "revenue_cents"),
     sql=f"""
         WITH sales AS (
             SELECT e.user_key, p.state, p.specialty, e.event, e.amount_cents,
@@ -182,6 +188,7 @@ search_terms_monthly = GoldTable(
     hide_suppressed_dimension="search_term",
     sort=("searches",),
     free_text_columns=("search_term",),
+    chart=("search_term", "users"),
     sql="""
         SELECT $month AS month, lower(trim(search_query)) AS search_term,
                count(*) AS searches, count(DISTINCT user_key) AS users
@@ -287,6 +294,15 @@ def build_gold_asset(table: GoldTable) -> dg.AssetsDefinition:
             for name, (passed, details) in outcomes.items()
         ]
         published = written.filter(pa.compute.invert(written.column("suppressed")))
+        x, y = table.chart
+        png = bar_chart_png(
+            published.to_pandas(),
+            x,
+            y,
+            f"{table.name} {inputs.month}: {y} by {x} (published cells)",
+        )
+        chart_path = target.parent / "chart.png"
+        write_bytes_atomically(chart_path, png)
         return dg.MaterializeResult(
             metadata={
                 "dagster/row_count": written.num_rows,
@@ -305,6 +321,8 @@ def build_gold_asset(table: GoldTable) -> dg.AssetsDefinition:
                 "preview": dg.MetadataValue.md(
                     preview_markdown(published, written.schema.names[:-2])
                 ),
+                "chart": dg.MetadataValue.md(markdown_image(png, f"{y} by {x}")),
+                "chart_file": dg.MetadataValue.path(str(chart_path)),
             },
             check_results=checks,
         )

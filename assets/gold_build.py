@@ -48,6 +48,7 @@ class GoldTable:
     hide_suppressed_dimension: str | None = None
     sort: tuple[str, ...] = ()
     free_text_columns: tuple[str, ...] = ()
+    chart: tuple[str, str] = ("month", "users")
 
     @property
     def schema(self) -> pa.Schema:

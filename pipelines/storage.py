@@ -77,7 +77,7 @@ class AtomicParquetWriter:
             self._temp.unlink(missing_ok=True)
 
 
-def write_json_atomically(target: Path, payload: bytes, private: bool = False) -> None:
+def write_bytes_atomically(target: Path, payload: bytes, private: bool = False) -> None:
     """Write a small file through a temporary name and an atomic rename."""
     make_dirs(target.parent, private)
     temp = target.parent / f".{target.name}.{uuid.uuid4().hex}.tmp"

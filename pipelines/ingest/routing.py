@@ -27,7 +27,7 @@ import orjson
 
 from pipelines.ingest.raw_lines import RawLine, iter_raw_lines
 from pipelines.ingest.sources import RawSource
-from pipelines.storage import write_json_atomically
+from pipelines.storage import write_bytes_atomically
 
 INDEX_VERSION = 2
 
@@ -179,7 +179,7 @@ def _cached_index(
 
 def _store_index(source: RawSource, out_dir: Path, index: FileIndex) -> None:
     target = index_path(out_dir, source, index.relative_path)
-    write_json_atomically(target, orjson.dumps(asdict(index)), private=True)
+    write_bytes_atomically(target, orjson.dumps(asdict(index)), private=True)
 
 
 def load_or_build_index(
