@@ -34,7 +34,7 @@ from deidentify.profiles import PROFILE_SCHEMA
 from deidentify.sharing_policy import PolicyViolation
 from pipelines.partitions import monthly_partitions
 from pipelines.resources import SharingPolicyResource, StorageResource
-from pipelines.storage import write_bytes_atomically
+from pipelines.storage import make_dirs, write_bytes_atomically
 
 INT = pa.int64()
 _PAGE_SECTION = "split_part(url_template, '?', 1)"
@@ -233,6 +233,11 @@ def gold_file(out_dir: Path, table: str, month: str) -> Path:
     return out_dir / "gold" / table / f"month={month}" / "part-0.parquet"
 
 
+def candidate_file(out_dir: Path, table: str, month: str) -> Path:
+    """Where a month is written and checked before it is published (and stays if rejected)."""
+    return out_dir / "gold" / "_candidates" / table / f"month={month}" / "part-0.parquet"
+
+
 def build_gold_asset(table: GoldTable) -> dg.AssetsDefinition:
     """The monthly asset of one gold table, with its four blocking checks."""
     key = dg.AssetKey(["gold", table.name])
@@ -271,8 +276,9 @@ def build_gold_asset(table: GoldTable) -> dg.AssetsDefinition:
         rules = policy.rules()
         result = protect(table, cells, rules)
         target = gold_file(storage.out_path, table.name, inputs.month)
-        write_gold(target, result)
-        written = pq.read_table(target)
+        candidate = candidate_file(storage.out_path, table.name, inputs.month)
+        write_gold(candidate, result)
+        written = pq.read_table(candidate)
         recomputed = compute_cells(table, inputs, schemas, policy.exclude_opted_out)
         outcomes = {
             "cells_meet_k": check_cells_meet_k(table, written, rules.k),
@@ -293,6 +299,15 @@ def build_gold_asset(table: GoldTable) -> dg.AssetsDefinition:
             )
             for name, (passed, details) in outcomes.items()
         ]
+        all_passed = all(passed for passed, _ in outcomes.values())
+        if all_passed:
+            make_dirs(target.parent, private=False)
+            os.replace(candidate, target)
+        else:
+            context.log.error(
+                f"{table.name} {inputs.month}: a check failed; the month stays unpublished, "
+                f"the rejected table is at {candidate}"
+            )
         published = written.filter(pa.compute.invert(written.column("suppressed")))
         x, y = table.chart
         png = bar_chart_png(
@@ -301,7 +316,7 @@ def build_gold_asset(table: GoldTable) -> dg.AssetsDefinition:
             y,
             f"{table.name} {inputs.month}: {y} by {x} (published cells)",
         )
-        chart_path = target.parent / "chart.png"
+        chart_path = (target if all_passed else candidate).parent / "chart.png"
         write_bytes_atomically(chart_path, png)
         return dg.MaterializeResult(
             metadata={
@@ -317,7 +332,8 @@ def build_gold_asset(table: GoldTable) -> dg.AssetsDefinition:
                 "sharing_policy_version": policy.version,
                 "silver_days_read": len(inputs.events) + len(inputs.requests),
                 "seconds": round(time.perf_counter() - began, 2),
-                "gold_file": dg.MetadataValue.path(str(target)),
+                "published_to_gold": all_passed,
+                "gold_file": dg.MetadataValue.path(str(target if all_passed else candidate)),
                 "preview": dg.MetadataValue.md(
                     preview_markdown(published, written.schema.names[:-2])
                 ),

@@ -179,3 +179,42 @@ def test_a_dataset_the_policy_does_not_allow_is_not_built(
         e.step_failure_data.error.message for e in result.all_events if e.is_step_failure
     )
     assert "traffic_daily" in message and "[sharing-aggregates]" in message
+
+
+def test_a_month_that_fails_a_check_is_not_published(
+    built: tuple[Path, Path, list], tmp_path: Path
+) -> None:
+    from assets.gold import build_gold_asset, candidate_file
+    from assets.gold_build import GoldTable
+
+    raw, out, _ = built
+    leaky = GoldTable(
+        name="leaky_monthly",
+        description="A table that leaks an email, to prove the check blocks it.",
+        dimensions=("month", "contact"),
+        measures={"users": pa.int64()},
+        categories=("automatically_collected",),
+        sql="SELECT $month AS month, 'jane.doe@gmail.com' AS contact, count(DISTINCT user_key) AS users FROM eligible_events GROUP BY ALL",
+    )
+    document = yaml.safe_load(Path(SharingPolicyResource().path).read_text())
+    document["datasets"]["leaky_monthly"] = {
+        "subject": "traffic",
+        "categories": ["automatically_collected"],
+        "clause": "aggregate-data",
+    }
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(yaml.safe_dump(document))
+    asset = build_gold_asset(leaky)
+    with dg.instance_for_test() as instance:
+        result = dg.materialize(
+            [*ALL_ASSETS, asset],
+            selection=[asset.key],
+            partition_key=MONTH,
+            resources=_resources(raw, out, SharingPolicyResource(path=str(policy))),
+            instance=instance,
+            raise_on_error=False,
+        )
+    checks = {c.check_name: c.passed for c in result.get_asset_check_evaluations()}
+    assert checks["no_identifier_in_gold"] is False
+    assert not gold_file(out, "leaky_monthly", "2026-10").exists()
+    assert candidate_file(out, "leaky_monthly", "2026-10").exists()
