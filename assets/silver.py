@@ -128,59 +128,52 @@ _REQUESTS_KEY = dg.AssetKey(["silver", "web_requests"])
 _PROFILES_KEY = dg.AssetKey(["silver", "user_profiles"])
 
 
-@dg.asset(
-    key=_EVENTS_KEY,
-    deps=[dg.AssetKey(["bronze", "app_events"])],
-    description=(
-        "One row per application event of the UTC day with no direct identifier: user, org, "
-        "session and event ids are keyed HMAC pseudonyms; IP becomes country and /24 network; "
-        "user agent becomes browser, OS and device type; URLs become templates; free text is "
-        "scrubbed by Presidio; dropped fields never leave bronze. Columns: field_policy.yaml."
-    ),
-    partitions_def=daily_partitions,
-    group_name="silver",
-    kinds={"python", "parquet", "presidio"},
-    owners=["team:data-engineering"],
-    tags={"layer": "silver", "personal_data": "pseudonymized"},
-    check_specs=[_check_spec(_EVENTS_KEY)],
-)
-def deidentified_events(
-    context: dg.AssetExecutionContext,
-    storage: StorageResource,
-    pseudonymization: PseudonymizationResource,
-    deidentification: DeidentificationResource,
-) -> dg.MaterializeResult:
-    """De-identify one day of application events."""
-    return _deidentify_partition(
-        context, "app_events", storage, pseudonymization, deidentification, "deidentified_events"
+def build_deidentify_asset(
+    key: dg.AssetKey, source: str, dataset: str, description: str
+) -> dg.AssetsDefinition:
+    """The daily silver asset that de-identifies bronze/<source> into silver/<dataset>."""
+
+    @dg.asset(
+        key=key,
+        deps=[dg.AssetKey(["bronze", source])],
+        description=description,
+        partitions_def=daily_partitions,
+        group_name="silver",
+        kinds={"python", "parquet", "presidio"},
+        owners=["team:data-engineering"],
+        tags={"layer": "silver", "personal_data": "pseudonymized"},
+        check_specs=[_check_spec(key)],
     )
+    def deidentify_asset(
+        context: dg.AssetExecutionContext,
+        storage: StorageResource,
+        pseudonymization: PseudonymizationResource,
+        deidentification: DeidentificationResource,
+    ) -> dg.MaterializeResult:
+        return _deidentify_partition(
+            context, source, storage, pseudonymization, deidentification, dataset
+        )
+
+    return deidentify_asset
 
 
-@dg.asset(
-    key=_REQUESTS_KEY,
-    deps=[dg.AssetKey(["bronze", "access_log"])],
-    description=(
-        "One row per web request of the UTC day: pseudonymous visitor key (remote host + user "
-        "agent), country and /24 network, URL template, status, referrer domain and scrubbed "
-        "search terms, browser/OS/device type and bot flag. No raw address, user or URL."
-    ),
-    partitions_def=daily_partitions,
-    group_name="silver",
-    kinds={"python", "parquet", "presidio"},
-    owners=["team:data-engineering"],
-    tags={"layer": "silver", "personal_data": "pseudonymized"},
-    check_specs=[_check_spec(_REQUESTS_KEY)],
+deidentified_events = build_deidentify_asset(
+    _EVENTS_KEY,
+    "app_events",
+    "deidentified_events",
+    "One row per application event of the UTC day with no direct identifier: user, org, "
+    "session and event ids are keyed HMAC pseudonyms; IP becomes country and /24 network; "
+    "user agent becomes browser, OS and device type; URLs become templates; free text is "
+    "scrubbed by Presidio; dropped fields never leave bronze. Columns: field_policy.yaml.",
 )
-def web_requests(
-    context: dg.AssetExecutionContext,
-    storage: StorageResource,
-    pseudonymization: PseudonymizationResource,
-    deidentification: DeidentificationResource,
-) -> dg.MaterializeResult:
-    """De-identify one day of web access log lines."""
-    return _deidentify_partition(
-        context, "access_log", storage, pseudonymization, deidentification, "web_requests"
-    )
+web_requests = build_deidentify_asset(
+    _REQUESTS_KEY,
+    "access_log",
+    "web_requests",
+    "One row per web request of the UTC day: pseudonymous visitor key (remote host + user "
+    "agent), country and /24 network, URL template, status, referrer domain and scrubbed "
+    "search terms, browser/OS/device type and bot flag. No raw address, user or URL.",
+)
 
 
 @dg.asset(

@@ -48,6 +48,18 @@ def _maxrss_mib(who: int) -> float:
     return resource.getrusage(who).ru_maxrss / 1024
 
 
+def _own_peak_mib() -> float:
+    """This process image's own peak RSS (VmHWM).
+
+    Linux carries ru_maxrss across exec, so a spawned child would report its parent's peak
+    at fork time; VmHWM belongs to the new image alone.
+    """
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return _maxrss_mib(resource.RUSAGE_SELF)
+
+
 def _run_in_child(target, *args) -> dict:
     context = multiprocessing.get_context("spawn")
     queue = context.Queue()
@@ -65,7 +77,7 @@ def _child_main(queue, target, args) -> None:
         began = time.perf_counter()
         payload = target(*args)
         payload["seconds"] = time.perf_counter() - began
-        payload["peak_rss_mib"] = _maxrss_mib(resource.RUSAGE_SELF)
+        payload["peak_rss_mib"] = _own_peak_mib()
         payload["peak_worker_rss_mib"] = _maxrss_mib(resource.RUSAGE_CHILDREN)
         queue.put(payload)
     except BaseException as exc:
@@ -216,6 +228,18 @@ def _naive_sample(work: Path, size: int) -> tuple[Path, list[Planted]]:
     return sample_file, planted
 
 
+def _stage(name: str, measured: dict) -> dict:
+    return asdict(
+        StageResult(
+            name,
+            round(measured["seconds"], 1),
+            measured["events"],
+            round(measured["peak_rss_mib"]),
+            round(measured["peak_worker_rss_mib"]),
+        )
+    )
+
+
 def run_benchmark(events: int, naive_sample: int, workers: int, keep: Path | None) -> dict:
     """Generate `events` events, measure every stage, and return the figures."""
     from pipelines.sample.generator import GeneratorConfig, generate
@@ -256,24 +280,8 @@ def run_benchmark(events: int, naive_sample: int, workers: int, keep: Path | Non
         "users": users,
         "workers": workers or multiprocessing.cpu_count(),
         "generate_seconds": round(generation_seconds, 1),
-        "bronze": asdict(
-            StageResult(
-                "bronze",
-                round(bronze["seconds"], 1),
-                bronze["events"],
-                round(bronze["peak_rss_mib"]),
-                round(bronze["peak_worker_rss_mib"]),
-            )
-        ),
-        "silver": asdict(
-            StageResult(
-                "silver",
-                round(silver["seconds"], 1),
-                silver["events"],
-                round(silver["peak_rss_mib"]),
-                round(silver["peak_worker_rss_mib"]),
-            )
-        ),
+        "bronze": _stage("bronze", bronze),
+        "silver": _stage("silver", silver),
         "silver_events_per_second": round(silver_eps),
         "bronze_plus_silver_seconds": round(bronze["seconds"] + silver["seconds"], 1),
         "distinct_values_analyzed": silver["distinct_analyzed"],

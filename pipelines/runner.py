@@ -57,8 +57,37 @@ def _instance() -> dg.DagsterInstance:
     return dg.DagsterInstance.ephemeral()
 
 
+class _Tally:
+    """Rows and failures collected over the runs of one `python -m pipelines run`."""
+
+    def __init__(self) -> None:
+        self.totals: dict[str, list] = {}
+        self.failures: list[str] = []
+
+    def add(self, label: str, result: dg.ExecuteInProcessResult) -> None:
+        for event in result.get_asset_materialization_events():
+            materialization = event.event_specific_data.materialization
+            meta = materialization.metadata
+            row = self.totals.setdefault(
+                materialization.asset_key.to_user_string(), [None, 0, None]
+            )
+            if "lines_read" in meta:
+                row[0] = (row[0] or 0) + _int(meta["lines_read"])
+                row[2] = (row[2] or 0) + _int(meta.get("rows_quarantined"))
+            row[1] += _int(meta.get("dagster/row_count"))
+        if not result.success:
+            self.failures.extend(f"{label}: {message}" for message in _failure_messages(result))
+        for check in result.get_asset_check_evaluations():
+            if not check.passed:
+                asset = check.asset_key.to_user_string()
+                self.failures.append(f"{label}: check {check.check_name} on {asset} failed")
+
+
 def run_pipeline(raw_dir: Path, out_dir: Path, start: date | None, end: date | None) -> int:
-    """Materialize every asset for each date; print a summary; return a process exit code."""
+    """Materialize bronze and silver per day, gold per closed month, then the warehouse.
+
+    Prints a summary and returns a process exit code (non-zero when anything failed).
+    """
     from assets.gold import GOLD_TABLE_ASSETS, warehouse
     from pipelines.definitions import ALL_ASSETS
     from pipelines.partitions import monthly_partitions
@@ -69,51 +98,23 @@ def run_pipeline(raw_dir: Path, out_dir: Path, start: date | None, end: date | N
     except NothingToRun as exc:
         print(f"error: {exc}")
         return 2
-    resources = default_resources(raw_dir, out_dir)
-    instance = _instance()
-    print(f"running {len(ALL_ASSETS)} assets for {len(dates)} day(s): {dates[0]} .. {dates[-1]}")
-    failures: list[str] = []
-    totals: dict[str, list] = {}
-    daily_keys = [
-        a.key for a in ALL_ASSETS if a.partitions_def is not None and a.key.path[0] != "gold"
-    ]
-    for date_key in dates:
-        result = dg.materialize(
-            ALL_ASSETS,
-            selection=daily_keys,
-            partition_key=date_key,
-            resources=resources,
-            instance=instance,
-            raise_on_error=False,
-            tags={"launched_by": "python -m pipelines run"},
-            run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
-        )
-        print(f"  {date_key}: {'ok' if result.success else 'FAILED'}", flush=True)
-        for event in result.get_asset_materialization_events():
-            materialization = event.event_specific_data.materialization
-            name = materialization.asset_key.to_user_string()
-            meta = materialization.metadata
-            row = totals.setdefault(name, [None, 0, None])
-            if "lines_read" in meta:
-                row[0] = (row[0] or 0) + _int(meta["lines_read"])
-                row[2] = (row[2] or 0) + _int(meta.get("rows_quarantined"))
-            row[1] += _int(meta.get("dagster/row_count"))
-        if not result.success:
-            failures.extend(f"{date_key}: {message}" for message in _failure_messages(result))
-        for check in result.get_asset_check_evaluations():
-            if not check.passed:
-                failures.append(f"{date_key}: check {check.check_name} failed")
+    daily = [a.key for a in ALL_ASSETS if a.partitions_def is not None and a.key.path[0] != "gold"]
+    gold = [a.key for a in GOLD_TABLE_ASSETS]
     closed_months = set(monthly_partitions.get_partition_keys())
     months = sorted({d[:8] + "01" for d in dates})
-    runs: list[tuple[str | None, list]] = [
-        (m, [a.key for a in GOLD_TABLE_ASSETS]) for m in months if m in closed_months
-    ]
+    runs: list[tuple[str, str | None, list]] = [(d, d, daily) for d in dates]
+    runs += [(m[:7], m, gold) for m in months if m in closed_months]
+    if any(m in closed_months for m in months):
+        runs.append(("warehouse", None, [warehouse.key]))
     for month in sorted(set(months) - closed_months):
         print(f"  {month[:7]}: month not closed yet, gold skipped")
-    if runs:
-        runs.append((None, [warehouse.key]))
-    for partition, selection in runs:
-        if partition is None and failures:
+
+    resources = default_resources(raw_dir, out_dir)
+    instance = _instance()
+    tally = _Tally()
+    print(f"running {len(ALL_ASSETS)} assets for {len(dates)} day(s): {dates[0]} .. {dates[-1]}")
+    for label, partition, selection in runs:
+        if label == "warehouse" and tally.failures:
             print("  warehouse: not refreshed, because of the failures below")
             break
         result = dg.materialize(
@@ -126,25 +127,12 @@ def run_pipeline(raw_dir: Path, out_dir: Path, start: date | None, end: date | N
             tags={"launched_by": "python -m pipelines run"},
             run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
         )
-        label = partition[:7] if partition else "warehouse"
         print(f"  {label}: {'ok' if result.success else 'FAILED'}", flush=True)
-        for event in result.get_asset_materialization_events():
-            materialization = event.event_specific_data.materialization
-            meta = materialization.metadata
-            row = totals.setdefault(materialization.asset_key.to_user_string(), [None, 0, None])
-            row[1] += _int(meta.get("dagster/row_count"))
-        if not result.success:
-            failures.extend(f"{label}: {message}" for message in _failure_messages(result))
-        for check in result.get_asset_check_evaluations():
-            if not check.passed:
-                failures.append(
-                    f"{label}: check {check.check_name} on "
-                    f"{check.asset_key.to_user_string()} failed"
-                )
-    _print_summary(totals, out_dir)
-    if failures:
+        tally.add(label, result)
+    _print_summary(tally.totals, out_dir)
+    if tally.failures:
         print("\nFAILED:")
-        for failure in failures:
+        for failure in tally.failures:
             print(f"  {failure}")
         return 1
     return 0

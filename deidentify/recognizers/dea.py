@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from presidio_analyzer import Pattern, PatternRecognizer
+from presidio_analyzer import Pattern
 
 from deidentify.checksums import dea_is_valid
+from deidentify.recognizers.base import DomainPatternRecognizer
 
 
-class UsDeaRecognizer(PatternRecognizer):
+class UsDeaRecognizer(DomainPatternRecognizer):
     """Recognize US DEA registration numbers: two letters and seven digits with a check digit.
 
     The first letter is the registrant type, the second the registrant's last initial (or 9
@@ -18,20 +19,7 @@ class UsDeaRecognizer(PatternRecognizer):
 
     PATTERNS = [Pattern("DEA number", r"\b[ABCDEFGHJKLMPRSTUX][A-Z9]\d{7}\b", 0.3)]
     CONTEXT = ["dea", "registration", "controlled", "prescriber"]
-
-    def __init__(
-        self,
-        patterns: list[Pattern] | None = None,
-        context: list[str] | None = None,
-        supported_language: str = "en",
-        supported_entity: str = "US_DEA",
-    ) -> None:
-        super().__init__(
-            supported_entity=supported_entity,
-            patterns=patterns or self.PATTERNS,
-            context=context or self.CONTEXT,
-            supported_language=supported_language,
-        )
+    ENTITY = "US_DEA"
 
     def validate_result(self, pattern_text: str) -> bool:
         """True (score 1.0) when the check digit holds, else the match is dropped."""

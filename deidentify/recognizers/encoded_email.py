@@ -5,12 +5,14 @@ from __future__ import annotations
 import re
 from urllib.parse import unquote, unquote_plus
 
-from presidio_analyzer import Pattern, PatternRecognizer
+from presidio_analyzer import Pattern
+
+from deidentify.recognizers.base import DomainPatternRecognizer
 
 _PLAIN_EMAIL = re.compile(r"[\w.!#$%&'*+/=?^`{|}~-]+@[\w-]+(?:\.[\w-]+)+")
 
 
-class EncodedEmailRecognizer(PatternRecognizer):
+class EncodedEmailRecognizer(DomainPatternRecognizer):
     """Recognize percent-encoded (once or twice) and plus-encoded email addresses.
 
     Presidio's EmailRecognizer needs a literal `@`; in URLs and access logs the `@` arrives
@@ -26,20 +28,7 @@ class EncodedEmailRecognizer(PatternRecognizer):
         )
     ]
     CONTEXT = ["email", "mail", "user", "invite"]
-
-    def __init__(
-        self,
-        patterns: list[Pattern] | None = None,
-        context: list[str] | None = None,
-        supported_language: str = "en",
-        supported_entity: str = "EMAIL_ADDRESS",
-    ) -> None:
-        super().__init__(
-            supported_entity=supported_entity,
-            patterns=patterns or self.PATTERNS,
-            context=context or self.CONTEXT,
-            supported_language=supported_language,
-        )
+    ENTITY = "EMAIL_ADDRESS"
 
     def validate_result(self, pattern_text: str) -> bool:
         """True when the text, once or twice URL-decoded, is an email address."""

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from presidio_analyzer import Pattern, PatternRecognizer
+from presidio_analyzer import Pattern
+
+from deidentify.recognizers.base import DomainPatternRecognizer
 
 
-class MedicalRecordNumberRecognizer(PatternRecognizer):
+class MedicalRecordNumberRecognizer(DomainPatternRecognizer):
     """Recognize medical record numbers after "MRN", "medical record number" or "chart #".
 
     MRNs have no public format (each hospital has its own), so the number alone is not
@@ -22,17 +24,4 @@ class MedicalRecordNumberRecognizer(PatternRecognizer):
         )
     ]
     CONTEXT = ["mrn", "chart", "medical record", "patient"]
-
-    def __init__(
-        self,
-        patterns: list[Pattern] | None = None,
-        context: list[str] | None = None,
-        supported_language: str = "en",
-        supported_entity: str = "MEDICAL_RECORD_NUMBER",
-    ) -> None:
-        super().__init__(
-            supported_entity=supported_entity,
-            patterns=patterns or self.PATTERNS,
-            context=context or self.CONTEXT,
-            supported_language=supported_language,
-        )
+    ENTITY = "MEDICAL_RECORD_NUMBER"

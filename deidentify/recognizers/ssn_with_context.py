@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from presidio_analyzer import Pattern, PatternRecognizer
+from presidio_analyzer import Pattern
+
+from deidentify.recognizers.base import DomainPatternRecognizer
 
 
-class SsnWithContextRecognizer(PatternRecognizer):
+class SsnWithContextRecognizer(DomainPatternRecognizer):
     """Recognize SSNs written after "SSN" or "social security number", dashed, spaced or bare.
 
     Presidio's UsSsnRecognizer scores a bare nine-digit number 0.05 (too weak to act on) and
@@ -23,20 +25,7 @@ class SsnWithContextRecognizer(PatternRecognizer):
         )
     ]
     CONTEXT = ["ssn", "social security"]
-
-    def __init__(
-        self,
-        patterns: list[Pattern] | None = None,
-        context: list[str] | None = None,
-        supported_language: str = "en",
-        supported_entity: str = "US_SSN",
-    ) -> None:
-        super().__init__(
-            supported_entity=supported_entity,
-            patterns=patterns or self.PATTERNS,
-            context=context or self.CONTEXT,
-            supported_language=supported_language,
-        )
+    ENTITY = "US_SSN"
 
     def invalidate_result(self, pattern_text: str) -> bool:
         """True for digit strings that the SSA never issues."""

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from presidio_analyzer import Pattern, PatternRecognizer
+from presidio_analyzer import Pattern
+
+from deidentify.recognizers.base import DomainPatternRecognizer
 
 _STREET_TYPES = (
     "Street|St|Avenue|Ave|Road|Rd|Boulevard|Blvd|Drive|Dr|Lane|Ln|Way|Court|Ct|Place|Pl|"
@@ -20,7 +22,7 @@ _STREET_TYPES = (
 )
 
 
-class UsStreetAddressRecognizer(PatternRecognizer):
+class UsStreetAddressRecognizer(DomainPatternRecognizer):
     """Recognize a US street line such as `4821 Oak Ridge Dr. Apt. 12`.
 
     Neither Presidio nor spaCy's small model finds street addresses (the NER labels the
@@ -37,17 +39,4 @@ class UsStreetAddressRecognizer(PatternRecognizer):
         )
     ]
     CONTEXT = ["address", "billing", "street", "mail", "ship"]
-
-    def __init__(
-        self,
-        patterns: list[Pattern] | None = None,
-        context: list[str] | None = None,
-        supported_language: str = "en",
-        supported_entity: str = "US_STREET_ADDRESS",
-    ) -> None:
-        super().__init__(
-            supported_entity=supported_entity,
-            patterns=patterns or self.PATTERNS,
-            context=context or self.CONTEXT,
-            supported_language=supported_language,
-        )
+    ENTITY = "US_STREET_ADDRESS"

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from presidio_analyzer import Pattern, PatternRecognizer
+from presidio_analyzer import Pattern
+
+from deidentify.recognizers.base import DomainPatternRecognizer
 
 _STATES = (
     "AL|AK|AZ|AR|CA|CO|CT|DE|DC|FL|GA|HI|ID|IL|IN|IA|KS|KY|LA|ME|MD|MA|MI|MN|MS|MO|MT|NE|NV|"
@@ -10,7 +12,7 @@ _STATES = (
 )
 
 
-class UsZipCodeRecognizer(PatternRecognizer):
+class UsZipCodeRecognizer(DomainPatternRecognizer):
     """Recognize ZIP codes in free text ("Miami, FL 33131", "pharmacy near 33131", "zip 33131").
 
     A bare five-digit number is too common to be evidence, so the state code or a label
@@ -27,17 +29,4 @@ class UsZipCodeRecognizer(PatternRecognizer):
         ),
     ]
     CONTEXT = ["zip", "postal", "address", "near"]
-
-    def __init__(
-        self,
-        patterns: list[Pattern] | None = None,
-        context: list[str] | None = None,
-        supported_language: str = "en",
-        supported_entity: str = "US_ZIP_CODE",
-    ) -> None:
-        super().__init__(
-            supported_entity=supported_entity,
-            patterns=patterns or self.PATTERNS,
-            context=context or self.CONTEXT,
-            supported_language=supported_language,
-        )
+    ENTITY = "US_ZIP_CODE"
