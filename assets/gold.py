@@ -391,6 +391,7 @@ def warehouse(storage: StorageResource) -> dg.MaterializeResult:
     os.replace(temp, target)
     return dg.MaterializeResult(
         metadata={
+            "dagster/row_count": sum(counts.values()),
             "warehouse_file": dg.MetadataValue.path(str(target)),
             "rows_by_table": dg.MetadataValue.md(counts_markdown("table", counts, "rows")),
             "try": dg.MetadataValue.md(

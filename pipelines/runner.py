@@ -155,9 +155,9 @@ def _print_summary(totals: dict[str, list], out_dir: Path) -> None:
     def cell(value: int | None) -> str:
         return "-" if value is None else f"{value:,}"
 
-    print(f"\n{'asset':<30}{'lines in':>12}{'rows':>12}{'quarantined':>13}")
+    print(f"\n{'asset':<36}{'lines in':>12}{'rows':>12}{'quarantined':>13}")
     for name, (lines, rows, rejected) in sorted(totals.items()):
-        print(f"{name:<30}{cell(lines):>12}{cell(rows):>12}{cell(rejected):>13}")
+        print(f"{name:<36}{cell(lines):>12}{cell(rows):>12}{cell(rejected):>13}")
     print("\noutputs:")
     for layer in ("bronze", "quarantine", "silver", "gold"):
         if (out_dir / layer).exists():

@@ -218,3 +218,48 @@ def test_a_month_that_fails_a_check_is_not_published(
     assert checks["no_identifier_in_gold"] is False
     assert not gold_file(out, "leaky_monthly", "2026-10").exists()
     assert candidate_file(out, "leaky_monthly", "2026-10").exists()
+
+
+def test_opted_out_and_deleted_users_are_left_out_of_gold(built: tuple[Path, Path, list]) -> None:
+    from datetime import date
+
+    from assets.gold import silver_schemas
+    from assets.gold_build import GoldTable, compute_cells, month_inputs
+
+    _, out, _ = built
+    everyone = GoldTable(
+        name="everyone",
+        description="distinct active users",
+        dimensions=("month",),
+        measures={"users": pa.int64()},
+        categories=("automatically_collected",),
+        sql="SELECT $month AS month, count(DISTINCT user_key) AS users FROM eligible_events WHERE user_key IS NOT NULL GROUP BY ALL",
+    )
+    inputs = month_inputs(out, date(2026, 10, 1), date(2026, 11, 1))
+    kept = int(
+        compute_cells(everyone, inputs, silver_schemas(), exclude_opted_out=True)["users"].iloc[0]
+    )
+    all_active = int(
+        compute_cells(everyone, inputs, silver_schemas(), exclude_opted_out=False)["users"].iloc[0]
+    )
+
+    profiles = (
+        pa.concat_tables(pq.read_table(p) for p in inputs.profiles)
+        .to_pandas()
+        .sort_values("event_date")
+    )
+    consent = (
+        profiles.dropna(subset=["share_with_partners"])
+        .groupby("user_key")["share_with_partners"]
+        .last()
+    )
+    opted_out = set(consent[~consent.astype(bool)].index)
+    deleted = set(profiles.loc[profiles["deleted"], "user_key"])
+    events = pa.concat_tables(
+        pq.read_table(p, columns=["user_key"]) for p in inputs.events
+    ).to_pandas()
+    active = set(events["user_key"].dropna())
+    assert opted_out & active, "the sample has opted-out users who were active"
+    assert all_active == len(active)
+    assert deleted & active, "the sample has deleted users who were active before deleting"
+    assert kept == len(active - opted_out - deleted) < all_active
