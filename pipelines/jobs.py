@@ -4,14 +4,21 @@ from __future__ import annotations
 
 import dagster as dg
 
+# Transient failures (a file still being copied, a full disk) get three tries with growing
+# pauses; failures that retrying cannot fix (too many rejected lines, no key, a policy
+# violation) are raised with allow_retries=False and stop at once.
+RETRY_POLICY = dg.RetryPolicy(max_retries=3, delay=30, backoff=dg.Backoff.EXPONENTIAL)
+
 ingest_job = dg.define_asset_job(
     name="ingest_job",
+    op_retry_policy=RETRY_POLICY,
     selection=dg.AssetSelection.groups("bronze", "silver"),
     description="Ingest one day of raw logs into bronze and de-identify it into silver.",
 )
 
 gold_job = dg.define_asset_job(
     name="gold_job",
+    op_retry_policy=RETRY_POLICY,
     selection=dg.AssetSelection.groups("gold") - dg.AssetSelection.assets(["gold", "warehouse"]),
     description="Build the month's gold aggregates under disclosure control, with their checks.",
 )

@@ -1,0 +1,28 @@
+"""Schedules a data engineer sees in the UI: yesterday's ingest every night, gold every month."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from pipelines.jobs import gold_job, ingest_job
+
+daily_ingest_schedule = dg.build_schedule_from_partitioned_job(
+    ingest_job,
+    name="daily_ingest_schedule",
+    description="01:30 UTC: ingest and de-identify yesterday's partition (bronze and silver).",
+    hour_of_day=1,
+    minute_of_hour=30,
+)
+
+monthly_gold_schedule = dg.build_schedule_from_partitioned_job(
+    gold_job,
+    name="monthly_gold_schedule",
+    description=(
+        "03:00 UTC on the 2nd: build last month's gold aggregates, after the daily ingest of the "
+        "month's last day has run."
+    ),
+    day_of_month=2,
+    hour_of_day=3,
+)
+
+SCHEDULES = [daily_ingest_schedule, monthly_gold_schedule]

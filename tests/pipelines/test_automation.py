@@ -1,0 +1,77 @@
+"""Schedules and the raw-files sensor, evaluated the way the Dagster daemon evaluates them."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import dagster as dg
+import orjson
+
+from pipelines.definitions import defs
+from pipelines.resources import StorageResource
+from pipelines.sensors import raw_files_sensor
+
+
+def _tick(name: str, when: datetime) -> list[dg.RunRequest]:
+    schedule = defs.resolve_schedule_def(name)
+    with dg.instance_for_test() as instance:
+        context = dg.build_schedule_context(instance=instance, scheduled_execution_time=when)
+        return list(schedule.evaluate_tick(context).run_requests or [])
+
+
+def test_daily_schedule_ingests_yesterday() -> None:
+    requests = _tick("daily_ingest_schedule", datetime(2026, 10, 15, 1, 30, tzinfo=UTC))
+    assert [r.partition_key for r in requests] == ["2026-10-14"]
+
+
+def test_monthly_schedule_builds_last_month() -> None:
+    requests = _tick("monthly_gold_schedule", datetime(2026, 11, 2, 3, 0, tzinfo=UTC))
+    assert [r.partition_key for r in requests] == ["2026-10-01"]
+
+
+def test_jobs_retry_with_backoff() -> None:
+    policy = defs.resolve_job_def("ingest_job").op_retry_policy
+    assert (
+        policy is not None and policy.max_retries == 3 and policy.backoff == dg.Backoff.EXPONENTIAL
+    )
+
+
+def _evaluate(storage: StorageResource, cursor: str | None) -> dg.SensorResult | dg.SkipReason:
+    with dg.instance_for_test() as instance:
+        context = dg.build_sensor_context(
+            instance=instance, cursor=cursor, resources={"storage": storage}
+        )
+        return raw_files_sensor(context)
+
+
+def test_sensor_requests_the_days_of_new_files_then_waits_for_changes(
+    small_sample: Path, tmp_path: Path
+) -> None:
+    storage = StorageResource(raw_dir=str(small_sample), out_dir=str(tmp_path / "out"))
+    first = _evaluate(storage, None)
+    assert isinstance(first, dg.SensorResult)
+    dates = sorted(r.partition_key for r in first.run_requests)
+    assert dates[0] == "2026-10-01" and len(dates) == len(set(dates)) >= 3
+
+    second = _evaluate(storage, first.cursor)
+    assert isinstance(second, dg.SkipReason)
+
+    raw = tmp_path / "raw"
+    (raw / "events").mkdir(parents=True)
+    storage = StorageResource(raw_dir=str(raw), out_dir=str(tmp_path / "out2"))
+    landed = raw / "events" / "late.jsonl"
+    landed.write_bytes(
+        orjson.dumps({"event_id": "e1", "ts": "2026-10-20T10:00:00Z", "event": "login"}) + b"\n"
+    )
+    third = _evaluate(storage, None)
+    assert [r.partition_key for r in third.run_requests] == ["2026-10-20"]
+    with open(landed, "ab") as stream:
+        stream.write(
+            orjson.dumps({"event_id": "e2", "ts": "2026-10-21T10:00:00Z", "event": "login"}) + b"\n"
+        )
+    fourth = _evaluate(storage, third.cursor)
+    assert sorted(r.partition_key for r in fourth.run_requests) == ["2026-10-20", "2026-10-21"]
+    assert {r.run_key for r in fourth.run_requests}.isdisjoint(
+        {r.run_key for r in third.run_requests}
+    )
