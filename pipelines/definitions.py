@@ -2,17 +2,30 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import dagster as dg
 
 from assets.bronze import BRONZE_ASSETS
+from assets.exports import build_export_asset
 from assets.gold import GOLD_ASSETS
 from assets.silver import SILVER_ASSETS
+from deidentify.sharing_policy import DEFAULT_SHARING_POLICY_PATH, load_sharing_policy
 from pipelines.jobs import gold_job, ingest_job
+from pipelines.recipients import DEFAULT_RECIPIENTS_PATH, load_recipients
 from pipelines.resources import default_resources
 from pipelines.schedules import SCHEDULES
 from pipelines.sensors import SENSORS
 
-ALL_ASSETS = [*BRONZE_ASSETS, *SILVER_ASSETS, *GOLD_ASSETS]
+RECIPIENTS = load_recipients(
+    load_sharing_policy(
+        Path(os.environ.get("PIPELINES_SHARING_POLICY", DEFAULT_SHARING_POLICY_PATH))
+    ),
+    Path(os.environ.get("PIPELINES_RECIPIENTS", DEFAULT_RECIPIENTS_PATH)),
+)
+EXPORT_ASSETS = [build_export_asset(recipient) for recipient in RECIPIENTS]
+ALL_ASSETS = [*BRONZE_ASSETS, *SILVER_ASSETS, *GOLD_ASSETS, *EXPORT_ASSETS]
 
 defs = dg.Definitions(
     assets=ALL_ASSETS,

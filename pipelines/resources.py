@@ -17,6 +17,8 @@ from deidentify.sharing_policy import (
 )
 from pipelines.ingest.bronze import IngestSettings
 from pipelines.ingest.raw_lines import DEFAULT_MAX_LINE_BYTES
+from pipelines.packaging import SigningKey
+from pipelines.recipients import DEFAULT_RECIPIENTS_PATH
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_RAW_DIR = PROJECT_ROOT / "data" / "raw"
@@ -113,6 +115,21 @@ class SharingPolicyResource(dg.ConfigurableResource):
         return load_sharing_policy(Path(self.path))
 
 
+class DeliveryResource(dg.ConfigurableResource):
+    """The key that signs export manifests (from `dg.EnvVar("EXPORT_SIGNING_KEY")`)."""
+
+    signing_key_value: str | None = Field(
+        default=None, description="Secret, at least 32 characters."
+    )
+    key_version: str = Field(default="v1")
+    demo_mode: bool = Field(default=False)
+    recipients_path: str = Field(default=str(DEFAULT_RECIPIENTS_PATH))
+
+    def signing_key(self) -> SigningKey:
+        """The delivery key, or MissingSigningKeyError saying how to set one."""
+        return SigningKey.from_settings(self.signing_key_value, self.key_version, self.demo_mode)
+
+
 def pseudonymization_from_env() -> PseudonymizationResource:
     """The key resource as the environment configures it (the secret stays an EnvVar)."""
     has_key = bool(os.environ.get("PSEUDONYMIZATION_KEY"))
@@ -141,4 +158,11 @@ def default_resources(raw_dir: Path | None = None, out_dir: Path | None = None) 
         "pseudonymization": pseudonymization_from_env(),
         "deidentification": DeidentificationResource(field_policy_path=str(policy_path)),
         "sharing": SharingPolicyResource(path=str(sharing_path)),
+        "delivery": DeliveryResource(
+            signing_key_value=dg.EnvVar("EXPORT_SIGNING_KEY")
+            if os.environ.get("EXPORT_SIGNING_KEY")
+            else None,
+            key_version=os.environ.get("EXPORT_SIGNING_KEY_VERSION", "v1"),
+            demo_mode=os.environ.get("PIPELINES_DEMO_MODE", "") == "1",
+        ),
     }

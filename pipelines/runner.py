@@ -89,7 +89,7 @@ def run_pipeline(raw_dir: Path, out_dir: Path, start: date | None, end: date | N
     Prints a summary and returns a process exit code (non-zero when anything failed).
     """
     from assets.gold import GOLD_TABLE_ASSETS, warehouse
-    from pipelines.definitions import ALL_ASSETS
+    from pipelines.definitions import ALL_ASSETS, EXPORT_ASSETS
     from pipelines.partitions import monthly_partitions
     from pipelines.resources import default_resources
 
@@ -98,12 +98,14 @@ def run_pipeline(raw_dir: Path, out_dir: Path, start: date | None, end: date | N
     except NothingToRun as exc:
         print(f"error: {exc}")
         return 2
-    daily = [a.key for a in ALL_ASSETS if a.partitions_def is not None and a.key.path[0] != "gold"]
+    daily = [a.key for a in ALL_ASSETS if a.key.path[0] in ("bronze", "silver")]
     gold = [a.key for a in GOLD_TABLE_ASSETS]
     closed_months = set(monthly_partitions.get_partition_keys())
     months = sorted({d[:8] + "01" for d in dates})
     runs: list[tuple[str, str | None, list]] = [(d, d, daily) for d in dates]
     runs += [(m[:7], m, gold) for m in months if m in closed_months]
+    exports = [a.key for a in EXPORT_ASSETS]
+    runs += [(f"{m[:7]} exports", m, exports) for m in months if m in closed_months and exports]
     if any(m in closed_months for m in months):
         runs.append(("warehouse", None, [warehouse.key]))
     for month in sorted(set(months) - closed_months):
@@ -114,9 +116,9 @@ def run_pipeline(raw_dir: Path, out_dir: Path, start: date | None, end: date | N
     tally = _Tally()
     print(f"running {len(ALL_ASSETS)} assets for {len(dates)} day(s): {dates[0]} .. {dates[-1]}")
     for label, partition, selection in runs:
-        if label == "warehouse" and tally.failures:
-            print("  warehouse: not refreshed, because of the failures below")
-            break
+        if (label == "warehouse" or label.endswith("exports")) and tally.failures:
+            print(f"  {label}: not run, because of the failures below")
+            continue
         result = dg.materialize(
             ALL_ASSETS,
             selection=selection,
@@ -162,5 +164,8 @@ def _print_summary(totals: dict[str, list], out_dir: Path) -> None:
     for layer in ("bronze", "quarantine", "silver", "gold"):
         if (out_dir / layer).exists():
             print(f"  {layer + '/':<12} {out_dir / layer}")
+    if (out_dir / "exports").exists():
+        audit = out_dir / "audit" / "exports.jsonl"
+        print(f"  {'exports/':<12} {out_dir / 'exports'}  (audit trail: {audit})")
     if (out_dir / "warehouse.duckdb").exists():
         print(f"  {'warehouse':<12} {out_dir / 'warehouse.duckdb'}  (duckdb it, then: SHOW TABLES)")

@@ -1,20 +1,36 @@
-"""Presidio's email recognizer with its domain check kept offline."""
+"""Presidio's email recognizer, kept offline and taught where emails sit in URLs."""
 
 from __future__ import annotations
 
 import tldextract
+from presidio_analyzer import Pattern
 from presidio_analyzer.predefined_recognizers import EmailRecognizer
 
 _OFFLINE_SUFFIXES = tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None)
 
 
 class OfflineEmailRecognizer(EmailRecognizer):
-    """EmailRecognizer whose domain validation uses tldextract's bundled suffix snapshot.
+    """EmailRecognizer with two fixes for logs.
 
-    Presidio's own validate_result calls `tldextract.extract`, which downloads the public
-    suffix list on first use; this product never reaches the network at run time.
+    - Its domain check runs on tldextract's bundled suffix snapshot: Presidio's own calls
+      `tldextract.extract`, which downloads the public suffix list on first use.
+    - The local part may not contain URL delimiters (`/ ? & = #`). Presidio's pattern allows
+      `/`, so in `/users/jane.doe@gmail.com/profile` it matches `users/jane.doe@gmail.com`,
+      whose "domain" tldextract then reads as `users` and rejects: the email was missed.
     """
+
+    PATTERNS = [
+        Pattern(
+            "Email (Medium)",
+            r"\b[A-Za-z0-9!#$%'*+\-^_`{|}~][A-Za-z0-9!#$%'*+\-^_`{|}~.]{0,63}@\w+(?:-+\w+)*(?:\.\w+(?:-+\w+)*)+\b",
+            0.5,
+        )
+    ]
+
+    def __init__(self) -> None:
+        super().__init__(patterns=self.PATTERNS)
 
     def validate_result(self, pattern_text: str) -> bool:
         """True when the part after @ ends in a known public suffix."""
-        return _OFFLINE_SUFFIXES(pattern_text).fqdn != ""
+        domain = pattern_text.rsplit("@", 1)[-1]
+        return _OFFLINE_SUFFIXES(domain).fqdn != ""

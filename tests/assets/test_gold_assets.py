@@ -16,6 +16,7 @@ from assets.gold_build import check_no_identifier
 from pipelines.definitions import ALL_ASSETS
 from pipelines.resources import (
     DeidentificationResource,
+    DeliveryResource,
     IngestionResource,
     PseudonymizationResource,
     SharingPolicyResource,
@@ -26,6 +27,7 @@ from pipelines.sample.generator import GeneratorConfig, generate
 from pipelines.sample.people import Population
 
 MONTH = "2026-10-01"
+SIGNING_KEY = "export-signing-key-0123456789abcdef0123"
 RARE = ("WY", "Dentistry", 3)
 
 
@@ -38,6 +40,7 @@ def _resources(raw: Path, out: Path, sharing: SharingPolicyResource | None = Non
         ),
         "deidentification": DeidentificationResource(workers=1),
         "sharing": sharing or SharingPolicyResource(),
+        "delivery": DeliveryResource(signing_key_value=SIGNING_KEY, key_version="d1"),
     }
 
 
@@ -57,7 +60,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, list]:
             out=raw, days=10, users=900, seed=3, malformed_rate=0, population=population
         )
     )
-    daily = [a.key for a in ALL_ASSETS if a.partitions_def is not None and a.key.path[0] != "gold"]
+    daily = [a.key for a in ALL_ASSETS if a.key.path[0] in ("bronze", "silver")]
     checks = []
     with dg.instance_for_test() as instance:
         for date_key in partition_dates(raw, out):
@@ -264,3 +267,127 @@ def test_opted_out_and_deleted_users_are_left_out_of_gold(built: tuple[Path, Pat
     assert deleted & active, "the sample has deleted users who were active before deleting"
     assert all_active == len(active - deleted)
     assert kept == len(active - opted_out - deleted) < all_active
+
+
+# --- exports ---------------------------------------------------------------------------
+
+
+def _export(raw: Path, out: Path, keys: list) -> dg.ExecuteInProcessResult:
+    with dg.instance_for_test() as instance:
+        return dg.materialize(
+            ALL_ASSETS,
+            selection=keys,
+            partition_key=MONTH,
+            resources=_resources(raw, out),
+            instance=instance,
+            raise_on_error=False,
+        )
+
+
+def test_each_recipient_gets_a_package_whose_manifest_verifies(
+    built: tuple[Path, Path, list],
+) -> None:
+    import json
+
+    from pipelines.definitions import EXPORT_ASSETS, RECIPIENTS
+    from pipelines.packaging import SigningKey, verify_package
+
+    raw, out, _ = built
+    result = _export(raw, out, [a.key for a in EXPORT_ASSETS])
+    assert result.success
+    key = SigningKey(SIGNING_KEY.encode(), "d1")
+    for recipient in RECIPIENTS:
+        package = out / "exports" / recipient.name / "2026-10"
+        assert verify_package(package, key) == []
+        manifest = json.loads((package / "manifest.json").read_text())
+        assert set(manifest["datasets"]) == set(recipient.datasets)
+        assert manifest["k"] == recipient.k and manifest["signing_key_version"] == "d1"
+        assert manifest["pseudonymization_key_version"] == "g1"
+        for name in recipient.datasets:
+            table = (
+                pq.read_table(package / f"{name}.parquet")
+                if "parquet" in recipient.formats
+                else None
+            )
+            if table is not None:
+                published = [r for r in table.to_pylist() if not r["suppressed"]]
+                users = GOLD_TABLES[[t.name for t in GOLD_TABLES].index(name)].users_column
+                assert all(r[users] >= recipient.k for r in published)
+        tampered = next(package.glob("*.csv"))
+        tampered.write_text(tampered.read_text() + "extra\n")
+        assert any("SHA-256 differs" in p for p in verify_package(package, key))
+    audit = [
+        json.loads(line) for line in (out / "audit" / "exports.jsonl").read_text().splitlines()
+    ]
+    assert {a["recipient"] for a in audit} == {r.name for r in RECIPIENTS}
+    assert all(len(a["manifest_sha256"]) == 64 for a in audit)
+
+    again = _export(raw, out, [EXPORT_ASSETS[0].key])
+    assert again.success
+    second = out / "exports" / RECIPIENTS[0].name / "2026-10-v2"
+    assert (
+        json.loads((second / "manifest.json").read_text())["note"]
+        == "correction: replaces the package 2026-10"
+    )
+
+
+def test_an_email_planted_in_gold_stops_the_delivery(built: tuple[Path, Path, list]) -> None:
+    from pipelines.definitions import EXPORT_ASSETS, RECIPIENTS
+
+    raw, out, _ = built
+    path = gold_file(out, "traffic_daily", "2026-10")
+    original = path.read_bytes()
+    table = pq.read_table(path)
+    sections = table.column("page_section").to_pylist()
+    published = table.column("suppressed").to_pylist().index(False)
+    sections[published] = "/users/jane.doe@gmail.com/profile"
+    pq.write_table(
+        table.set_column(
+            table.schema.get_field_index("page_section"), "page_section", pa.array(sections)
+        ),
+        path,
+    )
+    folder = out / "exports" / RECIPIENTS[0].name
+    before = sorted(p.name for p in folder.iterdir()) if folder.exists() else []
+    try:
+        result = _export(raw, out, [EXPORT_ASSETS[0].key])
+    finally:
+        path.write_bytes(original)
+    assert not result.success
+    message = next(
+        e.step_failure_data.error.message for e in result.all_events if e.is_step_failure
+    )
+    assert "refused" in message and "traffic_daily" in message and "EMAIL_ADDRESS" in message
+    assert sorted(p.name for p in folder.iterdir()) == before
+
+
+def test_recipient_configuration_is_checked_on_load(tmp_path: Path) -> None:
+    from deidentify.sharing_policy import load_sharing_policy
+    from pipelines.recipients import RecipientConfigError, load_recipients
+
+    policy = load_sharing_policy()
+    cases = [
+        (
+            {"name": "../escape", "class": "partner", "datasets": ["traffic_daily"]},
+            "must be a slug",
+        ),
+        (
+            {"name": "leaky", "class": "partner", "datasets": ["silver/deidentified_events"]},
+            r"\[no-personal-information\]",
+        ),
+        ({"name": "lowk", "class": "partner", "datasets": ["traffic_daily"], "k": 3}, "at least 5"),
+        (
+            {
+                "name": "weekly",
+                "class": "advertiser",
+                "datasets": ["traffic_daily"],
+                "cadence": "weekly",
+            },
+            "cadence",
+        ),
+    ]
+    for entry, message in cases:
+        path = tmp_path / "recipients.yaml"
+        path.write_text(yaml.safe_dump({"version": 1, "recipients": [entry]}))
+        with pytest.raises(RecipientConfigError, match=message):
+            load_recipients(policy, path)

@@ -153,3 +153,15 @@ def test_names_spelled_the_url_way(text: str) -> None:
 
 def test_url_encoded_names_with_lower_case_words_are_not_names() -> None:
     assert _found("/help+center/getting_started", "PERSON") == []
+
+
+@pytest.mark.parametrize(
+    ("text", "email"),
+    [
+        ("/users/jane.doe@gmail.com/profile", "jane.doe@gmail.com"),
+        ("?email=jane@x.org&b=1", "jane@x.org"),
+    ],
+)
+def test_plain_email_inside_a_url_is_found(text: str, email: str) -> None:
+    # Presidio's own pattern lets `/` into the local part and then rejects "users/jane.doe@…".
+    assert _found(text, "EMAIL_ADDRESS", structured=True) == [email]

@@ -1,0 +1,197 @@
+"""Exports: one package per recipient and month, checked again before it is delivered.
+
+A package is assembled in a hidden staging folder, scanned, sealed (manifest with every
+file's SHA-256, signed with the delivery key) and only then renamed into
+`<out>/exports/<recipient>/<YYYY-MM>/`. Any failed check removes the staging folder and
+stops the run with the reason: nothing partial is ever in the delivery folder.
+"""
+
+import dataclasses
+from datetime import UTC, datetime
+
+import dagster as dg
+import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from assets.gold import GOLD_TABLES, gold_file
+from assets.gold_build import GoldTable, check_no_identifier, protect
+from deidentify.disclosure import DisclosureRules
+from deidentify.sharing_policy import PolicyViolation
+from pipelines.packaging import (
+    MissingSigningKeyError,
+    append_audit,
+    deliver,
+    discard,
+    next_package_name,
+    seal,
+    sha256_file,
+    staging_folder,
+)
+from pipelines.partitions import monthly_partitions
+from pipelines.recipients import Recipient
+from pipelines.resources import DeliveryResource, SharingPolicyResource, StorageResource
+
+_TABLES = {table.name: table for table in GOLD_TABLES}
+
+
+class ExportRefused(RuntimeError):
+    """A check before delivery failed; the message is the reason given to the engineer."""
+
+
+def recipient_cells(table: GoldTable, gold: pa.Table, k: int) -> pa.Table:
+    """The gold table re-protected at the recipient's k (never weaker than gold's own)."""
+    frame = gold.to_pandas()
+    frame[table.users_column] = frame[table.users_column].fillna(0)
+    cells = frame.drop(columns=["suppressed", "suppression_reason"])
+    previous = frame["suppression_reason"]
+    # Dominance was applied in gold, where the largest contributions are known; here the
+    # threshold and complementary rules run again at the recipient's k.
+    result = protect(dataclasses.replace(table, dominance={}), cells, DisclosureRules(k=k))
+    reasons = result.published.column("suppression_reason").to_pylist()
+    merged = [
+        old if isinstance(old, str) else new for old, new in zip(previous, reasons, strict=True)
+    ]
+    index = result.published.schema.get_field_index("suppression_reason")
+    return result.published.set_column(index, "suppression_reason", pa.array(merged, pa.string()))
+
+
+def _readme(recipient: Recipient, month: str, policy_version: int) -> str:
+    lines = [
+        f"# Export for {recipient.name}, {month}",
+        "",
+        f"Aggregates under the sharing policy v{policy_version}: no cell counts fewer than "
+        f"{recipient.k} distinct users; suppressed cells are marked (`suppressed = true`) with "
+        "their values left empty. Verify `manifest.sig` (HMAC-SHA256 of `manifest.json` with the "
+        "delivery key) and the SHA-256 of every file listed in the manifest before use.",
+        "",
+    ]
+    for name in recipient.datasets:
+        table = _TABLES[name]
+        lines += [f"## {name}", "", table.description, "", "| column | type |", "| --- | --- |"]
+        lines += [f"| {f.name} | {f.type} |" for f in table.schema]
+        lines.append("")
+    return "\n".join(lines)
+
+
+def build_export_asset(recipient: Recipient) -> dg.AssetsDefinition:
+    """The monthly export package of one recipient."""
+
+    @dg.asset(
+        key=dg.AssetKey(["exports", recipient.name]),
+        description=(
+            f"Monthly package for {recipient.name} ({recipient.recipient_class}): "
+            f"{', '.join(recipient.datasets)} at k={recipient.k}, "
+            f"as {', '.join(recipient.formats)}, with manifest, signature and data dictionary."
+        ),
+        deps=[dg.AssetKey(["gold", name]) for name in recipient.datasets],
+        partitions_def=monthly_partitions,
+        group_name="exports",
+        kinds={"csv"} if recipient.formats == ("csv",) else {"csv", "parquet"},
+        owners=["team:data-engineering"],
+        tags={"layer": "exports", "recipient_class": recipient.recipient_class},
+    )
+    def export_asset(
+        context: dg.AssetExecutionContext,
+        storage: StorageResource,
+        sharing: SharingPolicyResource,
+        delivery: DeliveryResource,
+    ) -> dg.MaterializeResult:
+        month = context.partition_time_window.start.strftime("%Y-%m")
+        policy = sharing.policy()
+        root = storage.out_path / "exports" / recipient.name
+        root.mkdir(parents=True, exist_ok=True)
+        staging = staging_folder(root)
+        name, corrects = next_package_name(root, month)
+        try:
+            key = delivery.signing_key()
+            manifest = _assemble(recipient, month, policy, storage, staging)
+            manifest["signing_key_version"] = key.version
+            manifest["package"] = name
+            if corrects:
+                manifest["note"] = f"correction: replaces the package {corrects}"
+            seal(staging, manifest, key)
+        except (ExportRefused, PolicyViolation, MissingSigningKeyError) as exc:
+            discard(staging)
+            raise dg.Failure(
+                description=f"export to {recipient.name} for {month} refused: {exc}",
+                allow_retries=False,
+            ) from exc
+        except BaseException:
+            discard(staging)
+            raise
+        target = deliver(staging, root, name)
+        manifest_hash = sha256_file(target / "manifest.json")
+        append_audit(
+            storage.out_path / "audit" / "exports.jsonl",
+            {
+                "recipient": recipient.name,
+                "recipient_class": recipient.recipient_class,
+                "period": month,
+                "package": target.name,
+                "datasets": manifest["datasets"],
+                "manifest_sha256": manifest_hash,
+            },
+        )
+        return dg.MaterializeResult(
+            metadata={
+                "package": dg.MetadataValue.path(str(target)),
+                "manifest_sha256": manifest_hash,
+                "datasets": dg.MetadataValue.json(manifest["datasets"]),
+                "k": recipient.k,
+            }
+        )
+
+    return export_asset
+
+
+def _key_version(storage: StorageResource, month: str) -> str | None:
+    files = sorted(
+        (storage.out_path / "silver" / "deidentified_events").glob(f"date={month}-*/*.parquet")
+    )
+    if not files:
+        return None
+    versions = pq.read_table(files[0], columns=["key_version"]).column("key_version")
+    return versions[0].as_py() if len(versions) else None
+
+
+def _assemble(recipient: Recipient, month: str, policy, storage: StorageResource, staging) -> dict:
+    datasets = {}
+    for name in recipient.datasets:
+        policy.check_recipient(recipient.recipient_class, name)
+        table = _TABLES[name]
+        path = gold_file(storage.out_path, name, month)
+        if not path.exists():
+            raise ExportRefused(
+                f"gold/{name} for {month} is not published: it was not built, or one of its "
+                "checks failed (see its asset checks)"
+            )
+        cells = recipient_cells(table, pq.read_table(path), max(recipient.k, policy.k))
+        published = cells.filter(pa.compute.invert(cells.column("suppressed")))
+        users = pd.Series(published.column(table.users_column).to_pylist(), dtype="float64")
+        if (users < recipient.k).any():
+            raise ExportRefused(f"{name}: a published cell counts fewer than k={recipient.k} users")
+        passed, details = check_no_identifier(table, cells)
+        if not passed:
+            raise ExportRefused(f"{name}: the identifier scan found {details['findings']}")
+        if "csv" in recipient.formats:
+            pacsv.write_csv(cells, staging / f"{name}.csv")
+        if "parquet" in recipient.formats:
+            pq.write_table(cells, staging / f"{name}.parquet")
+        datasets[name] = {
+            "rows": cells.num_rows,
+            "suppressed_cells": int(pa.compute.sum(cells.column("suppressed")).as_py() or 0),
+            "source_partition": f"gold/{name} month={month}",
+        }
+    (staging / "README.md").write_text(_readme(recipient, month, policy.version))
+    return {
+        "pseudonymization_key_version": _key_version(storage, month),
+        "recipient": recipient.name,
+        "recipient_class": recipient.recipient_class,
+        "period": month,
+        "policy_version": policy.version,
+        "k": recipient.k,
+        "datasets": datasets,
+        "generated_at": datetime.now(UTC).isoformat(),
+    }
