@@ -136,6 +136,7 @@ def build_export_asset(recipient: Recipient) -> dg.AssetsDefinition:
         )
         return dg.MaterializeResult(
             metadata={
+                "dagster/row_count": sum(d["rows"] for d in manifest["datasets"].values()),
                 "package": dg.MetadataValue.path(str(target)),
                 "manifest_sha256": manifest_hash,
                 "datasets": dg.MetadataValue.json(manifest["datasets"]),
