@@ -21,7 +21,6 @@ from deidentify.disclosure import (
 )
 from deidentify.engine import ScrubEngine, structured_engine, text_engine
 from deidentify.scan import scan_table
-from deidentify.sharing_policy import SharingPolicy
 from pipelines.storage import AtomicParquetWriter
 
 # What the gold identifier scan treats as a finding. LOCATION and DATE_TIME are left out on
@@ -272,8 +271,3 @@ def check_reconciles(
 def reasons_table(report: SuppressionReport) -> dict[str, int]:
     """Cells per suppression reason plus published, for metadata."""
     return dict(Counter({"published": report.published, **report.by_reason}))
-
-
-def policy_rules(policy: SharingPolicy) -> DisclosureRules:
-    """The disclosure rules gold is built with (the policy's k: the strictest a recipient gets)."""
-    return policy.rules()

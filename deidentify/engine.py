@@ -17,7 +17,7 @@ and NRP labels (read drug names, email domains and specialties as organisations)
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import spacy
@@ -208,8 +208,3 @@ def structured_engine() -> ScrubEngine:
     """The pattern-only engine for URLs and structured strings, loaded once per process."""
     nlp = spacy.blank(LANGUAGE)
     return ScrubEngine(_analyzer(_LoadedSpacyEngine(nlp, {}), False), PATTERN_ENTITIES)
-
-
-def entity_types(findings: Iterable[RecognizerResult]) -> list[str]:
-    """The entity type of each finding."""
-    return [f.entity_type for f in findings]
