@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+from pipelines.ingest import reasons
+
 DEFAULT_MAX_LINE_BYTES = 1 << 20
 _CHUNK = 1 << 16
 
@@ -54,13 +56,21 @@ def iter_raw_lines(path: Path, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES) -> 
                     yield RawLine(
                         number,
                         line[:1024],
-                        f"line longer than {max_line_bytes} bytes ({length} bytes)",
+                        reasons.reason(
+                            reasons.LINE_TOO_LONG,
+                            f"line longer than {max_line_bytes} bytes ({length} bytes)",
+                        ),
                         length,
                     )
                     continue
                 yield RawLine(number, line.rstrip(b"\r\n"), None, len(line))
     except (EOFError, gzip.BadGzipFile, zlib.error, OSError) as exc:
-        yield RawLine(number + 1, b"", f"unreadable file after line {number}: {exc}", 0)
+        yield RawLine(
+            number + 1,
+            b"",
+            reasons.reason(reasons.UNREADABLE_FILE, f"unreadable file after line {number}: {exc}"),
+            0,
+        )
 
 
 def _skip_rest_of_line(stream: BinaryIO) -> int:

@@ -26,7 +26,9 @@ def test_gzip_cut_short_keeps_what_was_readable_and_reports_the_rest(tmp_path: P
     path = tmp_path / "cut.log.gz"
     path.write_bytes(compressed[: len(compressed) // 2])
     lines = list(iter_raw_lines(path))
-    assert lines[-1].error is not None and lines[-1].error.startswith("unreadable file")
+    assert lines[-1].error is not None and lines[-1].error.startswith(
+        "unreadable_file: unreadable file"
+    )
     good = [line for line in lines if line.error is None]
     assert 0 < len(good) < 5000
     assert good[0].data == b"line 0 with some padding to compress"
@@ -37,7 +39,9 @@ def test_not_gzip_at_all_is_one_error_entry(tmp_path: Path) -> None:
     path = tmp_path / "fake.log.gz"
     path.write_bytes(b"this is not gzip\n")
     lines = list(iter_raw_lines(path))
-    assert len(lines) == 1 and lines[0].error.startswith("unreadable file after line 0")
+    assert len(lines) == 1 and lines[0].error.startswith(
+        "unreadable_file: unreadable file after line 0"
+    )
 
 
 def test_overlong_line_is_reported_without_being_kept(tmp_path: Path) -> None:
@@ -45,6 +49,6 @@ def test_overlong_line_is_reported_without_being_kept(tmp_path: Path) -> None:
     path.write_bytes(b"short\n" + b"x" * 200_000 + b"\nafter\n")
     lines = list(iter_raw_lines(path, max_line_bytes=4096))
     assert [line.number for line in lines] == [1, 2, 3]
-    assert lines[1].error == "line longer than 4096 bytes (200001 bytes)"
+    assert lines[1].error == "line_too_long: line longer than 4096 bytes (200001 bytes)"
     assert len(lines[1].data) <= 1024
     assert lines[2].data == b"after"
