@@ -23,7 +23,14 @@ import orjson
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from pipelines.sample.ground_truth import Planted, leak_report, load_planted, sample_planted
+from pipelines.sample.ground_truth import (
+    Planted,
+    leak_report,
+    load_planted,
+    sample_planted,
+    silver_texts,
+    table_texts,
+)
 
 BENCH_KEY = "bench-key-not-secret-0123456789abcdef0123"
 
@@ -189,22 +196,7 @@ def _pipeline_on_sample(sample_file: str, workers: int) -> list[str]:
         silver = Deidentifier(
             load_field_policy(), "app_events", PseudonymKey(BENCH_KEY.encode(), "bench"), scrubber
         ).transform(table)
-    return _table_texts(silver)
-
-
-def _table_texts(table: pa.Table) -> list[str]:
-    texts: set[str] = set()
-    for column in table.schema:
-        if pa.types.is_string(column.type) and not column.name.endswith("_key"):
-            texts.update(v for v in table.column(column.name).unique().to_pylist() if v)
-    return sorted(texts)
-
-
-def _silver_texts(out_dir: Path) -> list[str]:
-    texts: set[str] = set()
-    for path in (out_dir / "silver").rglob("*.parquet"):
-        texts.update(_table_texts(pq.read_table(path)))
-    return sorted(texts)
+    return sorted(table_texts(silver))
 
 
 def _naive_sample(work: Path, size: int) -> tuple[Path, list[Planted]]:
@@ -265,7 +257,7 @@ def run_benchmark(events: int, naive_sample: int, workers: int, keep: Path | Non
 
     planted = load_planted(raw)
     full_sample = sample_planted(planted, 500, seed=1)
-    full_report = leak_report(full_sample, _silver_texts(out))
+    full_report = leak_report(full_sample, silver_texts(out))
 
     sample_file, in_sample = _naive_sample(work, naive_sample)
     naive = _run_in_child(_naive_stage, str(sample_file))

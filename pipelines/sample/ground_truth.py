@@ -12,6 +12,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote
 
+import pyarrow as pa
+import pyarrow.parquet as pq
+
 FREE_TEXT_PLACEMENTS = ("free_text:", "referrer")
 MIN_DIGITS_FOR_DIGIT_FORM = 7
 
@@ -104,3 +107,23 @@ def leak_report(planted: Iterable[Planted], texts: Iterable[str]) -> LeakReport:
             if len(report.examples) < 20:
                 report.examples.append(item)
     return report
+
+
+def table_texts(table: pa.Table) -> set[str]:
+    """Distinct string values of a table, pseudonym columns (`*_key`) left out.
+
+    Pseudonyms are 32 hex digits: any short number occurs in some of them by chance.
+    """
+    texts: set[str] = set()
+    for column in table.schema:
+        if pa.types.is_string(column.type) and not column.name.endswith("_key"):
+            texts.update(v for v in table.column(column.name).unique().to_pylist() if v)
+    return texts
+
+
+def silver_texts(out_dir: Path) -> list[str]:
+    """Every distinct string value of every silver file under `out_dir`, sorted."""
+    texts: set[str] = set()
+    for path in (out_dir / "silver").rglob("*.parquet"):
+        texts.update(table_texts(pq.read_table(path)))
+    return sorted(texts)

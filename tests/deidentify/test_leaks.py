@@ -19,20 +19,9 @@ from pipelines.resources import (
 )
 from pipelines.runner import partition_dates
 from pipelines.sample.generator import GeneratorConfig, generate
-from pipelines.sample.ground_truth import leak_report, load_planted
+from pipelines.sample.ground_truth import leak_report, load_planted, silver_texts
 
 TEST_KEY = "test-key-0123456789abcdef0123456789abcdef"
-
-
-def _silver_texts(out: Path) -> list[str]:
-    texts: set[str] = set()
-    for path in (out / "silver").rglob("*.parquet"):
-        table = pq.read_table(path)
-        for column in table.schema:
-            # Pseudonyms are 32 hex digits: any short number occurs in some by chance.
-            if pa.types.is_string(column.type) and not column.name.endswith("_key"):
-                texts.update(v for v in table.column(column.name).unique().to_pylist() if v)
-    return sorted(texts)
 
 
 @pytest.fixture(scope="module", params=[11, 23], ids=["seed11", "seed23"])
@@ -66,7 +55,7 @@ def test_no_structured_identifier_and_99_percent_of_free_text_identifiers_are_go
 ) -> None:
     raw, out = silver_run
     planted = load_planted(raw)
-    report = leak_report(planted, _silver_texts(out))
+    report = leak_report(planted, silver_texts(out))
     print(
         f"\nplanted: {report.structured_total} structured, {report.free_text_total} in free text; "
         f"leaked: {report.structured_leaked} structured, {report.free_text_leaked} free text; "
@@ -91,6 +80,6 @@ def test_a_planted_leak_would_be_caught(silver_run: tuple[Path, Path]) -> None:
     raw, out = silver_run
     first_by_value = {p.value: p for p in load_planted(raw) if p.kind == "email" and "@" in p.value}
     planted = list(first_by_value.values())[:3]
-    report = leak_report(planted, [*_silver_texts(out), f"contact {planted[0].value.upper()} now"])
+    report = leak_report(planted, [*silver_texts(out), f"contact {planted[0].value.upper()} now"])
     assert report.structured_leaked + report.free_text_leaked == 1
     assert report.examples == [planted[0]]
