@@ -245,23 +245,24 @@ def check_schema(table: GoldTable, written: pa.Table) -> tuple[bool, dict]:
     return same, {"expected": str(table.schema.names), "found": str(written.schema.names)}
 
 
-def check_reconciles(
-    table: GoldTable, written: pa.Table, recomputed: pd.DataFrame
-) -> tuple[bool, dict]:
-    """Recomputed from silver: as many cells as gold has (published + suppressed), equal values."""
+def check_reconciles(table: GoldTable, written: pa.Table, truth: pd.DataFrame) -> tuple[bool, dict]:
+    """The file on disk against the true cells computed from silver before disclosure control.
+
+    As many cells as gold holds (published + suppressed), and equal values in every published cell.
+    """
     frame = written.to_pandas()
     measure = next(iter(table.measures))
     shown = frame[~frame["suppressed"]]
-    merged = shown.merge(recomputed, on=list(table.dimensions), suffixes=("", "_silver"))
+    merged = shown.merge(truth, on=list(table.dimensions), suffixes=("", "_silver"))
     equal = bool(
         (merged[measure].astype("float64") == merged[f"{measure}_silver"].astype("float64")).all()
     )
-    total = float(recomputed[measure].sum()) if len(recomputed) else 0.0
+    total = float(truth[measure].sum()) if len(truth) else 0.0
     published = float(shown[measure].astype("float64").sum())
-    ok = len(frame) == len(recomputed) and len(merged) == len(shown) and equal
+    ok = len(frame) == len(truth) and len(merged) == len(shown) and equal
     return ok, {
         "cells_in_gold": len(frame),
-        "cells_from_silver": len(recomputed),
+        "cells_from_silver": len(truth),
         f"{measure}_from_silver": total,
         f"{measure}_published": published,
         f"{measure}_in_suppressed_cells": total - published,
