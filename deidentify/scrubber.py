@@ -56,16 +56,15 @@ class Scrubber:
             self._pool.shutdown(cancel_futures=True)
             self._pool = None
 
-    def prepare_text(self, values: Sequence[str | None]) -> None:
-        """Analyze every new distinct value now, in one batch (spread over the workers)."""
+    def scrub_text(self, values: Sequence[str | None]) -> list[str | None]:
+        """Natural language: NER + recognizers, identifiers become <ENTITY_TYPE>.
+
+        New distinct values are analyzed in one batch, spread over the workers when large.
+        """
         new = [v for v in dict.fromkeys(v for v in values if v) if v not in self._text_memo]
         if new:
             for value, (scrubbed, found) in zip(new, self._analyze_text(new), strict=True):
                 self._text_memo[value] = (scrubbed, tuple(found))
-
-    def scrub_text(self, values: Sequence[str | None]) -> list[str | None]:
-        """Natural language: NER + recognizers, identifiers become <ENTITY_TYPE>."""
-        self.prepare_text(values)
         return self._map(values, self._text_memo)
 
     def scrub_structured(self, values: Sequence[str | None]) -> list[str | None]:

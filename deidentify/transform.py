@@ -89,9 +89,11 @@ class Deidentifier:
         pending = {n: v for n, v in columns.items() if isinstance(v, _PendingText)}
         if not pending:
             return
-        self.scrubber.prepare_text([v for texts in pending.values() for v in texts.values])
+        scrubbed = self.scrubber.scrub_text([v for texts in pending.values() for v in texts.values])
+        start = 0
         for name, texts in pending.items():
-            columns[name] = self.scrubber.scrub_text(texts.values)
+            columns[name] = scrubbed[start : start + len(texts.values)]
+            start += len(texts.values)
 
     def _field_values(self, table: pa.Table, name: str) -> list:
         if name in DERIVED_FIELDS:
