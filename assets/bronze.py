@@ -9,14 +9,17 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from assets.metadata import table_schema
+from deidentify.pseudonymize import MissingKeyError
+from pipelines.erasure import ErasedSubjects
 from pipelines.ingest.bronze import (
     PartitionReport,
     RejectedShareExceeded,
     ingest_partition,
 )
 from pipelines.ingest.sources import ACCESS_LOG, APP_EVENTS, RawSource
+from pipelines.locks import erasure_lock
 from pipelines.partitions import daily_partitions
-from pipelines.resources import IngestionResource, StorageResource
+from pipelines.resources import IngestionResource, PseudonymizationResource, StorageResource
 
 ACCOUNTING_CHECK = "every_line_accounted_for"
 _SUMMARY_COLUMN = {APP_EVENTS.name: "event", ACCESS_LOG.name: "status"}
@@ -67,6 +70,7 @@ def _metadata(report: PartitionReport, source: RawSource) -> dict:
         "dagster/column_schema": table_schema(source.schema),
         "lines_read": report.lines,
         "rows_quarantined": report.rejected,
+        "rows_erased": report.erased,
         "rejected_share": float(round(report.rejected_share, 6)),
         "files_read": dg.MetadataValue.json(report.files_read),
         "bronze_file": dg.MetadataValue.path(str(report.bronze_path)),
@@ -93,10 +97,11 @@ def _accounting_check(report: PartitionReport) -> dg.AssetCheckResult:
             "lines_read": report.lines,
             "bronze_rows_on_disk": on_disk_rows,
             "quarantine_rows_on_disk": on_disk_rejected,
+            "rows_erased": report.erased,
         },
         description=None
         if passed
-        else "Lines read do not equal bronze rows plus quarantined lines: a line was lost.",
+        else "Lines read do not equal bronze rows plus quarantined plus erased: a line was lost.",
     )
 
 
@@ -125,15 +130,26 @@ def build_bronze_asset(source: RawSource) -> dg.AssetsDefinition:
         context: dg.AssetExecutionContext,
         storage: StorageResource,
         ingestion: IngestionResource,
+        pseudonymization: PseudonymizationResource,
     ) -> dg.MaterializeResult:
         try:
-            report = ingest_partition(
-                source,
-                storage.raw_path,
-                storage.out_path,
-                context.partition_key,
-                ingestion.settings(),
-            )
+            with erasure_lock(storage.out_path, exclusive=False):
+                erased = ErasedSubjects.from_ledger(
+                    storage.out_path, pseudonymization.pseudonym_key
+                )
+                report = ingest_partition(
+                    source,
+                    storage.raw_path,
+                    storage.out_path,
+                    context.partition_key,
+                    ingestion.settings(),
+                    erased,
+                )
+        except MissingKeyError as exc:
+            raise dg.Failure(
+                description=f"the erasure ledger is not empty, so bronze needs the key: {exc}",
+                allow_retries=False,
+            ) from exc
         except RejectedShareExceeded as exc:
             raise dg.Failure(
                 description=str(exc),

@@ -19,6 +19,7 @@ from assets.gold import GOLD_TABLES, gold_file
 from assets.gold_build import GoldTable, check_no_identifier, protect
 from deidentify.disclosure import DisclosureRules
 from deidentify.sharing_policy import PolicyViolation
+from pipelines.erasure import stale_months
 from pipelines.packaging import (
     MissingSigningKeyError,
     append_audit,
@@ -163,6 +164,11 @@ def _assemble(recipient: Recipient, month: str, policy, storage: StorageResource
         policy.check_recipient(recipient.recipient_class, name)
         table = _TABLES[name]
         path = gold_file(storage.out_path, name, month)
+        if month in stale_months(storage.out_path, name):
+            raise ExportRefused(
+                f"gold/{name} for {month} is stale: an erasure removed rows after it was built; "
+                f"rebuild it first (gold_job for {month}; the stale_gold_sensor requests it)"
+            )
         if not path.exists():
             raise ExportRefused(
                 f"gold/{name} for {month} is not published: it was not built, or one of its "

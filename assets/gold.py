@@ -32,6 +32,8 @@ from assets.metadata import counts_markdown, preview_markdown, table_schema
 from deidentify.field_policy import load_field_policy
 from deidentify.profiles import PROFILE_SCHEMA
 from deidentify.sharing_policy import PolicyViolation
+from pipelines.erasure import clear_stale
+from pipelines.locks import erasure_lock
 from pipelines.partitions import monthly_partitions
 from pipelines.resources import SharingPolicyResource, StorageResource
 from pipelines.storage import make_dirs, write_bytes_atomically
@@ -272,41 +274,43 @@ def build_gold_asset(table: GoldTable) -> dg.AssetsDefinition:
         inputs = month_inputs(storage.out_path, window.start.date(), window.end.date())
         schemas = silver_schemas()
         began = time.perf_counter()
-        cells = compute_cells(table, inputs, schemas, policy.exclude_opted_out)
-        rules = policy.rules()
-        result = protect(table, cells, rules)
-        target = gold_file(storage.out_path, table.name, inputs.month)
-        candidate = candidate_file(storage.out_path, table.name, inputs.month)
-        write_gold(candidate, result)
-        written = pq.read_table(candidate)
-        outcomes = {
-            "cells_meet_k": check_cells_meet_k(table, written, rules.k),
-            "no_identifier_in_gold": check_no_identifier(table, written),
-            "schema_matches_documented": check_schema(table, written),
-            "reconciles_with_silver": check_reconciles(
-                table, written, cells.drop(columns=list(table.dominance.values()))
-            ),
-        }
-        checks = [
-            dg.AssetCheckResult(
-                check_name=name,
-                passed=passed,
-                metadata={
-                    k: dg.MetadataValue.json(v) if isinstance(v, dict) else v
-                    for k, v in details.items()
-                },
-            )
-            for name, (passed, details) in outcomes.items()
-        ]
-        all_passed = all(passed for passed, _ in outcomes.values())
-        if all_passed:
-            make_dirs(target.parent, private=False)
-            os.replace(candidate, target)
-        else:
-            context.log.error(
-                f"{table.name} {inputs.month}: a check failed; the month stays unpublished, "
-                f"the rejected table is at {candidate}"
-            )
+        with erasure_lock(storage.out_path, exclusive=False):
+            cells = compute_cells(table, inputs, schemas, policy.exclude_opted_out)
+            rules = policy.rules()
+            result = protect(table, cells, rules)
+            target = gold_file(storage.out_path, table.name, inputs.month)
+            candidate = candidate_file(storage.out_path, table.name, inputs.month)
+            write_gold(candidate, result)
+            written = pq.read_table(candidate)
+            outcomes = {
+                "cells_meet_k": check_cells_meet_k(table, written, rules.k),
+                "no_identifier_in_gold": check_no_identifier(table, written),
+                "schema_matches_documented": check_schema(table, written),
+                "reconciles_with_silver": check_reconciles(
+                    table, written, cells.drop(columns=list(table.dominance.values()))
+                ),
+            }
+            checks = [
+                dg.AssetCheckResult(
+                    check_name=name,
+                    passed=passed,
+                    metadata={
+                        k: dg.MetadataValue.json(v) if isinstance(v, dict) else v
+                        for k, v in details.items()
+                    },
+                )
+                for name, (passed, details) in outcomes.items()
+            ]
+            all_passed = all(passed for passed, _ in outcomes.values())
+            if all_passed:
+                make_dirs(target.parent, private=False)
+                os.replace(candidate, target)
+                clear_stale(storage.out_path, table.name, inputs.month)
+            else:
+                context.log.error(
+                    f"{table.name} {inputs.month}: a check failed; the month stays unpublished, "
+                    f"the rejected table is at {candidate}"
+                )
         published = written.filter(pa.compute.invert(written.column("suppressed")))
         x, y = table.chart
         png = bar_chart_png(

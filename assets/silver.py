@@ -20,6 +20,7 @@ from deidentify.pseudonymize import MissingKeyError
 from deidentify.scan import scan_table
 from deidentify.scrubber import Scrubber
 from deidentify.transform import Deidentifier
+from pipelines.locks import erasure_lock
 from pipelines.partitions import daily_partitions
 from pipelines.resources import (
     DeidentificationResource,
@@ -80,7 +81,10 @@ def _deidentify_partition(
     bronze = _bronze_file(storage, source, date_key)
     target = partition_file(storage.out_path, "silver", dataset, date_key)
     began = time.perf_counter()
-    with Scrubber(workers=deidentification.worker_count()) as scrubber:
+    with (
+        erasure_lock(storage.out_path, exclusive=False),
+        Scrubber(workers=deidentification.worker_count()) as scrubber,
+    ):
         deidentifier = Deidentifier(deidentification.field_policy(), source, key, scrubber)
         with AtomicParquetWriter(target, deidentifier.schema) as writer:
             for batch in pq.ParquetFile(bronze).iter_batches(
@@ -199,10 +203,11 @@ def user_profiles(
     source = partition_file(storage.out_path, "silver", "deidentified_events", date_key)
     if not source.exists():
         raise dg.Failure(description=f"silver/deidentified_events has no partition {date_key}.")
-    profiles = build_user_profiles(pq.read_table(source))
     target = partition_file(storage.out_path, "silver", "user_profiles", date_key)
-    with AtomicParquetWriter(target, profiles.schema) as writer:
-        writer.write(profiles)
+    with erasure_lock(storage.out_path, exclusive=False):
+        profiles = build_user_profiles(pq.read_table(source))
+        with AtomicParquetWriter(target, profiles.schema) as writer:
+            writer.write(profiles)
     frame: pd.DataFrame = profiles.to_pandas()
     return dg.MaterializeResult(
         metadata={

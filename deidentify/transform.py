@@ -32,6 +32,14 @@ _GENERALIZERS: dict[str, Callable[[object], object]] = {
 }
 
 
+def derived_values(parts: list[list]) -> list[str]:
+    """A derived field's values: its parts joined by `|` (None as empty), e.g. host|agent.
+
+    Erasure derives a visitor's pseudonym the same way, so it must stay this one function.
+    """
+    return ["|".join("" if v is None else str(v) for v in vs) for vs in zip(*parts, strict=True)]
+
+
 @dataclass(frozen=True)
 class _PendingText:
     """Free text waiting for the batch's single NER pass."""
@@ -97,10 +105,7 @@ class Deidentifier:
 
     def _field_values(self, table: pa.Table, name: str) -> list:
         if name in DERIVED_FIELDS:
-            parts = [table.column(p).to_pylist() for p in DERIVED_FIELDS[name]]
-            return [
-                "|".join("" if v is None else str(v) for v in vs) for vs in zip(*parts, strict=True)
-            ]
+            return derived_values([table.column(p).to_pylist() for p in DERIVED_FIELDS[name]])
         if name == "ts":
             return []
         return (

@@ -8,11 +8,12 @@ from pathlib import Path
 import dagster as dg
 
 from assets.bronze import BRONZE_ASSETS
+from assets.erasure import ERASURE_ASSETS
 from assets.exports import build_export_asset
 from assets.gold import GOLD_ASSETS
 from assets.silver import SILVER_ASSETS
 from deidentify.sharing_policy import DEFAULT_SHARING_POLICY_PATH, load_sharing_policy
-from pipelines.jobs import gold_job, ingest_job
+from pipelines.jobs import erasure_job, gold_job, ingest_job
 from pipelines.recipients import DEFAULT_RECIPIENTS_PATH, load_recipients
 from pipelines.resources import default_resources
 from pipelines.schedules import SCHEDULES
@@ -25,11 +26,11 @@ RECIPIENTS = load_recipients(
     Path(os.environ.get("PIPELINES_RECIPIENTS", DEFAULT_RECIPIENTS_PATH)),
 )
 EXPORT_ASSETS = [build_export_asset(recipient) for recipient in RECIPIENTS]
-ALL_ASSETS = [*BRONZE_ASSETS, *SILVER_ASSETS, *GOLD_ASSETS, *EXPORT_ASSETS]
+ALL_ASSETS = [*BRONZE_ASSETS, *SILVER_ASSETS, *ERASURE_ASSETS, *GOLD_ASSETS, *EXPORT_ASSETS]
 
 defs = dg.Definitions(
     assets=ALL_ASSETS,
-    jobs=[ingest_job, gold_job],
+    jobs=[ingest_job, gold_job, erasure_job],
     schedules=SCHEDULES,
     sensors=SENSORS,
     resources=default_resources(),

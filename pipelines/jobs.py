@@ -22,3 +22,13 @@ gold_job = dg.define_asset_job(
     selection=dg.AssetSelection.groups("gold") - dg.AssetSelection.assets(["gold", "warehouse"]),
     description="Build the month's gold aggregates under disclosure control, with their checks.",
 )
+
+erasure_job = dg.define_asset_job(
+    name="erasure_job",
+    op_retry_policy=RETRY_POLICY,
+    selection=dg.AssetSelection.groups("erasure"),
+    description=(
+        "Record deletion requests and deleted accounts, purge them from every bronze and silver "
+        "partition, and mark the affected gold months stale."
+    ),
+)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from pipelines.erasure import stale_months
 from pipelines.ingest.raw_lines import DEFAULT_MAX_LINE_BYTES
 from pipelines.ingest.routing import dates_found, index_source
 from pipelines.ingest.sources import SOURCES
@@ -88,6 +89,7 @@ def run_pipeline(raw_dir: Path, out_dir: Path, start: date | None, end: date | N
 
     Prints a summary and returns a process exit code (non-zero when anything failed).
     """
+    from assets.erasure import ERASURE_KEY
     from assets.gold import GOLD_TABLE_ASSETS, warehouse
     from pipelines.definitions import ALL_ASSETS, EXPORT_ASSETS
     from pipelines.partitions import monthly_partitions
@@ -100,25 +102,20 @@ def run_pipeline(raw_dir: Path, out_dir: Path, start: date | None, end: date | N
         return 2
     daily = [a.key for a in ALL_ASSETS if a.key.path[0] in ("bronze", "silver")]
     gold = [a.key for a in GOLD_TABLE_ASSETS]
+    exports = [a.key for a in EXPORT_ASSETS]
     closed_months = set(monthly_partitions.get_partition_keys())
     months = sorted({d[:8] + "01" for d in dates})
-    runs: list[tuple[str, str | None, list]] = [(d, d, daily) for d in dates]
-    runs += [(m[:7], m, gold) for m in months if m in closed_months]
-    exports = [a.key for a in EXPORT_ASSETS]
-    runs += [(f"{m[:7]} exports", m, exports) for m in months if m in closed_months and exports]
-    if any(m in closed_months for m in months):
-        runs.append(("warehouse", None, [warehouse.key]))
     for month in sorted(set(months) - closed_months):
         print(f"  {month[:7]}: month not closed yet, gold skipped")
 
     resources = default_resources(raw_dir, out_dir)
     instance = _instance()
     tally = _Tally()
-    print(f"running {len(ALL_ASSETS)} assets for {len(dates)} day(s): {dates[0]} .. {dates[-1]}")
-    for label, partition, selection in runs:
-        if (label == "warehouse" or label.endswith("exports")) and tally.failures:
-            print(f"  {label}: not run, because of the failures below")
-            continue
+
+    def run(label: str, partition: str | None, selection: list) -> None:
+        if label in ("warehouse", "exports") and tally.failures:
+            print(f"  {partition or label}: {label} not run, because of the failures below")
+            return
         result = dg.materialize(
             ALL_ASSETS,
             selection=selection,
@@ -129,8 +126,22 @@ def run_pipeline(raw_dir: Path, out_dir: Path, start: date | None, end: date | N
             tags={"launched_by": "python -m pipelines run"},
             run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
         )
-        print(f"  {label}: {'ok' if result.success else 'FAILED'}", flush=True)
-        tally.add(label, result)
+        shown = f"{partition[:7]} {label}" if label in ("gold", "exports") else label
+        print(f"  {shown}: {'ok' if result.success else 'FAILED'}", flush=True)
+        tally.add(shown, result)
+
+    print(f"running {len(ALL_ASSETS)} assets for {len(dates)} day(s): {dates[0]} .. {dates[-1]}")
+    for day in dates:
+        run(day, day, daily)
+    run("erasure", None, [ERASURE_KEY])
+    stale = {f"{m}-01" for m in stale_months(out_dir)}
+    gold_months = [m for m in sorted(set(months) | stale) if m in closed_months]
+    for month in gold_months:
+        run("gold", month, gold)
+    for month in (m for m in months if m in closed_months and exports):
+        run("exports", month, exports)
+    if gold_months:
+        run("warehouse", None, [warehouse.key])
     _print_summary(tally.totals, out_dir)
     if tally.failures:
         print("\nFAILED:")

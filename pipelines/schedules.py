@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dagster as dg
 
-from pipelines.jobs import gold_job, ingest_job
+from pipelines.jobs import erasure_job, gold_job, ingest_job
 
 daily_ingest_schedule = dg.build_schedule_from_partitioned_job(
     ingest_job,
@@ -25,4 +25,15 @@ monthly_gold_schedule = dg.build_schedule_from_partitioned_job(
     hour_of_day=3,
 )
 
-SCHEDULES = [daily_ingest_schedule, monthly_gold_schedule]
+daily_erasure_schedule = dg.ScheduleDefinition(
+    name="daily_erasure_schedule",
+    job=erasure_job,
+    cron_schedule="30 2 * * *",
+    execution_timezone="UTC",
+    description=(
+        "02:30 UTC: after the daily ingest, erase the users whose account_deleted event it "
+        "brought in (and any deletion request not yet applied)."
+    ),
+)
+
+SCHEDULES = [daily_ingest_schedule, monthly_gold_schedule, daily_erasure_schedule]

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pyarrow as pa
 
+from pipelines.erasure import ErasedSubjects, erase_from_batch, erase_from_quarantine
 from pipelines.ingest import reasons
 from pipelines.ingest.raw_lines import DEFAULT_MAX_LINE_BYTES
 from pipelines.ingest.routing import RawFilesChanged, index_source, iter_lines_of_date
@@ -65,6 +67,7 @@ class PartitionReport:
     lines: int = 0
     rows: int = 0
     rejected: int = 0
+    erased: int = 0
     expected_lines: int = 0
     reason_counts: Counter[str] = field(default_factory=Counter)
     published: bool = False
@@ -76,8 +79,9 @@ class PartitionReport:
 
     @property
     def accounted_for(self) -> bool:
-        """Every line the index assigns to this date became a row or a quarantine entry."""
-        return self.lines == self.expected_lines == self.rows + self.rejected
+        """Every line the index assigns to this date became a row, a quarantine entry, or was
+        left out because its user was erased."""
+        return self.lines == self.expected_lines == self.rows + self.rejected + self.erased
 
 
 class RejectedShareExceeded(RuntimeError):
@@ -94,10 +98,15 @@ class RejectedShareExceeded(RuntimeError):
         self.report = report
 
 
+Eraser = Callable[[pa.RecordBatch], tuple[pa.RecordBatch, int]]
+
+
 class _Batcher:
-    def __init__(self, writer: AtomicParquetWriter, batch_rows: int) -> None:
+    def __init__(self, writer: AtomicParquetWriter, batch_rows: int, eraser: Eraser | None) -> None:
         self.writer = writer
         self.batch_rows = batch_rows
+        self.eraser = eraser
+        self.erased = 0
         self.rows: list[tuple] = []
 
     def add(self, row: tuple) -> None:
@@ -114,7 +123,11 @@ class _Batcher:
             pa.array(values, type=schema_field.type)
             for values, schema_field in zip(columns, schema, strict=True)
         ]
-        self.writer.write(pa.RecordBatch.from_arrays(arrays, schema=schema))
+        batch = pa.RecordBatch.from_arrays(arrays, schema=schema)
+        if self.eraser is not None:
+            batch, erased = self.eraser(batch)
+            self.erased += erased
+        self.writer.write(batch)
         self.rows = []
 
 
@@ -124,13 +137,15 @@ def ingest_partition(
     out_dir: Path,
     date_key: str,
     settings: IngestSettings | None = None,
+    erased: ErasedSubjects | None = None,
 ) -> PartitionReport:
     """Parse every raw line assigned to `date_key` into bronze; quarantine the rest with reasons.
 
     Replaces `<out>/bronze/<source>/date=<date>/` and `<out>/quarantine/<source>/date=<date>/`
     atomically. Raises RejectedShareExceeded (after writing quarantine, keeping the old
     bronze) when too many lines were rejected, and RawFilesChanged when the raw files moved
-    under it (nothing is published then).
+    under it (nothing is published then). Rows and quarantined lines of users in `erased`
+    (the erasure ledger) are left out and counted as erased.
     """
     settings = settings or IngestSettings()
     for layer in ("bronze", "quarantine"):
@@ -149,7 +164,16 @@ def ingest_partition(
         AtomicParquetWriter(report.bronze_path, source.schema, private=True) as bronze,
         AtomicParquetWriter(report.quarantine_path, QUARANTINE_SCHEMA, private=True) as quarantine,
     ):
-        rows, rejects = _Batcher(bronze, settings.batch_rows), _Batcher(quarantine, 10_000)
+        rows = _Batcher(
+            bronze,
+            settings.batch_rows,
+            (lambda batch: erase_from_batch(erased, source.name, batch)) if erased else None,
+        )
+        rejects = _Batcher(
+            quarantine,
+            10_000,
+            (lambda batch: erase_from_quarantine(erased, batch)) if erased else None,
+        )
         for index in relevant:
             report.files_read.append(index.relative_path)
             seen = 0
@@ -183,6 +207,7 @@ def ingest_partition(
         rows.flush()
         rejects.flush()
         report.rows, report.rejected = bronze.rows, quarantine.rows
+        report.erased = rows.erased + rejects.erased
         too_many_rejected = (
             report.rejected_share > settings.max_rejected_share
             and report.rejected > settings.tolerated_rejects

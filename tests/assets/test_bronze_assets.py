@@ -12,7 +12,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from assets.bronze import BRONZE_ASSETS
-from pipelines.resources import IngestionResource, StorageResource
+from pipelines.resources import IngestionResource, PseudonymizationResource, StorageResource
 from pipelines.runner import partition_dates
 
 
@@ -20,6 +20,8 @@ def _resources(raw: Path, out: Path, **ingestion: object) -> dict:
     return {
         "storage": StorageResource(raw_dir=str(raw), out_dir=str(out)),
         "ingestion": IngestionResource(**ingestion),
+        # No key: bronze needs one only once the erasure ledger has entries.
+        "pseudonymization": PseudonymizationResource(),
     }
 
 

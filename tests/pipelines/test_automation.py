@@ -9,8 +9,9 @@ import dagster as dg
 import orjson
 
 from pipelines.definitions import defs
+from pipelines.erasure import stale_marker
 from pipelines.resources import StorageResource
-from pipelines.sensors import raw_files_sensor
+from pipelines.sensors import deletion_requests_sensor, raw_files_sensor, stale_gold_sensor
 
 
 def _tick(name: str, when: datetime) -> list[dg.RunRequest]:
@@ -75,3 +76,42 @@ def test_sensor_requests_the_days_of_new_files_then_waits_for_changes(
     assert {r.run_key for r in fourth.run_requests}.isdisjoint(
         {r.run_key for r in third.run_requests}
     )
+
+
+def test_daily_erasure_schedule_runs_after_the_ingest() -> None:
+    requests = _tick("daily_erasure_schedule", datetime(2026, 10, 15, 2, 30, tzinfo=UTC))
+    assert len(requests) == 1 and requests[0].partition_key is None
+
+
+def _sensor(sensor: dg.SensorDefinition, storage: StorageResource, cursor: str | None):
+    with dg.instance_for_test() as instance:
+        context = dg.build_sensor_context(
+            instance=instance, cursor=cursor, resources={"storage": storage}
+        )
+        return sensor(context)
+
+
+def test_a_new_deletion_request_file_starts_one_erasure_run(tmp_path: Path) -> None:
+    storage = StorageResource(raw_dir=str(tmp_path / "raw"), out_dir=str(tmp_path / "out"))
+    assert isinstance(_sensor(deletion_requests_sensor, storage, None), dg.SkipReason)
+    requests = tmp_path / "raw" / "requests"
+    requests.mkdir(parents=True)
+    (requests / "2026-11-01.csv").write_text("usr_000000000001\n")
+    first = _sensor(deletion_requests_sensor, storage, None)
+    assert isinstance(first, dg.SensorResult) and len(first.run_requests) == 1
+    assert isinstance(_sensor(deletion_requests_sensor, storage, first.cursor), dg.SkipReason)
+    (requests / "2026-11-02.csv").write_text("usr_000000000002\n")
+    second = _sensor(deletion_requests_sensor, storage, first.cursor)
+    assert second.run_requests[0].run_key != first.run_requests[0].run_key
+
+
+def test_stale_gold_months_are_rebuilt(tmp_path: Path) -> None:
+    storage = StorageResource(raw_dir=str(tmp_path / "raw"), out_dir=str(tmp_path / "out"))
+    assert isinstance(_sensor(stale_gold_sensor, storage, None), dg.SkipReason)
+    for table in ("traffic_daily", "sales_monthly"):
+        marker = stale_marker(tmp_path / "out", table, "2026-09")
+        marker.parent.mkdir(parents=True, exist_ok=True)
+        marker.write_text("{}")
+    result = _sensor(stale_gold_sensor, storage, None)
+    assert [r.partition_key for r in result.run_requests] == ["2026-09-01"]
+    assert result.run_requests[0].job_name in (None, "gold_job")

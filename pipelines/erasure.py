@@ -1,0 +1,411 @@
+"""Erasure: a deleted account or a deletion request removes the user from every stored partition.
+
+Two things start an erasure: an `account_deleted` event (seen in silver/user_profiles) and a
+deletion request file, `<raw>/requests/*.csv`, one raw or pseudonymous user id per line.
+Each becomes an entry of the erasure ledger (`<out>/erasure/ledger.parquet`), which holds
+pseudonyms only, never a raw id. A sweep then rewrites every bronze, quarantine and silver
+partition that holds the user's rows, marks the gold months built from them stale, and marks
+the entry applied. Ingestion filters every later partition against the whole ledger, so a
+re-ingest of old raw logs cannot bring an erased user back.
+
+A user is matched by the pseudonym of their user id (namespace `user`): bronze `user_id` and
+`remote_user`, silver `user_key`, and any token of a quarantined raw line. Web requests carry
+no user id in silver, so the visitors (host + user agent) of the user's logged-in requests
+are erased with them, as namespace `visitor` entries of the ledger.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from deidentify.pseudonymize import PseudonymKey, pseudonym
+from deidentify.transform import DERIVED_FIELDS, derived_values
+from pipelines.locks import erasure_lock
+from pipelines.storage import (
+    PARTITION_FILE,
+    AtomicParquetWriter,
+    make_dirs,
+    write_bytes_atomically,
+)
+
+REQUESTS_FOLDER = "requests"
+USER, VISITOR = "user", "visitor"
+MAX_ID_CHARS = 128
+_PSEUDONYM = re.compile(r"[0-9a-f]{32}")
+_HEADERS = {"user_id", "user_key", "id"}
+_TOKEN = re.compile(rb"[\w.@+-]{3,128}")
+
+LEDGER_SCHEMA = pa.schema(
+    [
+        pa.field("namespace", pa.string(), nullable=False),
+        pa.field("pseudonym", pa.string(), nullable=False),
+        pa.field("key_version", pa.string(), nullable=False),
+        pa.field("origin", pa.string(), nullable=False),
+        pa.field("recorded_at", pa.timestamp("us", tz="UTC"), nullable=False),
+        pa.field("applied", pa.bool_(), nullable=False),
+    ]
+)
+
+
+def ledger_path(out_dir: Path) -> Path:
+    """`<out>/erasure/ledger.parquet`: every erasure ever recorded (pseudonyms only)."""
+    return out_dir / "erasure" / "ledger.parquet"
+
+
+def stale_marker(out_dir: Path, table: str, month: str) -> Path:
+    """The file whose presence says gold `table` of `month` (YYYY-MM) must be rebuilt."""
+    return out_dir / "gold" / "_stale" / table / f"month={month}.json"
+
+
+def stale_months(out_dir: Path, table: str | None = None) -> list[str]:
+    """Months (YYYY-MM) whose gold (of `table`, or of any table) an erasure made stale."""
+    folder = out_dir / "gold" / "_stale"
+    pattern = f"{table or '*'}/month=*.json"
+    return sorted({p.stem.removeprefix("month=") for p in folder.glob(pattern)})
+
+
+def clear_stale(out_dir: Path, table: str, month: str) -> None:
+    """Gold `table` of `month` was rebuilt from the swept silver: it is current again."""
+    stale_marker(out_dir, table, month).unlink(missing_ok=True)
+
+
+class Ledger:
+    """The erasure ledger: (namespace, pseudonym, key version) entries with their origin."""
+
+    def __init__(self, rows: list[dict]) -> None:
+        self.rows = rows
+        self._known = {(r["namespace"], r["pseudonym"], r["key_version"]) for r in rows}
+
+    @classmethod
+    def load(cls, out_dir: Path) -> Ledger:
+        """The ledger on disk, or an empty one."""
+        path = ledger_path(out_dir)
+        return cls(pq.read_table(path).to_pylist() if path.exists() else [])
+
+    def save(self, out_dir: Path) -> None:
+        """Replace the ledger file atomically (owner-only: it lists who asked to be erased)."""
+        table = pa.Table.from_pylist(self.rows, schema=LEDGER_SCHEMA)
+        with AtomicParquetWriter(ledger_path(out_dir), LEDGER_SCHEMA, private=True) as writer:
+            writer.write(table)
+
+    def add(
+        self, namespace: str, key: PseudonymKey, value: str, origin: str, applied=False
+    ) -> bool:
+        """Record one pseudonym; False when it was already recorded."""
+        identity = (namespace, value, key.version)
+        if identity in self._known:
+            return False
+        self._known.add(identity)
+        self.rows.append(
+            {
+                "namespace": namespace,
+                "pseudonym": value,
+                "key_version": key.version,
+                "origin": origin,
+                "recorded_at": datetime.now(UTC),
+                "applied": applied,
+            }
+        )
+        return True
+
+    def pseudonyms(self, namespace: str, key: PseudonymKey, pending_only: bool) -> set[str]:
+        """Pseudonyms of a namespace recorded under `key`'s version (only unapplied ones)."""
+        return {
+            r["pseudonym"]
+            for r in self.rows
+            if r["namespace"] == namespace
+            and r["key_version"] == key.version
+            and not (pending_only and r["applied"])
+        }
+
+    def mark_applied(self) -> None:
+        """Every entry has been swept."""
+        for row in self.rows:
+            row["applied"] = True
+
+    def other_key_versions(self, key: PseudonymKey) -> int:
+        """Entries made under another key version: they no longer match anything."""
+        return sum(1 for r in self.rows if r["key_version"] != key.version)
+
+
+def read_deletion_requests(raw_dir: Path, key: PseudonymKey) -> tuple[dict[str, str], list[str]]:
+    """Pseudonym -> origin of every id in `<raw>/requests/*.csv`, and the lines not understood.
+
+    A line is a raw user id or its 32-hex-digit pseudonym; blank lines, `#` comments and a
+    `user_id` header are skipped. Anything else (a comma, a space, an overlong value) is
+    reported, never guessed at.
+    """
+    found: dict[str, str] = {}
+    problems: list[str] = []
+    for path in sorted((raw_dir / REQUESTS_FOLDER).glob("*.csv")):
+        where = f"{REQUESTS_FOLDER}/{path.name}"
+        try:
+            text = path.read_text(encoding="utf-8-sig")
+        except (OSError, UnicodeDecodeError) as exc:
+            problems.append(f"{where}: unreadable ({exc.__class__.__name__})")
+            continue
+        for number, line in enumerate(text.splitlines(), 1):
+            value = line.strip().strip('"')
+            if not value or value.startswith("#") or (number == 1 and value.lower() in _HEADERS):
+                continue
+            if len(value) > MAX_ID_CHARS or re.search(r"[\s,;]", value):
+                problems.append(
+                    f"{where}:{number}: expected one user id per line (no commas or spaces, at "
+                    f"most {MAX_ID_CHARS} characters)"
+                )
+                continue
+            user = value if _PSEUDONYM.fullmatch(value) else pseudonym(key, USER, value)
+            found.setdefault(user, f"{where}:{number}")
+    return found, problems
+
+
+def deleted_accounts(out_dir: Path) -> dict[str, str]:
+    """Pseudonym -> origin of every user with an account_deleted event in silver."""
+    found: dict[str, str] = {}
+    for path in sorted((out_dir / "silver" / "user_profiles").glob(f"date=*/{PARTITION_FILE}")):
+        table = pq.read_table(path, columns=["user_key", "deleted"])
+        deleted = table.filter(table.column("deleted")).column("user_key").to_pylist()
+        for user in deleted:
+            found.setdefault(user, f"account_deleted {path.parent.name}")
+    return found
+
+
+class ErasedSubjects:
+    """Decides which rows belong to erased users; pseudonyms of seen values are memoized."""
+
+    def __init__(self, key: PseudonymKey, users: set[str], visitors: set[str]) -> None:
+        self.key = key
+        self.users = users
+        self.visitors = visitors
+        self._memo: dict[tuple[str, str], str] = {}
+
+    @classmethod
+    def from_ledger(cls, out_dir: Path, key_source: Callable[[], PseudonymKey]):
+        """Every ledger entry, or None when nobody was ever erased (then no key is needed)."""
+        ledger = Ledger.load(out_dir)
+        if not ledger.rows:
+            return None
+        key = key_source()
+        return cls(
+            key,
+            ledger.pseudonyms(USER, key, pending_only=False),
+            ledger.pseudonyms(VISITOR, key, pending_only=False),
+        )
+
+    def __bool__(self) -> bool:
+        return bool(self.users or self.visitors)
+
+    def _pseudonyms(self, namespace: str, values: list) -> list[str | None]:
+        out = []
+        for value in values:
+            if value is None or value in ("", "-"):
+                out.append(None)
+                continue
+            memo_key = (namespace, value)
+            result = self._memo.get(memo_key)
+            if result is None:
+                result = self._memo[memo_key] = pseudonym(self.key, namespace, value)
+            out.append(result)
+        return out
+
+    def matches(self, namespace: str, values: list, wanted: set[str]) -> list[bool]:
+        """For each value: is its pseudonym among `wanted`?"""
+        return [p in wanted for p in self._pseudonyms(namespace, values)]
+
+    def bronze_mask(self, source: str, batch: pa.RecordBatch | pa.Table) -> list[bool]:
+        """True for every bronze row of an erased user (or an erased visitor)."""
+        if source == "app_events":
+            return self.matches(USER, batch.column("user_id").to_pylist(), self.users)
+        by_user = self.matches(USER, batch.column("remote_user").to_pylist(), self.users)
+        visitors = self.visitor_values(batch)
+        by_visitor = self.matches(VISITOR, visitors, self.visitors)
+        return [u or v for u, v in zip(by_user, by_visitor, strict=True)]
+
+    def visitor_values(self, batch: pa.RecordBatch | pa.Table) -> list[str]:
+        """The visitor field (host|agent) of access-log rows, as silver derives it."""
+        return derived_values([batch.column(c).to_pylist() for c in DERIVED_FIELDS[VISITOR]])
+
+    def quarantine_mask(self, batch: pa.RecordBatch | pa.Table) -> list[bool]:
+        """True for every quarantined raw line holding a token that is an erased user's id."""
+        mask = []
+        for raw in batch.column("raw_line").to_pylist():
+            tokens = [t.decode("utf-8", "replace") for t in _TOKEN.findall(raw or b"")]
+            mask.append(any(self.matches(USER, tokens, self.users)))
+        return mask
+
+    def silver_mask(self, dataset: str, batch: pa.RecordBatch | pa.Table) -> list[bool]:
+        """True for every silver row keyed by an erased user (or visitor)."""
+        if dataset == "web_requests":
+            return [v in self.visitors for v in batch.column("visitor_key").to_pylist()]
+        return [u in self.users for u in batch.column("user_key").to_pylist()]
+
+
+@dataclass
+class SweepReport:
+    """What one sweep removed, and which days it touched."""
+
+    rows_removed: Counter[str] = field(default_factory=Counter)
+    dates: set[str] = field(default_factory=set)
+    files_rewritten: int = 0
+
+
+def _rewrite(
+    path: Path,
+    columns: list[str],
+    mask_of: Callable[[pa.RecordBatch], list[bool]],
+    private: bool,
+) -> int:
+    """Remove the masked rows from one partition file, streaming; 0 when none matched."""
+    source = pq.ParquetFile(path)
+    matched = sum(sum(mask_of(b)) for b in source.iter_batches(columns=columns, batch_size=65_536))
+    if not matched:
+        return 0
+    with AtomicParquetWriter(path, source.schema_arrow, private=private) as writer:
+        for batch in source.iter_batches(batch_size=65_536):
+            writer.write(batch.filter(pa.array([not m for m in mask_of(batch)])))
+    return matched
+
+
+def _partitions(out_dir: Path, layer: str, dataset: str) -> list[tuple[str, Path]]:
+    root = out_dir / layer / dataset
+    return [
+        (p.parent.name.removeprefix("date="), p)
+        for p in sorted(root.glob(f"date=*/{PARTITION_FILE}"))
+    ]
+
+
+def sweep(out_dir: Path, subjects: ErasedSubjects) -> tuple[SweepReport, set[str]]:
+    """Remove the subjects' rows from bronze, quarantine and silver of every day.
+
+    Returns the report and the visitor values found on the users' logged-in requests (their
+    pseudonyms are added to `subjects.visitors` before silver web_requests is swept).
+    """
+    report = SweepReport()
+    found_visitors: set[str] = set()
+
+    def account(dataset: str, date_key: str, removed: int) -> None:
+        if removed:
+            report.rows_removed[dataset] += removed
+            report.dates.add(date_key)
+            report.files_rewritten += 1
+
+    for _, path in _partitions(out_dir, "bronze", "access_log"):
+        by_user_columns = ["remote_user", *DERIVED_FIELDS[VISITOR]]
+        for batch in pq.ParquetFile(path).iter_batches(columns=by_user_columns):
+            users = subjects.matches(USER, batch.column("remote_user").to_pylist(), subjects.users)
+            visitors = subjects.visitor_values(batch)
+            found_visitors.update(v for v, hit in zip(visitors, users, strict=True) if hit)
+    subjects.visitors |= {pseudonym(subjects.key, VISITOR, v) for v in found_visitors}
+
+    bronze_columns = {
+        "app_events": ["user_id"],
+        "access_log": ["remote_user", *DERIVED_FIELDS[VISITOR]],
+    }
+    for source, columns in bronze_columns.items():
+        for date_key, path in _partitions(out_dir, "bronze", source):
+            mask = lambda b, s=source: subjects.bronze_mask(s, b)  # noqa: E731
+            account(f"bronze/{source}", date_key, _rewrite(path, columns, mask, private=True))
+        for date_key, path in _partitions(out_dir, "quarantine", source):
+            removed = _rewrite(path, ["raw_line"], subjects.quarantine_mask, private=True)
+            account(f"quarantine/{source}", date_key, removed)
+    silver_columns = {
+        "deidentified_events": ["user_key"],
+        "user_profiles": ["user_key"],
+        "web_requests": ["visitor_key"],
+    }
+    for dataset, columns in silver_columns.items():
+        for date_key, path in _partitions(out_dir, "silver", dataset):
+            mask = lambda b, d=dataset: subjects.silver_mask(d, b)  # noqa: E731
+            account(f"silver/{dataset}", date_key, _rewrite(path, columns, mask, private=False))
+    return report, found_visitors
+
+
+@dataclass
+class ErasureOutcome:
+    """What one erasure run recorded and removed."""
+
+    requested: int = 0
+    deleted_accounts: int = 0
+    new_entries: int = 0
+    ledger_entries: int = 0
+    other_key_versions: int = 0
+    problems: list[str] = field(default_factory=list)
+    sweep: SweepReport = field(default_factory=SweepReport)
+    stale_months: list[str] = field(default_factory=list)
+
+
+def run_erasure(
+    raw_dir: Path, out_dir: Path, key: PseudonymKey, gold_tables: list[str]
+) -> ErasureOutcome:
+    """Record new deletion requests and deleted accounts, then sweep every pending entry.
+
+    Every gold table of every month the sweep touched is marked stale.
+
+    Holds the erasure lock exclusively, so no partition is written meanwhile. Safe to rerun:
+    entries are marked applied only after their sweep finished, and a sweep of rows already
+    gone rewrites nothing.
+    """
+    outcome = ErasureOutcome()
+    with erasure_lock(out_dir, exclusive=True):
+        make_dirs(out_dir / "erasure", private=True)
+        ledger = Ledger.load(out_dir)
+        requests, outcome.problems = read_deletion_requests(raw_dir, key)
+        accounts = deleted_accounts(out_dir)
+        outcome.requested, outcome.deleted_accounts = len(requests), len(accounts)
+        for user, origin in {**accounts, **requests}.items():
+            outcome.new_entries += ledger.add(USER, key, user, origin)
+        ledger.save(out_dir)
+        users = ledger.pseudonyms(USER, key, pending_only=True)
+        visitors = ledger.pseudonyms(VISITOR, key, pending_only=True)
+        if users or visitors:
+            subjects = ErasedSubjects(key, users, visitors)
+            outcome.sweep, found_visitors = sweep(out_dir, subjects)
+            for visitor in found_visitors:
+                ledger.add(VISITOR, key, pseudonym(key, VISITOR, visitor), "logged-in requests")
+            months = sorted({d[:7] for d in outcome.sweep.dates})
+            marker = {"reason": "erasure", "rows_removed": dict(outcome.sweep.rows_removed)}
+            for month in months:
+                for table in gold_tables:
+                    write_bytes_atomically(
+                        stale_marker(out_dir, table, month),
+                        json.dumps(marker).encode(),
+                        private=False,
+                    )
+            outcome.stale_months = months
+        ledger.mark_applied()
+        ledger.save(out_dir)
+        outcome.ledger_entries = len(ledger.rows)
+        outcome.other_key_versions = ledger.other_key_versions(key)
+    return outcome
+
+
+def erase_from_batch(
+    subjects: ErasedSubjects | None, source: str, batch: pa.RecordBatch
+) -> tuple[pa.RecordBatch, int]:
+    """Drop an erased user's rows from a bronze batch at ingestion; returns (kept, removed)."""
+    if not subjects:
+        return batch, 0
+    mask = pa.array(subjects.bronze_mask(source, batch))
+    removed = int(pc.sum(mask).as_py() or 0)
+    return (batch.filter(pc.invert(mask)) if removed else batch), removed
+
+
+def erase_from_quarantine(
+    subjects: ErasedSubjects | None, batch: pa.RecordBatch
+) -> tuple[pa.RecordBatch, int]:
+    """Drop quarantined raw lines that hold an erased user's id; returns (kept, removed)."""
+    if not subjects or not subjects.users:
+        return batch, 0
+    mask = pa.array(subjects.quarantine_mask(batch))
+    removed = int(pc.sum(mask).as_py() or 0)
+    return (batch.filter(pc.invert(mask)) if removed else batch), removed

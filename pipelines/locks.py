@@ -1,0 +1,29 @@
+"""The erasure lock: an erasure sweep never runs while a partition is being written.
+
+Ingestion, de-identification and gold hold the lock shared (many at once); the erasure sweep
+holds it exclusive. So a partition written while an erasure is recorded either finishes
+before the sweep (and is swept) or starts after it (and filters the new entries itself).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from pipelines.storage import make_dirs
+
+
+@contextmanager
+def erasure_lock(out_dir: Path, exclusive: bool) -> Iterator[None]:
+    """Hold `<out>/.locks/erasure.lock`, shared or exclusive, until the block ends."""
+    folder = out_dir / ".locks"
+    make_dirs(folder, private=True)
+    descriptor = os.open(folder / "erasure.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+        yield
+    finally:
+        os.close(descriptor)

@@ -1,0 +1,250 @@
+"""Erasure end to end: deletion requests and deleted accounts leave no row in bronze or silver."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dagster as dg
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from assets.erasure import ERASURE_KEY, REQUESTS_CHECK
+from assets.gold import GOLD_TABLE_ASSETS, GOLD_TABLES, gold_file
+from deidentify.pseudonymize import PseudonymKey, pseudonym
+from pipelines.definitions import ALL_ASSETS, EXPORT_ASSETS
+from pipelines.erasure import (
+    ErasedSubjects,
+    Ledger,
+    stale_months,
+    sweep,
+)
+from pipelines.resources import (
+    DeidentificationResource,
+    DeliveryResource,
+    IngestionResource,
+    PseudonymizationResource,
+    SharingPolicyResource,
+    StorageResource,
+)
+from pipelines.runner import partition_dates
+from pipelines.sample.generator import GeneratorConfig, generate
+from pipelines.storage import AtomicParquetWriter, partition_file
+
+MONTH = "2026-10-01"
+KEY = "erasure-test-key-0123456789abcdef0123456"
+PSEUDONYM_KEY = PseudonymKey(KEY.encode(), "e1")
+
+
+def _resources(raw: Path, out: Path) -> dict:
+    return {
+        "storage": StorageResource(raw_dir=str(raw), out_dir=str(out)),
+        "ingestion": IngestionResource(),
+        "pseudonymization": PseudonymizationResource(key=KEY, key_version="e1"),
+        "deidentification": DeidentificationResource(workers=1),
+        "sharing": SharingPolicyResource(),
+        "delivery": DeliveryResource(
+            signing_key_value="erasure-signing-key-0123456789abcdef", key_version="d1"
+        ),
+    }
+
+
+def _materialize(raw: Path, out: Path, keys: list, partition: str | None = None):
+    with dg.instance_for_test() as instance:
+        return dg.materialize(
+            ALL_ASSETS,
+            selection=keys,
+            partition_key=partition,
+            resources=_resources(raw, out),
+            instance=instance,
+            raise_on_error=False,
+        )
+
+
+def _column(out: Path, layer: str, dataset: str, column: str) -> list:
+    files = sorted((out / layer / dataset).glob("date=*/part-0.parquet"))
+    return pa.concat_tables(pq.read_table(p, columns=[column]) for p in files)[column].to_pylist()
+
+
+@pytest.fixture(scope="module")
+def erased(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    base = tmp_path_factory.mktemp("erasure")
+    raw, out = base / "raw", base / "out"
+    generate(GeneratorConfig(out=raw, days=6, users=300, seed=5, malformed_rate=0.01))
+    daily = [a.key for a in ALL_ASSETS if a.key.path[0] in ("bronze", "silver")]
+    dates = partition_dates(raw, out)
+    for date_key in dates:
+        assert _materialize(raw, out, daily, date_key).success
+    gold = [a.key for a in GOLD_TABLE_ASSETS]
+    assert _materialize(raw, out, gold, MONTH).success
+
+    quarantined = b"".join(_column(out, "quarantine", "app_events", "raw_line"))
+    raw_users = [u for u in _column(out, "bronze", "app_events", "user_id") if u]
+    counts = pa.array(raw_users).value_counts().to_pylist()
+    busiest = [c["values"] for c in sorted(counts, key=lambda c: -c["counts"])]
+    # One id whose user also has a quarantined line, so the quarantine sweep is exercised.
+    by_raw_id = next(u for u in busiest if u.encode() in quarantined)
+    by_pseudonym = next(u for u in busiest if u != by_raw_id)
+    deleted = {
+        user
+        for user, flag in zip(
+            _column(out, "silver", "user_profiles", "user_key"),
+            _column(out, "silver", "user_profiles", "deleted"),
+            strict=True,
+        )
+        if flag
+    }
+    assert deleted, "the sample has account_deleted events"
+    requests = raw / "requests"
+    requests.mkdir()
+    (requests / "2026-11-03.csv").write_text(
+        "user_id\n"
+        f"{by_raw_id}\n"
+        "# asked by phone, ticket 123\n"
+        f"{pseudonym(PSEUDONYM_KEY, 'user', by_pseudonym)}\n"
+        "\n"
+        "two ids, on one line\n"
+    )
+    keys = {pseudonym(PSEUDONYM_KEY, "user", u) for u in (by_raw_id, by_pseudonym)} | deleted
+    all_users = _column(out, "bronze", "app_events", "user_id")
+    expected_remaining = sum(
+        1 for u in all_users if u is None or pseudonym(PSEUDONYM_KEY, "user", u) not in keys
+    )
+    result = _materialize(raw, out, [ERASURE_KEY])
+    return {
+        "raw": raw,
+        "out": out,
+        "dates": dates,
+        "result": result,
+        "raw_ids": {by_raw_id, by_pseudonym},
+        "keys": keys,
+        "rows_before": len(all_users),
+        "expected_remaining": expected_remaining,
+    }
+
+
+def test_requested_and_deleted_users_are_gone_from_bronze_and_silver(erased: dict) -> None:
+    out, keys = erased["out"], erased["keys"]
+    assert erased["result"].success
+    bronze_users = {u for u in _column(out, "bronze", "app_events", "user_id") if u}
+    assert not bronze_users & erased["raw_ids"]
+    assert not {pseudonym(PSEUDONYM_KEY, "user", u) for u in bronze_users} & keys
+    for dataset in ("deidentified_events", "user_profiles"):
+        assert not set(_column(out, "silver", dataset, "user_key")) & keys
+    quarantined = _column(out, "quarantine", "app_events", "raw_line")
+    assert not any(raw_id.encode() in line for line in quarantined for raw_id in erased["raw_ids"])
+
+
+def test_other_users_rows_are_untouched(erased: dict) -> None:
+    remaining = len(_column(erased["out"], "bronze", "app_events", "user_id"))
+    materialization = erased["result"].asset_materializations_for_node("erasure__erased_users")[0]
+    removed_table = materialization.metadata["rows_removed"].value
+    assert "bronze/app_events" in removed_table
+    # The requested users' and the deleted accounts' rows went; every other row stayed.
+    assert remaining == erased["expected_remaining"] < erased["rows_before"]
+
+
+def test_a_request_line_that_is_not_an_id_fails_the_check_and_says_where(erased: dict) -> None:
+    (check,) = erased["result"].get_asset_check_evaluations()
+    assert check.check_name == REQUESTS_CHECK and not check.passed
+    problems = check.metadata["problems"].value
+    assert problems == [
+        "requests/2026-11-03.csv:6: expected one user id per line (no commas or spaces, at most "
+        "128 characters)"
+    ]
+
+
+def test_the_ledger_holds_pseudonyms_only(erased: dict) -> None:
+    ledger = pq.read_table(erased["out"] / "erasure" / "ledger.parquet")
+    text = str(ledger.to_pylist())
+    assert not any(raw_id in text for raw_id in erased["raw_ids"])
+    assert erased["keys"] <= set(ledger.column("pseudonym").to_pylist())
+    assert all(ledger.column("applied").to_pylist())
+
+
+def test_gold_is_stale_and_exports_refuse_until_it_is_rebuilt(erased: dict) -> None:
+    raw, out = erased["raw"], erased["out"]
+    assert stale_months(out) == ["2026-10"]
+    for table in GOLD_TABLES:
+        assert stale_months(out, table.name) == ["2026-10"]
+    refused = _materialize(raw, out, [EXPORT_ASSETS[0].key], MONTH)
+    assert not refused.success
+    failure = next(e for e in refused.all_events if e.is_step_failure)
+    assert "stale: an erasure removed rows" in failure.step_failure_data.error.message
+    assert not (out / "exports" / EXPORT_ASSETS[0].key.path[-1] / "2026-10").exists()
+
+    assert _materialize(raw, out, [a.key for a in GOLD_TABLE_ASSETS], MONTH).success
+    assert stale_months(out) == []
+    assert gold_file(out, GOLD_TABLES[0].name, "2026-10").exists()
+    assert _materialize(raw, out, [EXPORT_ASSETS[0].key], MONTH).success
+
+
+def test_reingesting_a_day_does_not_bring_an_erased_user_back(erased: dict) -> None:
+    raw, out, day = erased["raw"], erased["out"], erased["dates"][1]
+    result = _materialize(raw, out, [dg.AssetKey(["bronze", "app_events"])], day)
+    assert result.success
+    assert all(check.passed for check in result.get_asset_check_evaluations())
+    materialization = result.asset_materializations_for_node("bronze__app_events")[0]
+    assert materialization.metadata["rows_erased"].value > 0
+    users = pq.read_table(partition_file(out, "bronze", "app_events", day)).column("user_id")
+    assert not set(users.to_pylist()) & erased["raw_ids"]
+
+
+def test_a_second_erasure_run_changes_nothing(erased: dict) -> None:
+    before = {p: p.stat().st_mtime_ns for p in (erased["out"] / "silver").rglob("*.parquet")}
+    result = _materialize(erased["raw"], erased["out"], [ERASURE_KEY])
+    materialization = result.asset_materializations_for_node("erasure__erased_users")[0]
+    assert materialization.metadata["new_entries"].value == 0
+    assert materialization.metadata["files_rewritten"].value == 0
+    after = {p: p.stat().st_mtime_ns for p in (erased["out"] / "silver").rglob("*.parquet")}
+    assert before == after
+
+
+def test_a_logged_in_web_visitor_is_erased_with_their_requests(tmp_path: Path) -> None:
+    """Silver web_requests has no user column: the user's visitors (host + agent) go instead."""
+    from pipelines.ingest.access_log import SCHEMA as ACCESS_SCHEMA
+
+    rows = [
+        ("203.0.113.9", "usr_0000000000aa", "Mozilla/5.0 A"),
+        ("203.0.113.9", None, "Mozilla/5.0 A"),  # the same visitor, not logged in
+        ("198.51.100.7", None, "Mozilla/5.0 B"),  # someone else
+    ]
+    bronze = pa.table(
+        {
+            "remote_host": [r[0] for r in rows],
+            "ident": [None] * 3,
+            "remote_user": [r[1] for r in rows],
+            "ts": pa.array([0] * 3, pa.timestamp("us", tz="UTC")),
+            "ts_offset_minutes": pa.array([0] * 3, pa.int16()),
+            "request_line": ["GET / HTTP/1.1"] * 3,
+            "method": ["GET"] * 3,
+            "target": ["/"] * 3,
+            "protocol": ["HTTP/1.1"] * 3,
+            "status": pa.array([200] * 3, pa.int16()),
+            "bytes_sent": pa.array([1] * 3, pa.int64()),
+            "referrer": [None] * 3,
+            "user_agent": [r[2] for r in rows],
+            "source_file": ["access/a.log"] * 3,
+            "source_line": pa.array([1, 2, 3], pa.int64()),
+        },
+        schema=ACCESS_SCHEMA,
+    )
+    day = "2026-10-02"
+    with AtomicParquetWriter(
+        partition_file(tmp_path, "bronze", "access_log", day), ACCESS_SCHEMA
+    ) as w:
+        w.write(bronze)
+    visitors = [pseudonym(PSEUDONYM_KEY, "visitor", f"{r[0]}|{r[2]}") for r in rows]
+    silver = pa.table({"visitor_key": visitors, "status": [200, 200, 200]})
+    with AtomicParquetWriter(
+        partition_file(tmp_path, "silver", "web_requests", day), silver.schema
+    ) as w:
+        w.write(silver)
+
+    user = pseudonym(PSEUDONYM_KEY, "user", "usr_0000000000aa")
+    report, found = sweep(tmp_path, ErasedSubjects(PSEUDONYM_KEY, {user}, set()))
+    assert found == {"203.0.113.9|Mozilla/5.0 A"}
+    assert report.rows_removed == {"bronze/access_log": 2, "silver/web_requests": 2}
+    left = pq.read_table(partition_file(tmp_path, "silver", "web_requests", day))
+    assert left.column("visitor_key").to_pylist() == [visitors[2]]
+    assert Ledger.load(tmp_path).rows == []
