@@ -14,6 +14,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
+from botocore.exceptions import BotoCoreError, ClientError
+from dagster_aws.s3 import S3Resource
 
 from assets.gold import GOLD_TABLES, gold_file
 from assets.gold_build import GoldTable, check_no_identifier, protect
@@ -22,6 +24,7 @@ from deidentify.sharing_policy import PolicyViolation
 from pipelines.erasure import stale_months
 from pipelines.packaging import (
     MissingSigningKeyError,
+    RemotePackageExists,
     append_audit,
     deliver,
     discard,
@@ -29,6 +32,7 @@ from pipelines.packaging import (
     seal,
     sha256_file,
     staging_folder,
+    upload_package,
 )
 from pipelines.partitions import monthly_partitions
 from pipelines.recipients import Recipient
@@ -98,6 +102,7 @@ def build_export_asset(recipient: Recipient) -> dg.AssetsDefinition:
         storage: StorageResource,
         sharing: SharingPolicyResource,
         delivery: DeliveryResource,
+        s3: S3Resource,
     ) -> dg.MaterializeResult:
         month = context.partition_time_window.start.strftime("%Y-%m")
         policy = sharing.policy()
@@ -122,6 +127,9 @@ def build_export_asset(recipient: Recipient) -> dg.AssetsDefinition:
         except BaseException:
             discard(staging)
             raise
+        location = recipient.delivery.location(recipient.name, name)
+        if recipient.delivery.kind == "s3":
+            _upload(s3, staging, recipient, name, location)
         target = deliver(staging, root, name)
         manifest_hash = sha256_file(target / "manifest.json")
         append_audit(
@@ -131,6 +139,7 @@ def build_export_asset(recipient: Recipient) -> dg.AssetsDefinition:
                 "recipient_class": recipient.recipient_class,
                 "period": month,
                 "package": target.name,
+                "delivered_to": location,
                 "datasets": manifest["datasets"],
                 "manifest_sha256": manifest_hash,
             },
@@ -139,6 +148,7 @@ def build_export_asset(recipient: Recipient) -> dg.AssetsDefinition:
             metadata={
                 "dagster/row_count": sum(d["rows"] for d in manifest["datasets"].values()),
                 "package": dg.MetadataValue.path(str(target)),
+                "delivered_to": location,
                 "manifest_sha256": manifest_hash,
                 "datasets": dg.MetadataValue.json(manifest["datasets"]),
                 "k": recipient.k,
@@ -146,6 +156,26 @@ def build_export_asset(recipient: Recipient) -> dg.AssetsDefinition:
         )
 
     return export_asset
+
+
+def _upload(s3: S3Resource, staging, recipient: Recipient, name: str, location: str) -> None:
+    target = recipient.delivery
+    try:
+        upload_package(
+            s3.get_client(), staging, target.bucket, target.key_prefix(recipient.name, name)
+        )
+    except RemotePackageExists as exc:
+        discard(staging)
+        raise dg.Failure(description=str(exc), allow_retries=False) from exc
+    except (BotoCoreError, ClientError) as exc:
+        discard(staging)
+        raise dg.Failure(
+            description=(
+                f"upload of {recipient.name}'s package to {location} failed ({exc}); nothing "
+                "was left in the bucket or the export folder. Check AWS_ENDPOINT_URL and the "
+                "credentials in the environment; the step is retried."
+            )
+        ) from exc
 
 
 def _key_version(storage: StorageResource, month: str) -> str | None:

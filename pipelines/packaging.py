@@ -125,3 +125,37 @@ def append_audit(audit_file: Path, entry: dict) -> None:
     line = json.dumps({"logged_at": datetime.now(UTC).isoformat(), **entry}, sort_keys=True)
     with open(audit_file, "a", encoding="utf-8") as stream:
         stream.write(line + "\n")
+
+
+class RemotePackageExists(RuntimeError):
+    """The bucket already holds a package under this name; it is never overwritten."""
+
+
+def upload_package(client, staging: Path, bucket: str, key_prefix: str) -> list[str]:
+    """Upload a sealed package to an S3-compatible bucket, `manifest.sig` last.
+
+    A recipient takes a package as complete once its `manifest.sig` is present. Refuses a
+    prefix that already holds objects; on any failure the objects uploaded so far are
+    removed again (best effort) and the error is raised.
+    """
+    existing = client.list_objects_v2(Bucket=bucket, Prefix=key_prefix, MaxKeys=1)
+    if existing.get("KeyCount", 0):
+        raise RemotePackageExists(
+            f"s3://{bucket}/{key_prefix} already holds a package; it is never overwritten"
+        )
+    files = sorted(staging.iterdir(), key=lambda p: (p.name == "manifest.sig", p.name))
+    uploaded: list[str] = []
+    try:
+        for path in files:
+            key = key_prefix + path.name
+            with open(path, "rb") as body:
+                client.put_object(Bucket=bucket, Key=key, Body=body)
+            uploaded.append(key)
+    except BaseException:
+        for key in reversed(uploaded):
+            try:
+                client.delete_object(Bucket=bucket, Key=key)
+            except Exception:
+                continue
+        raise
+    return uploaded

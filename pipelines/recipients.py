@@ -13,11 +13,36 @@ from deidentify.sharing_policy import PolicyViolation, SharingPolicy
 
 DEFAULT_RECIPIENTS_PATH = Path(__file__).parent / "recipients.yaml"
 SLUG = re.compile(r"[a-z0-9][a-z0-9-]{1,62}")
+BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
+PREFIX = re.compile(r"([A-Za-z0-9_.-]+/)*")
 FORMATS = ("csv", "parquet")
 
 
 class RecipientConfigError(ValueError):
     """recipients.yaml is invalid; the message names the recipient and what to fix."""
+
+
+@dataclass(frozen=True)
+class DeliveryTarget:
+    """Where a sealed package goes besides `<out>/exports/`: nowhere else, or an S3 bucket.
+
+    Credentials and the endpoint of an S3-compatible store come only from the environment
+    (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_ENDPOINT_URL, AWS_REGION), never from here.
+    """
+
+    kind: str = "local"
+    bucket: str | None = None
+    prefix: str = ""
+
+    def location(self, recipient: str, package: str) -> str:
+        """Where the package is delivered, as shown in the audit trail."""
+        if self.kind == "s3":
+            return f"s3://{self.bucket}/{self.key_prefix(recipient, package)}"
+        return f"exports/{recipient}/{package}/"
+
+    def key_prefix(self, recipient: str, package: str) -> str:
+        """Object key prefix of a package in the bucket: `<prefix><recipient>/<package>/`."""
+        return f"{self.prefix}{recipient}/{package}/"
 
 
 @dataclass(frozen=True)
@@ -30,6 +55,7 @@ class Recipient:
     k: int
     formats: tuple[str, ...]
     cadence: str
+    delivery: DeliveryTarget = DeliveryTarget()
 
 
 def load_recipients(policy: SharingPolicy, path: Path = DEFAULT_RECIPIENTS_PATH) -> list[Recipient]:
@@ -56,7 +82,7 @@ def load_recipients(policy: SharingPolicy, path: Path = DEFAULT_RECIPIENTS_PATH)
         k = entry.get("k", policy.k)
         formats = tuple(entry.get("formats") or ("csv",))
         cadence = entry.get("cadence", "monthly")
-        delivery = (entry.get("delivery") or {"type": "local"}).get("type")
+        delivery = _delivery_target(where, entry.get("delivery") or {"type": "local"})
         if not isinstance(k, int) or k < MIN_K:
             raise RecipientConfigError(
                 f"{where}: k={k!r} must be a whole number of at least {MIN_K}"
@@ -68,10 +94,6 @@ def load_recipients(policy: SharingPolicy, path: Path = DEFAULT_RECIPIENTS_PATH)
                 f"{where}: cadence {cadence!r} is not available yet; use monthly (weekly gold "
                 "partitions are not built)"
             )
-        if delivery != "local":
-            raise RecipientConfigError(
-                f"{where}: delivery type {delivery!r} is not available; use local"
-            )
         datasets = tuple(entry.get("datasets") or ())
         if not datasets:
             raise RecipientConfigError(f"{where}: list the datasets it receives")
@@ -80,5 +102,37 @@ def load_recipients(policy: SharingPolicy, path: Path = DEFAULT_RECIPIENTS_PATH)
                 policy.check_recipient(str(recipient_class), dataset)
             except PolicyViolation as exc:
                 raise RecipientConfigError(f"{where}: {exc}") from exc
-        recipients.append(Recipient(name, str(recipient_class), datasets, k, formats, cadence))
+        recipients.append(
+            Recipient(name, str(recipient_class), datasets, k, formats, cadence, delivery)
+        )
     return recipients
+
+
+def _delivery_target(where: str, entry: object) -> DeliveryTarget:
+    if not isinstance(entry, dict):
+        raise RecipientConfigError(f"{where}: delivery must be a mapping such as {{type: local}}")
+    kind = entry.get("type", "local")
+    unknown = set(entry) - {"type", "bucket", "prefix"}
+    if unknown:
+        raise RecipientConfigError(
+            f"{where}: delivery has unknown keys {sorted(unknown)}; credentials and endpoints "
+            "come from the environment (AWS_*), never from this file"
+        )
+    if kind == "local":
+        return DeliveryTarget()
+    if kind != "s3":
+        raise RecipientConfigError(f"{where}: delivery type {kind!r} must be local or s3")
+    bucket, prefix = str(entry.get("bucket", "")), str(entry.get("prefix", ""))
+    if not BUCKET.fullmatch(bucket):
+        raise RecipientConfigError(
+            f"{where}: s3 delivery needs a bucket name (3-63 lower-case letters, digits, dots, "
+            f"dashes), got {bucket!r}"
+        )
+    if prefix and not prefix.endswith("/"):
+        prefix += "/"
+    if not PREFIX.fullmatch(prefix) or any(part in (".", "..") for part in prefix.split("/")):
+        raise RecipientConfigError(
+            f"{where}: s3 prefix {prefix!r} may hold letters, digits, `_.-` and `/` only, "
+            "with no `.` or `..` segment"
+        )
+    return DeliveryTarget("s3", bucket, prefix)

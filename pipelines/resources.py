@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 import dagster as dg
+from dagster_aws.s3 import S3Resource
 from pydantic import Field
 
 from deidentify.field_policy import DEFAULT_POLICY_PATH, FieldPolicy, load_field_policy
@@ -165,4 +166,7 @@ def default_resources(raw_dir: Path | None = None, out_dir: Path | None = None) 
             key_version=os.environ.get("EXPORT_SIGNING_KEY_VERSION", "v1"),
             demo_mode=os.environ.get("PIPELINES_DEMO_MODE", "") == "1",
         ),
+        # Used only by recipients delivered to a bucket. boto3 reads the credentials, region
+        # and AWS_ENDPOINT_URL (for an S3-compatible store) from the environment.
+        "s3": S3Resource(),
     }

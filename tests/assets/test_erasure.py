@@ -8,6 +8,7 @@ import dagster as dg
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from dagster_aws.s3 import S3Resource
 
 from assets.erasure import ERASURE_KEY, REQUESTS_CHECK
 from assets.gold import GOLD_TABLE_ASSETS, GOLD_TABLES, gold_file
@@ -43,6 +44,7 @@ def _resources(raw: Path, out: Path) -> dict:
         "pseudonymization": PseudonymizationResource(key=KEY, key_version="e1"),
         "deidentification": DeidentificationResource(workers=1),
         "sharing": SharingPolicyResource(),
+        "s3": S3Resource(),
         "delivery": DeliveryResource(
             signing_key_value="erasure-signing-key-0123456789abcdef", key_version="d1"
         ),

@@ -10,6 +10,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import yaml
+from dagster_aws.s3 import S3Resource
 
 from assets.gold import GOLD_TABLE_ASSETS, GOLD_TABLES, gold_file, warehouse
 from assets.gold_build import check_no_identifier
@@ -40,6 +41,7 @@ def _resources(raw: Path, out: Path, sharing: SharingPolicyResource | None = Non
         ),
         "deidentification": DeidentificationResource(workers=1),
         "sharing": sharing or SharingPolicyResource(),
+        "s3": S3Resource(),
         "delivery": DeliveryResource(signing_key_value=SIGNING_KEY, key_version="d1"),
     }
 
@@ -385,9 +387,109 @@ def test_recipient_configuration_is_checked_on_load(tmp_path: Path) -> None:
             },
             "cadence",
         ),
+        (
+            {
+                "name": "bucketed",
+                "class": "partner",
+                "datasets": ["traffic_daily"],
+                "delivery": {"type": "s3", "bucket": "Bad_Bucket"},
+            },
+            "bucket name",
+        ),
+        (
+            {
+                "name": "leaky-creds",
+                "class": "partner",
+                "datasets": ["traffic_daily"],
+                "delivery": {"type": "s3", "bucket": "drop", "aws_secret_access_key": "x"},
+            },
+            "from the environment",
+        ),
+        (
+            {
+                "name": "escape-prefix",
+                "class": "partner",
+                "datasets": ["traffic_daily"],
+                "delivery": {"type": "s3", "bucket": "drop", "prefix": "a/../b"},
+            },
+            "no `.` or `..` segment",
+        ),
     ]
     for entry, message in cases:
         path = tmp_path / "recipients.yaml"
         path.write_text(yaml.safe_dump({"version": 1, "recipients": [entry]}))
         with pytest.raises(RecipientConfigError, match=message):
             load_recipients(policy, path)
+
+
+def test_a_bucket_recipient_gets_a_verifiable_package_and_nothing_on_failure(
+    built: tuple[Path, Path, list], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Delivery to an S3-compatible store (moto's server on localhost), credentials from env."""
+    import json
+
+    import boto3
+    from moto.server import ThreadedMotoServer
+
+    from assets.exports import build_export_asset
+    from pipelines.packaging import SigningKey, verify_package
+    from pipelines.recipients import DeliveryTarget, Recipient
+
+    raw, out, _ = built
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    try:
+        host, port = server.get_host_and_port()
+        for name, value in {
+            "AWS_ENDPOINT_URL": f"http://{host}:{port}",
+            "AWS_ACCESS_KEY_ID": "test-access-key",
+            "AWS_SECRET_ACCESS_KEY": "test-secret-key",
+            "AWS_DEFAULT_REGION": "us-east-1",
+        }.items():
+            monkeypatch.setenv(name, value)
+        client = boto3.client("s3")
+        client.create_bucket(Bucket="partner-drop")
+
+        def deliver_to(bucket: str) -> dg.ExecuteInProcessResult:
+            recipient = Recipient(
+                f"to-{bucket}", "partner", ("traffic_daily",), 11, ("csv",), "monthly",
+                DeliveryTarget("s3", bucket, "incoming/"),
+            )  # fmt: skip
+            asset = build_export_asset(recipient)
+            with dg.instance_for_test() as instance:
+                result = dg.materialize(
+                    [*ALL_ASSETS, asset],
+                    selection=[asset.key],
+                    partition_key=MONTH,
+                    resources=_resources(raw, out),
+                    instance=instance,
+                    raise_on_error=False,
+                )
+            return result
+
+        result = deliver_to("partner-drop")
+        assert result.success
+        prefix = "incoming/to-partner-drop/2026-10/"
+        listed = client.list_objects_v2(Bucket="partner-drop", Prefix=prefix)["Contents"]
+        names = sorted(o["Key"].removeprefix(prefix) for o in listed)
+        assert names == ["README.md", "manifest.json", "manifest.sig", "traffic_daily.csv"]
+        downloaded = tmp_path / "downloaded"
+        downloaded.mkdir()
+        for name in names:
+            client.download_file("partner-drop", prefix + name, str(downloaded / name))
+        assert verify_package(downloaded, SigningKey(SIGNING_KEY.encode(), "d1")) == []
+        audit = (out / "audit" / "exports.jsonl").read_text().splitlines()
+        assert json.loads(audit[-1])["delivered_to"] == f"s3://partner-drop/{prefix}"
+
+        again = deliver_to("partner-drop")
+        assert again.success
+        keys = {o["Key"] for o in client.list_objects_v2(Bucket="partner-drop")["Contents"]}
+        assert {k.split("/")[2] for k in keys} == {"2026-10", "2026-10-v2"}
+
+        refused = deliver_to("missing-bucket")
+        assert not refused.success
+        message = next(e for e in refused.all_events if e.is_step_failure)
+        assert "upload of to-missing-bucket's package" in message.step_failure_data.error.message
+        assert not list((out / "exports" / "to-missing-bucket").iterdir())
+    finally:
+        server.stop()
