@@ -19,10 +19,22 @@ from deidentify.engine import ScrubEngine, structured_engine, text_engine
 
 PARALLEL_MIN_VALUES = 400
 _MIN_CHUNK = 100
+MEMO_LIMIT = 200_000
 
 
 def _scrub_chunk_with_text_engine(texts: list[str]) -> list[tuple[str, list[str]]]:
     return text_engine().scrub_many(texts)
+
+
+def _new_values(values: Sequence[str | None], memo: dict) -> list[str]:
+    """Distinct values not memoized yet. A memo past MEMO_LIMIT entries is emptied first, so
+    memory stays bounded however many distinct values a partition holds."""
+    distinct = dict.fromkeys(v for v in values if v)
+    new = [v for v in distinct if v not in memo]
+    if new and len(memo) + len(new) > MEMO_LIMIT:
+        memo.clear()
+        return list(distinct)
+    return new
 
 
 class Scrubber:
@@ -61,7 +73,7 @@ class Scrubber:
 
         New distinct values are analyzed in one batch, spread over the workers when large.
         """
-        new = [v for v in dict.fromkeys(v for v in values if v) if v not in self._text_memo]
+        new = _new_values(values, self._text_memo)
         if new:
             for value, (scrubbed, found) in zip(new, self._analyze_text(new), strict=True):
                 self._text_memo[value] = (scrubbed, tuple(found))
@@ -69,7 +81,7 @@ class Scrubber:
 
     def scrub_structured(self, values: Sequence[str | None]) -> list[str | None]:
         """Structured strings: pattern recognizers only (no NER)."""
-        new = [v for v in dict.fromkeys(v for v in values if v) if v not in self._structured_memo]
+        new = _new_values(values, self._structured_memo)
         if new:
             self.distinct_analyzed += len(new)
             for value, (scrubbed, found) in zip(new, self.structured.scrub_many(new), strict=True):

@@ -232,14 +232,19 @@ def _stage(name: str, measured: dict) -> dict:
     )
 
 
-def run_benchmark(events: int, naive_sample: int, workers: int, keep: Path | None) -> dict:
-    """Generate `events` events, measure every stage, and return the figures."""
+def run_benchmark(
+    events: int, naive_sample: int, workers: int, keep: Path | None, days: int = 1
+) -> dict:
+    """Generate `events` events over `days` days, measure every stage, return the figures.
+
+    One day by default: a single partition holding every event is the case that shows
+    whether memory depends on the batch size or on the partition's size.
+    """
     from pipelines.sample.generator import GeneratorConfig, generate
 
     work = keep or Path(tempfile.mkdtemp(prefix="bench-"))
     raw, out = work / "raw", work / "out"
     shutil.rmtree(out, ignore_errors=True)
-    days = max(1, min(30, events // 100_000))
     users = max(200, events // 50)
     began = time.perf_counter()
     generate(GeneratorConfig(out=raw, days=days, users=users, seed=7, events=events))

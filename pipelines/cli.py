@@ -42,6 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--naive-sample", type=int, default=1_000, help="events for the baseline")
     bench.add_argument("--workers", type=int, default=0, help="NER processes (0 = one per core)")
     bench.add_argument("--keep", type=Path, default=None, help="keep the generated data here")
+    bench.add_argument("--days", type=int, default=1, help="days the events are spread over")
     return parser
 
 
@@ -58,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
 def _bench(args: argparse.Namespace) -> int:
     from pipelines.bench import print_figures, run_benchmark
 
-    print_figures(run_benchmark(args.events, args.naive_sample, args.workers, args.keep))
+    print_figures(run_benchmark(args.events, args.naive_sample, args.workers, args.keep, args.days))
     return 0
 
 

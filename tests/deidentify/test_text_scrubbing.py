@@ -102,3 +102,19 @@ print("offline ok")
     )
     assert result.returncode == 0, result.stderr[-2000:]
     assert "offline ok" in result.stdout
+
+
+def test_the_memo_stays_bounded_and_results_do_not_change(monkeypatch: pytest.MonkeyPatch) -> None:
+    import deidentify.scrubber as scrubber_module
+
+    texts = [f"call Jane Doe at 555-01{n:02d} about order {n}" for n in range(40)]
+    with Scrubber(workers=1) as unbounded:
+        expected = unbounded.scrub_text(texts + texts[:5])
+    monkeypatch.setattr(scrubber_module, "MEMO_LIMIT", 8)
+    with Scrubber(workers=1) as bounded:
+        got = []
+        for start in range(0, len(texts), 5):
+            got += bounded.scrub_text(texts[start : start + 5])
+            assert len(bounded._text_memo) <= 8
+        got += bounded.scrub_text(texts[:5])
+    assert got == expected
