@@ -17,9 +17,12 @@ from assets.metadata import counts_markdown, preview_markdown, table_schema
 from deidentify.engine import structured_engine
 from deidentify.profiles import build_user_profiles
 from deidentify.pseudonymize import MissingKeyError
-from deidentify.scan import scan_table
-from deidentify.scrubber import Scrubber
-from deidentify.transform import Deidentifier
+from deidentify.scan import scan_batches
+from pipelines.deidentify_partition import (
+    dask_client,
+    deidentify_in_process,
+    deidentify_on_dask,
+)
 from pipelines.locks import erasure_lock
 from pipelines.partitions import daily_partitions
 from pipelines.resources import (
@@ -49,8 +52,11 @@ def _bronze_file(storage: StorageResource, source: str, date_key: str) -> Path:
     return path
 
 
-def _no_identifier_check(table: pa.Table) -> dg.AssetCheckResult:
-    findings = scan_table(table, structured_engine())
+def _no_identifier_check(silver: Path) -> dg.AssetCheckResult:
+    file = pq.ParquetFile(silver)
+    findings = scan_batches(
+        file.iter_batches(batch_size=50_000), file.schema_arrow, structured_engine()
+    )
     summary = {f"{column}: {entity}": n for (column, entity), n in findings.items()}
     return dg.AssetCheckResult(
         check_name=NO_IDENTIFIER_CHECK,
@@ -81,41 +87,55 @@ def _deidentify_partition(
     bronze = _bronze_file(storage, source, date_key)
     target = partition_file(storage.out_path, "silver", dataset, date_key)
     began = time.perf_counter()
-    with (
-        erasure_lock(storage.out_path, exclusive=False),
-        Scrubber(workers=deidentification.worker_count()) as scrubber,
-    ):
-        deidentifier = Deidentifier(deidentification.field_policy(), source, key, scrubber)
-        with AtomicParquetWriter(target, deidentifier.schema) as writer:
-            for batch in pq.ParquetFile(bronze).iter_batches(
-                batch_size=deidentification.batch_rows
-            ):
-                writer.write(deidentifier.transform(batch))
+    policy = deidentification.field_policy()
+    with erasure_lock(storage.out_path, exclusive=False):
+        if deidentification.engine == "dask":
+            with dask_client(
+                deidentification.dask_scheduler, deidentification.worker_count()
+            ) as client:
+                done = deidentify_on_dask(
+                    bronze, target, policy, source, key, deidentification.batch_rows, client
+                )
+        else:
+            done = deidentify_in_process(
+                bronze,
+                target,
+                policy,
+                source,
+                key,
+                deidentification.worker_count(),
+                deidentification.batch_rows,
+            )
     seconds = time.perf_counter() - began
-    stats = deidentifier.stats
-    written = pq.read_table(target)
     context.log.info(
-        f"{dataset} {date_key}: {stats.rows:,} rows in {seconds:.1f}s, "
-        f"{scrubber.distinct_analyzed:,} distinct values analyzed"
+        f"{dataset} {date_key}: {done.rows:,} rows in {seconds:.1f}s on "
+        f"{deidentification.engine}, {done.distinct_analyzed:,} distinct values analyzed"
     )
     return dg.MaterializeResult(
         metadata={
-            "dagster/row_count": stats.rows,
-            "dagster/column_schema": table_schema(deidentifier.schema),
+            "dagster/row_count": done.rows,
+            "dagster/column_schema": table_schema(done.schema),
             "entities_found": dg.MetadataValue.md(
-                counts_markdown("entity", scrubber.entities, unit="replaced")
+                counts_markdown("entity", done.entities, unit="replaced")
             ),
             "fields_dropped": dg.MetadataValue.md(
-                counts_markdown("field", stats.fields_dropped, unit="values dropped")
+                counts_markdown("field", done.fields_dropped, unit="values dropped")
             ),
-            "distinct_values_analyzed": scrubber.distinct_analyzed,
+            "distinct_values_analyzed": done.distinct_analyzed,
+            "engine": deidentification.engine,
             "pseudonymization_key_version": key.version,
             "seconds": round(seconds, 2),
             "silver_file": dg.MetadataValue.path(str(target)),
-            "preview": dg.MetadataValue.md(preview_markdown(written, _PREVIEW[source])),
+            "preview": dg.MetadataValue.md(preview_markdown(_head(target), _PREVIEW[source])),
         },
-        check_results=[_no_identifier_check(written)],
+        check_results=[_no_identifier_check(target)],
     )
+
+
+def _head(path: Path, rows: int = 8) -> pa.Table:
+    """The first rows of a Parquet file, without reading the rest."""
+    batch = next(pq.ParquetFile(path).iter_batches(batch_size=rows), None)
+    return pa.Table.from_batches([batch]) if batch is not None else pa.table({})
 
 
 def _check_spec(key: dg.AssetKey) -> dg.AssetCheckSpec:

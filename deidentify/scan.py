@@ -11,6 +11,7 @@ from deidentify.engine import ScrubEngine
 
 NOT_SCANNED_SUFFIXES = ("_key",)
 NOT_SCANNED = frozenset({"ip_network", "key_version"})
+SEEN_LIMIT = 500_000
 
 
 def scannable_columns(schema: pa.Schema) -> list[str]:
@@ -28,14 +29,36 @@ def scan_table(
     table: pa.Table, engine: ScrubEngine, columns: Iterable[str] | None = None
 ) -> Counter[tuple[str, str]]:
     """(column, entity type) -> how many distinct values of the column hold that entity."""
+    return scan_batches([table], table.schema, engine, columns)
+
+
+def scan_batches(
+    batches: Iterable[pa.RecordBatch | pa.Table],
+    schema: pa.Schema,
+    engine: ScrubEngine,
+    columns: Iterable[str] | None = None,
+) -> Counter[tuple[str, str]]:
+    """`scan_table` over a stream of batches, so a partition of any size fits in memory.
+
+    Values already scanned are skipped; the record of them is emptied past SEEN_LIMIT per
+    column (a value seen again is then scanned again: slower, never less safe), so a
+    value repeated across batches may count more than once in the findings.
+    """
+    names = list(columns) if columns is not None else scannable_columns(schema)
+    seen: dict[str, set[str]] = {name: set() for name in names}
     findings: Counter[tuple[str, str]] = Counter()
-    for name in columns if columns is not None else scannable_columns(table.schema):
-        distinct = [v for v in table.column(name).unique().to_pylist() if v]
-        if not distinct:
-            continue
-        for text, found in zip(distinct, engine.analyze_many(distinct), strict=True):
-            for result in found:
-                if text[result.start : result.end].startswith("<"):
-                    continue
-                findings[(name, result.entity_type)] += 1
+    for batch in batches:
+        for name in names:
+            distinct = [v for v in batch.column(name).unique().to_pylist() if v]
+            new = [v for v in distinct if v not in seen[name]]
+            if not new:
+                continue
+            if len(seen[name]) + len(new) > SEEN_LIMIT:
+                seen[name].clear()
+            seen[name].update(new)
+            for text, found in zip(new, engine.analyze_many(new), strict=True):
+                for result in found:
+                    if text[result.start : result.end].startswith("<"):
+                        continue
+                    findings[(name, result.entity_type)] += 1
     return findings

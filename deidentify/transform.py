@@ -16,6 +16,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from deidentify import generalize
+from deidentify import scrubber as scrubber_module
 from deidentify.field_policy import FieldPolicy, FieldRule, SourcePolicy
 from deidentify.pseudonymize import PseudonymKey, pseudonyms
 from deidentify.scrubber import Scrubber
@@ -183,6 +184,8 @@ class Deidentifier:
             return None
         template = self._urls.get(url)
         if template is None:
+            if len(self._urls) >= scrubber_module.MEMO_LIMIT:
+                self._urls.clear()
             template = self._urls[url] = url_template(
                 url, self.policy.url_rules, self.scrubber.scrub_structured_one
             )
@@ -193,6 +196,8 @@ class Deidentifier:
             return None, None
         parts = self._referrers.get(referrer)
         if parts is None:
+            if len(self._referrers) >= scrubber_module.MEMO_LIMIT:
+                self._referrers.clear()
             parts = self._referrers[referrer] = referrer_parts(referrer, self.policy.url_rules)
         return parts
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Literal
 
 import dagster as dg
 from dagster_aws.s3 import S3Resource
@@ -96,6 +97,17 @@ class DeidentificationResource(dg.ConfigurableResource):
     field_policy_path: str = Field(default=str(DEFAULT_POLICY_PATH))
     workers: int = Field(default=0, ge=0, description="NER processes; 0 = one per core.")
     batch_rows: int = Field(default=50_000, ge=1, description="Rows per batch read from bronze.")
+    engine: Literal["in_process", "dask"] = Field(
+        default="in_process",
+        description="Where batches are de-identified: in this process, or on a Dask cluster.",
+    )
+    dask_scheduler: str | None = Field(
+        default=None,
+        description=(
+            "Address of a running Dask scheduler (tcp://host:8786, tls://... for a real "
+            "cluster); unset with engine=dask: a LocalCluster of `workers` processes."
+        ),
+    )
 
     def field_policy(self) -> FieldPolicy:
         """The validated field policy."""

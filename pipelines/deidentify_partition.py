@@ -1,0 +1,149 @@
+"""De-identify one bronze partition into silver, in this process or on a Dask cluster.
+
+Both engines stream: bronze is read in record batches of `batch_rows`, each batch is
+de-identified by the same `Deidentifier`, and the results are written in order through one
+`AtomicParquetWriter`. So the silver file is the same row for row whichever engine made it,
+and peak memory depends on the batch size (times the batches in flight), not on the size of
+the partition.
+
+On Dask the driver (the Dagster step) reads the batches and submits each to the cluster as
+a future; no more than two batches per worker thread are in flight, so a slow cluster cannot
+make the driver buffer the whole partition. Workers need the project installed, nothing
+else: batches travel with the task, no shared filesystem is required.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections import Counter, deque
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from deidentify.field_policy import FieldPolicy
+from deidentify.pseudonymize import PseudonymKey
+from deidentify.scrubber import Scrubber
+from deidentify.transform import Deidentifier
+from pipelines.storage import AtomicParquetWriter
+
+ENGINES = ("in_process", "dask")
+
+
+@dataclass
+class PartitionDeidentified:
+    """What de-identifying one partition did, for the asset's metadata."""
+
+    schema: pa.Schema
+    rows: int = 0
+    entities: Counter[str] = field(default_factory=Counter)
+    fields_dropped: Counter[str] = field(default_factory=Counter)
+    distinct_analyzed: int = 0
+
+
+def deidentify_in_process(
+    bronze: Path,
+    target: Path,
+    policy: FieldPolicy,
+    source: str,
+    key: PseudonymKey,
+    workers: int,
+    batch_rows: int,
+) -> PartitionDeidentified:
+    """Stream bronze through one Deidentifier here; NER spread over `workers` processes."""
+    with Scrubber(workers=workers) as scrubber:
+        deidentifier = Deidentifier(policy, source, key, scrubber)
+        with AtomicParquetWriter(target, deidentifier.schema) as writer:
+            for batch in pq.ParquetFile(bronze).iter_batches(batch_size=batch_rows):
+                writer.write(deidentifier.transform(batch))
+    return PartitionDeidentified(
+        schema=deidentifier.schema,
+        rows=deidentifier.stats.rows,
+        entities=Counter(scrubber.entities),
+        fields_dropped=Counter(deidentifier.stats.fields_dropped),
+        distinct_analyzed=scrubber.distinct_analyzed,
+    )
+
+
+@functools.cache
+def _worker_scrubber() -> Scrubber:
+    """One scrubber per worker process, so its memo serves every batch the worker gets."""
+    return Scrubber(workers=1)
+
+
+def deidentify_batch(
+    batch: pa.RecordBatch, policy: FieldPolicy, source: str, key: PseudonymKey
+) -> tuple[pa.Table, dict]:
+    """Run on a Dask worker: one bronze batch in, its silver rows and counts out."""
+    scrubber = _worker_scrubber()
+    entities_before = Counter(scrubber.entities)
+    analyzed_before = scrubber.distinct_analyzed
+    deidentifier = Deidentifier(policy, source, key, scrubber)
+    table = deidentifier.transform(batch)
+    return table, {
+        "entities": scrubber.entities - entities_before,
+        "fields_dropped": deidentifier.stats.fields_dropped,
+        "distinct_analyzed": scrubber.distinct_analyzed - analyzed_before,
+    }
+
+
+def deidentify_on_dask(
+    bronze: Path,
+    target: Path,
+    policy: FieldPolicy,
+    source: str,
+    key: PseudonymKey,
+    batch_rows: int,
+    client,
+) -> PartitionDeidentified:
+    """Submit every bronze batch to the cluster and write the results in bronze order."""
+    schema = policy.source(source).silver_schema("event_date")
+    result = PartitionDeidentified(schema=schema)
+    in_flight_limit = max(2, 2 * sum(client.nthreads().values()))
+    pending: deque = deque()
+
+    def collect(writer: AtomicParquetWriter) -> None:
+        table, counts = pending.popleft().result()
+        writer.write(table)
+        result.rows += table.num_rows
+        result.entities.update(counts["entities"])
+        result.fields_dropped.update(counts["fields_dropped"])
+        result.distinct_analyzed += counts["distinct_analyzed"]
+
+    with AtomicParquetWriter(target, schema) as writer:
+        try:
+            for batch in pq.ParquetFile(bronze).iter_batches(batch_size=batch_rows):
+                pending.append(client.submit(deidentify_batch, batch, policy, source, key))
+                if len(pending) >= in_flight_limit:
+                    collect(writer)
+            while pending:
+                collect(writer)
+        except BaseException:
+            for future in pending:
+                future.cancel()
+            raise
+    return result
+
+
+@contextmanager
+def dask_client(scheduler: str | None, workers: int) -> Iterator:
+    """A client of the cluster at `scheduler`, or of a LocalCluster of `workers` processes."""
+    from dask.distributed import Client, LocalCluster
+
+    if scheduler:
+        with Client(scheduler) as client:
+            yield client
+        return
+    with (
+        LocalCluster(
+            n_workers=workers,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=None,
+        ) as cluster,
+        Client(cluster) as client,
+    ):
+        yield client
