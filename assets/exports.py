@@ -22,6 +22,7 @@ from assets.gold_build import GoldTable, check_no_identifier, protect
 from deidentify.disclosure import DisclosureRules
 from deidentify.sharing_policy import PolicyViolation
 from pipelines.erasure import stale_months
+from pipelines.faults import crash_point
 from pipelines.packaging import (
     MissingSigningKeyError,
     RemotePackageExists,
@@ -216,6 +217,7 @@ def _assemble(recipient: Recipient, month: str, policy, storage: StorageResource
             pacsv.write_csv(cells, staging / f"{name}.csv")
         if "parquet" in recipient.formats:
             pq.write_table(cells, staging / f"{name}.parquet")
+        crash_point("export")
         datasets[name] = {
             "rows": cells.num_rows,
             "suppressed_cells": int(pa.compute.sum(cells.column("suppressed")).as_py() or 0),

@@ -33,6 +33,7 @@ from deidentify.field_policy import load_field_policy
 from deidentify.profiles import PROFILE_SCHEMA
 from deidentify.sharing_policy import PolicyViolation
 from pipelines.erasure import clear_stale
+from pipelines.faults import crash_point
 from pipelines.locks import erasure_lock
 from pipelines.partitions import monthly_partitions
 from pipelines.resources import SharingPolicyResource, StorageResource
@@ -281,6 +282,7 @@ def build_gold_asset(table: GoldTable) -> dg.AssetsDefinition:
             target = gold_file(storage.out_path, table.name, inputs.month)
             candidate = candidate_file(storage.out_path, table.name, inputs.month)
             write_gold(candidate, result)
+            crash_point("gold")
             written = pq.read_table(candidate)
             outcomes = {
                 "cells_meet_k": check_cells_meet_k(table, written, rules.k),

@@ -179,11 +179,19 @@ def protect(table: GoldTable, cells: pd.DataFrame, rules: DisclosureRules) -> Go
     if table.hide_suppressed_dimension:
         column = table.hide_suppressed_dimension
         protected[column] = protected[column].where(~protected["suppressed"], SUPPRESSED_LABEL)
+    # A fixed row order (the table's own, then its dimensions), so that the same cells make
+    # the same file byte for byte, whatever order DuckDB's parallel GROUP BY returned them in.
+    dimensions = list(table.dimensions)
     if table.sort:
         protected["_order"] = protected[table.sort[0]].astype("float64")
         protected = protected.sort_values(
-            ["suppressed", "_order"], ascending=[True, False], kind="stable", na_position="last"
+            ["suppressed", "_order", *dimensions],
+            ascending=[True, False, *[True] * len(dimensions)],
+            kind="stable",
+            na_position="last",
         ).drop(columns="_order")
+    else:
+        protected = protected.sort_values(dimensions, kind="stable", na_position="last")
     schema = table.schema
     arrays = []
     for schema_field in schema:

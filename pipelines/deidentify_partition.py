@@ -28,6 +28,7 @@ from deidentify.field_policy import FieldPolicy
 from deidentify.pseudonymize import PseudonymKey
 from deidentify.scrubber import Scrubber
 from deidentify.transform import Deidentifier
+from pipelines.faults import crash_point
 from pipelines.storage import AtomicParquetWriter
 
 ENGINES = ("in_process", "dask")
@@ -59,6 +60,7 @@ def deidentify_in_process(
         with AtomicParquetWriter(target, deidentifier.schema) as writer:
             for batch in pq.ParquetFile(bronze).iter_batches(batch_size=batch_rows):
                 writer.write(deidentifier.transform(batch))
+                crash_point("silver")
     return PartitionDeidentified(
         schema=deidentifier.schema,
         rows=deidentifier.stats.rows,

@@ -30,6 +30,7 @@ import pyarrow.parquet as pq
 
 from deidentify.pseudonymize import PseudonymKey, pseudonym
 from deidentify.transform import DERIVED_FIELDS, derived_values
+from pipelines.faults import crash_point
 from pipelines.locks import erasure_lock
 from pipelines.storage import (
     PARTITION_FILE,
@@ -273,6 +274,7 @@ def _rewrite(
     with AtomicParquetWriter(path, source.schema_arrow, private=private) as writer:
         for batch in source.iter_batches(batch_size=65_536):
             writer.write(batch.filter(pa.array([not m for m in mask_of(batch)])))
+            crash_point("erasure")
     return matched
 
 

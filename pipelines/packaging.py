@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from pipelines.storage import remove_orphans
+
 MIN_SIGNING_KEY_LENGTH = 32
 DEMO_SIGNING_KEY = "demo-mode-signing-key-PUBLIC-do-not-use-0000000"
 
@@ -77,8 +79,10 @@ def verify_package(package: Path, key: SigningKey) -> list[str]:
 
 def staging_folder(recipient_root: Path) -> Path:
     """A hidden folder beside the deliveries where a package is assembled."""
-    folder = recipient_root / f".staging-{uuid.uuid4().hex}"
-    folder.mkdir(parents=True)
+    recipient_root.mkdir(parents=True, exist_ok=True)
+    remove_orphans(recipient_root, ".staging-*")
+    folder = recipient_root / f".staging-{os.getpid()}-{uuid.uuid4().hex}"
+    folder.mkdir()
     return folder
 
 

@@ -8,6 +8,7 @@ old file or the new one, never a mixture, and a rerun replaces rather than appen
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from pathlib import Path
 from types import TracebackType
@@ -23,6 +24,41 @@ PARTITION_FILE = "part-0.parquet"
 def partition_file(out_dir: Path, layer: str, dataset: str, date_key: str) -> Path:
     """`<out>/<layer>/<dataset>/date=YYYY-MM-DD/part-0.parquet`."""
     return out_dir / layer / dataset / f"date={date_key}" / PARTITION_FILE
+
+
+def temp_name(target: Path) -> Path:
+    """A hidden sibling of `target` that names the writing process: `.<name>.<pid>-<id>.tmp`."""
+    return target.parent / f".{target.name}.{os.getpid()}-{uuid.uuid4().hex}.tmp"
+
+
+def process_alive(pid: int) -> bool:
+    """Whether a process with this id still runs (on this machine)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_orphans(folder: Path, pattern: str) -> int:
+    """Remove leftovers (`<prefix>.<pid>-<id>...`) of writers that died (SIGKILL, power cut).
+
+    A leftover of a live process, which may be a concurrent writer, is never touched.
+    """
+    removed = 0
+    for leftover in folder.glob(pattern):
+        owner = leftover.name.rsplit(".", 2)[-2] if leftover.name.endswith(".tmp") else ""
+        owner = owner or leftover.name.removeprefix(".staging-")
+        pid = owner.split("-", 1)[0]
+        if pid.isdigit() and not process_alive(int(pid)):
+            if leftover.is_dir():
+                shutil.rmtree(leftover, ignore_errors=True)
+            else:
+                leftover.unlink(missing_ok=True)
+            removed += 1
+    return removed
 
 
 def make_dirs(path: Path, private: bool) -> None:
@@ -47,7 +83,8 @@ class AtomicParquetWriter:
         self.rows = 0
         self._discarded = False
         make_dirs(target.parent, private)
-        self._temp = target.parent / f".{target.name}.{uuid.uuid4().hex}.tmp"
+        remove_orphans(target.parent, f".{target.name}.*.tmp")
+        self._temp = temp_name(target)
         self._writer = pq.ParquetWriter(self._temp, schema, compression="zstd")
 
     def write(self, batch: pa.RecordBatch | pa.Table) -> None:
@@ -80,7 +117,7 @@ class AtomicParquetWriter:
 def write_bytes_atomically(target: Path, payload: bytes, private: bool = False) -> None:
     """Write a small file through a temporary name and an atomic rename."""
     make_dirs(target.parent, private)
-    temp = target.parent / f".{target.name}.{uuid.uuid4().hex}.tmp"
+    temp = temp_name(target)
     temp.write_bytes(payload)
     if private:
         os.chmod(temp, PRIVATE_FILE_MODE)

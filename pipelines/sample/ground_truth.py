@@ -125,5 +125,6 @@ def silver_texts(out_dir: Path) -> list[str]:
     """Every distinct string value of every silver file under `out_dir`, sorted."""
     texts: set[str] = set()
     for path in (out_dir / "silver").rglob("*.parquet"):
-        texts.update(table_texts(pq.read_table(path)))
+        for batch in pq.ParquetFile(path).iter_batches(batch_size=100_000):
+            texts.update(table_texts(pa.Table.from_batches([batch])))
     return sorted(texts)
