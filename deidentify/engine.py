@@ -42,6 +42,7 @@ from presidio_anonymizer.entities import OperatorConfig
 
 from deidentify.recognizers import (
     EncodedEmailRecognizer,
+    FullDateRecognizer,
     MedicalRecordNumberRecognizer,
     OfflineEmailRecognizer,
     PersonNameDictionaryRecognizer,
@@ -126,6 +127,7 @@ def pattern_recognizers() -> list:
         MedicalRecordNumberRecognizer(),
         UsStreetAddressRecognizer(),
         UsZipCodeRecognizer(),
+        FullDateRecognizer(),
         IpRecognizer(),
         PersonNameDictionaryRecognizer(),
     ]
@@ -144,6 +146,30 @@ def _analyzer(nlp_engine: SpacyNlpEngine, with_ner: bool) -> AnalyzerEngine:
         supported_languages=[LANGUAGE],
         default_score_threshold=SCORE_THRESHOLD,
     )
+
+
+def merge_overlaps(findings: Sequence[RecognizerResult]) -> list[RecognizerResult]:
+    """Overlapping findings become one finding over the union of their spans.
+
+    Left to itself, Presidio's conflict resolution keeps the higher-scored of two
+    overlapping findings: NER's DATE_TIME over "56790" would win against the address
+    "56790 Rogers Groves" and leave the street name in the text. The union is removed
+    instead, labelled by the longest finding (then the highest score).
+    """
+    merged: list[RecognizerResult] = []
+    for finding in sorted(findings, key=lambda f: (f.start, -f.end)):
+        if merged and finding.start < merged[-1].end:
+            last = merged[-1]
+            label = max((last, finding), key=lambda f: (f.end - f.start, f.score))
+            merged[-1] = RecognizerResult(
+                label.entity_type,
+                last.start,
+                max(last.end, finding.end),
+                max(last.score, finding.score),
+            )
+        else:
+            merged.append(finding)
+    return merged
 
 
 @dataclass
@@ -185,7 +211,7 @@ class ScrubEngine:
         if not findings:
             return text
         return self.anonymizer.anonymize(
-            text=text, analyzer_results=findings, operators=self._operators
+            text=text, analyzer_results=merge_overlaps(findings), operators=self._operators
         ).text
 
     def scrub_many(self, texts: Sequence[str]) -> list[tuple[str, list[str]]]:

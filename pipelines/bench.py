@@ -18,6 +18,7 @@ import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from queue import Empty
 
 import orjson
 import pyarrow as pa
@@ -72,7 +73,16 @@ def _run_in_child(target, *args) -> dict:
     queue = context.Queue()
     process = context.Process(target=_child_main, args=(queue, target, args))
     process.start()
-    result = queue.get()
+    while True:
+        try:
+            result = queue.get(timeout=5)
+            break
+        except Empty:
+            if not process.is_alive():
+                raise RuntimeError(
+                    f"the {target.__name__} child died (exit code {process.exitcode}) "
+                    "before reporting; see its output above"
+                ) from None
     process.join()
     if "error" in result:
         raise RuntimeError(result["error"])

@@ -2,6 +2,7 @@
 
 from deidentify.recognizers.dea import UsDeaRecognizer
 from deidentify.recognizers.encoded_email import EncodedEmailRecognizer
+from deidentify.recognizers.full_date import FullDateRecognizer
 from deidentify.recognizers.medical_record_number import MedicalRecordNumberRecognizer
 from deidentify.recognizers.offline_email import OfflineEmailRecognizer
 from deidentify.recognizers.person_name_dictionary import PersonNameDictionaryRecognizer
@@ -11,6 +12,7 @@ from deidentify.recognizers.zip_code import UsZipCodeRecognizer
 
 __all__ = [
     "EncodedEmailRecognizer",
+    "FullDateRecognizer",
     "MedicalRecordNumberRecognizer",
     "OfflineEmailRecognizer",
     "PersonNameDictionaryRecognizer",

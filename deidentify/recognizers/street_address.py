@@ -18,7 +18,9 @@ _STREET_TYPES = (
     "Summit|Throughway|Trace|Track|Tunnel|Turnpike|Union|Valley|Viaduct|View|Village|Ville|"
     "Vista|Walk|Wall|Well|Wells|Bypass|Camp|Canyon|Cape|Causeway|Center|Centers|Cliff|Club|"
     "Common|Corner|Corners|Course|Courts|Cove|Creek|Crescent|Crest|Curve|Dale|Dam|Divide|"
-    "Freeway|Fields|Field|Burg|Bluff|Bluffs|Bottom|Branch|Bridge|Brook|Brooks|Beach|Bend"
+    "Freeway|Fields|Field|Burg|Bluff|Bluffs|Bottom|Branch|Bridge|Brook|Brooks|Beach|Bend|"
+    "Lake|Fork|Lock|Loaf|Mall|Mews|Plain|Ramp|Row|Rue|Spur|Trafficway|Underpass|Via|Gateway|"
+    "Crossroad|Hollow|Fall|Shoals|Harbors|Unions|Isles|Ferry|Forest|Land|Lodge|Passage"
 )
 
 
@@ -26,17 +28,28 @@ class UsStreetAddressRecognizer(DomainPatternRecognizer):
     """Recognize a US street line such as `4821 Oak Ridge Dr. Apt. 12`.
 
     Neither Presidio nor spaCy's small model finds street addresses (the NER labels the
-    city at best). The house number, one to four capitalised words and a USPS street type
-    are required, with an optional apartment or suite.
+    city at best). The house number, up to four capitalised words and a USPS street type
+    (singular or plural, as in "506 Ortiz Circles") are required, with an optional apartment
+    or suite and the rest of a mailing address (", City, ST 12345").
     """
 
     PATTERNS = [
         Pattern(
             "US street line",
-            r"\b\d{1,6}(?:\s+[A-Z][a-zA-Z'-]+){1,4}\s+(?:" + _STREET_TYPES + r")\b\.?"
-            r"(?:,?\s+(?:Apt\.?|Suite|Ste\.?|Unit|#)\s*[\w-]+)?",
+            r"\b\d{1,6}(?:\s+[A-Z][a-zA-Z'-]+){0,4}\s+(?:" + _STREET_TYPES + r")s?\b\.?"
+            r"(?:,?\s+(?:Apt\.?|Suite|Ste\.?|Unit|#)\s*[\w-]+)?"
+            # The rest of a mailing address: ", City" and ", ST 12345" (a city is a
+            # geographic unit smaller than a state, so it goes with the street).
+            r"(?:,\s*[A-Z][a-zA-Z'-]+(?:\s+[A-Z][a-zA-Z'-]+){0,2}(?=,\s*[A-Z]{2}\b))?"
+            r"(?:,\s*[A-Z]{2}(?:\s+\d{5}(?:-\d{4})?)?\b)?",
             0.7,
-        )
+        ),
+        Pattern(
+            "US military address",
+            r"\b(?:(?:PSC|Unit)\s+\d{3,5},?\s+Box\s+\d{3,5}|(?:USNS|USNV|USS|USCGC)\s+"
+            r"[A-Z][a-zA-Z'-]+),?\s+(?:APO|FPO|DPO)\s+A[AEP]\s+\d{5}\b",
+            0.7,
+        ),
     ]
     CONTEXT = ["address", "billing", "street", "mail", "ship"]
     ENTITY = "US_STREET_ADDRESS"
