@@ -11,7 +11,7 @@ from dagster_aws.s3 import S3Resource
 from pydantic import Field
 
 from deidentify.field_policy import DEFAULT_POLICY_PATH, FieldPolicy, load_field_policy
-from deidentify.pseudonymize import PseudonymKey
+from deidentify.pseudonymize import MissingKeyError, PseudonymKey
 from deidentify.sharing_policy import (
     DEFAULT_SHARING_POLICY_PATH,
     SharingPolicy,
@@ -19,7 +19,7 @@ from deidentify.sharing_policy import (
 )
 from pipelines.ingest.bronze import IngestSettings
 from pipelines.ingest.raw_lines import DEFAULT_MAX_LINE_BYTES
-from pipelines.packaging import SigningKey
+from pipelines.packaging import MissingSigningKeyError, SigningKey
 from pipelines.recipients import DEFAULT_RECIPIENTS_PATH
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -83,12 +83,17 @@ class PseudonymizationResource(dg.ConfigurableResource):
     """
 
     key: str | None = Field(default=None, description="Secret, at least 32 characters.")
+    key_file: str | None = Field(
+        default=None,
+        description="Or: a file holding the secret, outside the repository, owner-only (0600).",
+    )
     key_version: str = Field(default="v1", description="Recorded with every output.")
     demo_mode: bool = Field(default=False, description="Allow the public demo key.")
 
     def pseudonym_key(self) -> PseudonymKey:
         """The key, or MissingKeyError saying how to provide one."""
-        return PseudonymKey.from_settings(self.key, self.key_version, self.demo_mode)
+        secret = self.key or read_secret_file(self.key_file, MissingKeyError)
+        return PseudonymKey.from_settings(secret, self.key_version, self.demo_mode)
 
 
 class DeidentificationResource(dg.ConfigurableResource):
@@ -134,13 +139,38 @@ class DeliveryResource(dg.ConfigurableResource):
     signing_key_value: str | None = Field(
         default=None, description="Secret, at least 32 characters."
     )
+    signing_key_file: str | None = Field(
+        default=None,
+        description="Or: a file holding the secret, outside the repository, owner-only (0600).",
+    )
     key_version: str = Field(default="v1")
     demo_mode: bool = Field(default=False)
     recipients_path: str = Field(default=str(DEFAULT_RECIPIENTS_PATH))
 
     def signing_key(self) -> SigningKey:
         """The delivery key, or MissingSigningKeyError saying how to set one."""
-        return SigningKey.from_settings(self.signing_key_value, self.key_version, self.demo_mode)
+        secret = self.signing_key_value or read_secret_file(
+            self.signing_key_file, MissingSigningKeyError
+        )
+        return SigningKey.from_settings(secret, self.key_version, self.demo_mode)
+
+
+def read_secret_file(path: str | None, error: type[Exception]) -> str | None:
+    """The secret in `path` (stripped), refusing a file inside the repository or readable by
+    others: a key in the working tree ends up in a commit, a 0644 key in someone's hands."""
+    if not path:
+        return None
+    file = Path(path).expanduser().resolve()
+    if file.is_relative_to(PROJECT_ROOT):
+        raise error(f"the key file {file} is inside the repository: keep secrets outside it")
+    try:
+        mode = file.stat().st_mode
+        secret = file.read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise error(f"cannot read the key file {file}: {exc.strerror}") from exc
+    if mode & 0o077:
+        raise error(f"the key file {file} is readable by others: `chmod 600 {file}`")
+    return secret or None
 
 
 def pseudonymization_from_env() -> PseudonymizationResource:
@@ -148,6 +178,7 @@ def pseudonymization_from_env() -> PseudonymizationResource:
     has_key = bool(os.environ.get("PSEUDONYMIZATION_KEY"))
     return PseudonymizationResource(
         key=dg.EnvVar("PSEUDONYMIZATION_KEY") if has_key else None,
+        key_file=os.environ.get("PSEUDONYMIZATION_KEY_FILE") or None,
         key_version=os.environ.get("PSEUDONYMIZATION_KEY_VERSION", "v1"),
         demo_mode=os.environ.get("PIPELINES_DEMO_MODE", "") == "1",
     )
@@ -175,6 +206,7 @@ def default_resources(raw_dir: Path | None = None, out_dir: Path | None = None) 
             signing_key_value=dg.EnvVar("EXPORT_SIGNING_KEY")
             if os.environ.get("EXPORT_SIGNING_KEY")
             else None,
+            signing_key_file=os.environ.get("EXPORT_SIGNING_KEY_FILE") or None,
             key_version=os.environ.get("EXPORT_SIGNING_KEY_VERSION", "v1"),
             demo_mode=os.environ.get("PIPELINES_DEMO_MODE", "") == "1",
         ),

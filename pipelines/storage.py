@@ -62,10 +62,22 @@ def remove_orphans(folder: Path, pattern: str) -> int:
 
 
 def make_dirs(path: Path, private: bool) -> None:
-    """Create `path` and its parents; private folders are owner-only (they hold raw identifiers)."""
-    path.mkdir(parents=True, exist_ok=True)
-    if private:
-        os.chmod(path, PRIVATE_DIR_MODE)
+    """Create `path` and its parents; private folders are owner-only (they hold raw identifiers).
+
+    Every folder this call creates is owner-only when `private`, not only the last one.
+    """
+    if not private:
+        path.mkdir(parents=True, exist_ok=True)
+        return
+    missing = []
+    folder = path
+    while not folder.exists():
+        missing.append(folder)
+        folder = folder.parent
+    for created in reversed(missing):
+        created.mkdir(exist_ok=True)
+        os.chmod(created, PRIVATE_DIR_MODE)
+    os.chmod(path, PRIVATE_DIR_MODE)
 
 
 class AtomicParquetWriter:
