@@ -14,6 +14,8 @@ from pipelines.ingest import reasons
 from pipelines.ingest.timestamps import TimestampError, parse_iso8601
 
 STRING_FIELDS = ("user_id", "org_id", "session_id", "ip", "user_agent", "url", "referrer")
+# orjson writes at most 255 levels back out; a limit well below keeps every kept line writable.
+MAX_JSON_DEPTH = 64
 CONTRACT_FIELDS = frozenset({"event_id", "ts", "event", "properties", *STRING_FIELDS})
 
 SCHEMA = pa.schema(
@@ -46,6 +48,8 @@ def parse_event_line(data: bytes) -> ParseResult:
         record = orjson.loads(data)
     except orjson.JSONDecodeError as exc:
         code = reasons.INVALID_UTF8 if "UTF-8" in str(exc) else reasons.INVALID_JSON
+        if "depth limit" in str(exc):
+            code = reasons.TOO_DEEPLY_NESTED
         return None, None, reasons.reason(code, str(exc))
     if not isinstance(record, dict):
         return None, None, reasons.reason(reasons.NOT_AN_OBJECT, type(record).__name__)
@@ -59,6 +63,14 @@ def parse_event_line(data: bytes) -> ParseResult:
     except TimestampError as exc:
         return None, None, reasons.reason(reasons.BAD_TIMESTAMP, str(exc))
 
+    if data.count(b"{") + data.count(b"[") > MAX_JSON_DEPTH and _depth(record) > MAX_JSON_DEPTH:
+        return (
+            date_key,
+            None,
+            reasons.reason(
+                reasons.TOO_DEEPLY_NESTED, f"JSON nested deeper than {MAX_JSON_DEPTH} levels"
+            ),
+        )
     problem = _contract_problem(record)
     if problem is not None:
         return date_key, None, problem
@@ -75,6 +87,22 @@ def parse_event_line(data: bytes) -> ParseResult:
         orjson.dumps(extra).decode() if extra else None,
     )
     return date_key, row, None
+
+
+def _depth(value: object) -> int:
+    """How deeply objects and arrays nest in a loaded JSON value (iterative: no recursion)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        if isinstance(item, dict):
+            children = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        deepest = max(deepest, level)
+        stack.extend((child, level + 1) for child in children)
+    return deepest
 
 
 def _contract_problem(record: dict) -> str | None:

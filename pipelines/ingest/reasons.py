@@ -5,6 +5,7 @@ from __future__ import annotations
 BLANK_LINE = "blank_line"
 INVALID_UTF8 = "invalid_utf8"
 INVALID_JSON = "invalid_json"
+TOO_DEEPLY_NESTED = "too_deeply_nested"
 NOT_AN_OBJECT = "not_an_object"
 MISSING_FIELD = "missing_field"
 WRONG_TYPE = "wrong_type"

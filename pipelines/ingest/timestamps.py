@@ -29,7 +29,12 @@ def to_utc_fields(moment: datetime) -> tuple[int, int, str]:
     offset = moment.utcoffset()
     if offset is None:
         raise TimestampError("timestamp has no UTC offset")
-    utc = moment.astimezone(UTC)
+    try:
+        utc = moment.astimezone(UTC)
+    except OverflowError as exc:
+        raise TimestampError(
+            f"timestamp {moment.isoformat()} falls outside the calendar once converted to UTC"
+        ) from exc
     if not EARLIEST <= utc < LATEST:
         raise TimestampError(
             f"timestamp {utc.isoformat()} outside the accepted range "

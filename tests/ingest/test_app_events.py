@@ -98,4 +98,4 @@ def test_deep_nesting_is_rejected_not_crashing() -> None:
         + b"}"
     )
     _, row, reason = parse_event_line(deep)
-    assert row is None and reason.startswith("invalid_json")
+    assert row is None and reason.startswith("too_deeply_nested")
