@@ -2,13 +2,13 @@
 
 The asset is the erasure ledger (`<out>/erasure/ledger.parquet`, pseudonyms only). Each run
 records new requests and account_deleted users, sweeps their rows out of every stored day,
-and marks the gold months built from those days stale, so gold_job rebuilds them (the
+and marks the gold months and weeks built from those days stale, so gold_job rebuilds them (the
 stale_gold_sensor asks for it) and no export is cut from a stale month.
 """
 
 import dagster as dg
 
-from assets.gold import GOLD_TABLES
+from assets.gold import ALL_GOLD_TABLES
 from assets.metadata import counts_markdown
 from deidentify.pseudonymize import MissingKeyError
 from pipelines.erasure import run_erasure
@@ -50,12 +50,15 @@ def erased_users(
     except MissingKeyError as exc:
         raise dg.Failure(description=str(exc), allow_retries=False) from exc
     outcome = run_erasure(
-        storage.raw_path, storage.out_path, key, [table.name for table in GOLD_TABLES]
+        storage.raw_path,
+        storage.out_path,
+        key,
+        [(table.name, table.period) for table in ALL_GOLD_TABLES],
     )
     removed = dict(outcome.sweep.rows_removed)
     context.log.info(
         f"erasure: {outcome.new_entries} new entries, {sum(removed.values())} rows removed from "
-        f"{outcome.sweep.files_rewritten} files; stale gold months: {outcome.stale_months}"
+        f"{outcome.sweep.files_rewritten} files; stale gold periods: {outcome.stale_periods}"
     )
     if outcome.other_key_versions:
         context.log.warning(
@@ -73,7 +76,7 @@ def erased_users(
             ),
             "files_rewritten": outcome.sweep.files_rewritten,
             "days_touched": len(outcome.sweep.dates),
-            "gold_months_marked_stale": dg.MetadataValue.json(outcome.stale_months),
+            "gold_periods_marked_stale": dg.MetadataValue.json(outcome.stale_periods),
             "entries_under_other_key_versions": outcome.other_key_versions,
             "pseudonymization_key_version": key.version,
         },

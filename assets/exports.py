@@ -1,4 +1,4 @@
-"""Exports: one package per recipient and month, checked again before it is delivered.
+"""Exports: one package per recipient and month (or week), checked again before delivery.
 
 A package is assembled in a hidden staging folder, scanned, sealed (manifest with every
 file's SHA-256, signed with the delivery key) and only then renamed into
@@ -7,7 +7,7 @@ stops the run with the reason: nothing partial is ever in the delivery folder.
 """
 
 import dataclasses
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import dagster as dg
 import pandas as pd
@@ -17,11 +17,11 @@ import pyarrow.parquet as pq
 from botocore.exceptions import BotoCoreError, ClientError
 from dagster_aws.s3 import S3Resource
 
-from assets.gold import GOLD_TABLES, gold_file
-from assets.gold_build import GoldTable, check_no_identifier, protect
+from assets.gold import GOLD_TABLES, WEEKLY_GOLD_TABLES, gold_file
+from assets.gold_build import GoldTable, check_no_identifier, period_label, protect
 from deidentify.disclosure import DisclosureRules
 from deidentify.sharing_policy import PolicyViolation
-from pipelines.erasure import stale_months
+from pipelines.erasure import stale_periods
 from pipelines.faults import crash_point
 from pipelines.packaging import (
     MissingSigningKeyError,
@@ -35,11 +35,23 @@ from pipelines.packaging import (
     staging_folder,
     upload_package,
 )
-from pipelines.partitions import monthly_partitions
+from pipelines.partitions import monthly_partitions, weekly_partitions
 from pipelines.recipients import Recipient
 from pipelines.resources import DeliveryResource, SharingPolicyResource, StorageResource
 
-_TABLES = {table.name: table for table in GOLD_TABLES}
+_MONTHLY = {table.name: table for table in GOLD_TABLES}
+_WEEKLY = {table.policy_name: table for table in WEEKLY_GOLD_TABLES}
+
+
+def recipient_tables(recipient: Recipient) -> list[GoldTable]:
+    """The gold tables a recipient's package holds: its datasets at its cadence."""
+    tables = _WEEKLY if recipient.cadence == "weekly" else _MONTHLY
+    return [tables[name] for name in recipient.datasets]
+
+
+def period_of(recipient: Recipient, start: datetime) -> str:
+    """The package's period: `2026-10` for a month, `2026-W42` for an ISO week."""
+    return period_label("week" if recipient.cadence == "weekly" else "month", start.date())
 
 
 class ExportRefused(RuntimeError):
@@ -73,30 +85,42 @@ def _readme(recipient: Recipient, month: str, policy_version: int) -> str:
         "delivery key) and the SHA-256 of every file listed in the manifest before use.",
         "",
     ]
-    for name in recipient.datasets:
-        table = _TABLES[name]
-        lines += [f"## {name}", "", table.description, "", "| column | type |", "| --- | --- |"]
+    for table in recipient_tables(recipient):
+        lines += [
+            f"## {table.name}",
+            "",
+            table.description,
+            "",
+            "| column | type |",
+            "| --- | --- |",
+        ]
         lines += [f"| {f.name} | {f.type} |" for f in table.schema]
         lines.append("")
     return "\n".join(lines)
 
 
 def build_export_asset(recipient: Recipient) -> dg.AssetsDefinition:
-    """The monthly export package of one recipient."""
+    """The monthly (or weekly) export package of one recipient."""
+    tables = recipient_tables(recipient)
 
     @dg.asset(
         key=dg.AssetKey(["exports", recipient.name]),
         description=(
-            f"Monthly package for {recipient.name} ({recipient.recipient_class}): "
-            f"{', '.join(recipient.datasets)} at k={recipient.k}, "
-            f"as {', '.join(recipient.formats)}, with manifest, signature and data dictionary."
+            f"{recipient.cadence.capitalize()} package for {recipient.name} "
+            f"({recipient.recipient_class}): {', '.join(t.name for t in tables)} at "
+            f"k={recipient.k}, as {', '.join(recipient.formats)}, with manifest, signature and "
+            "data dictionary."
         ),
-        deps=[dg.AssetKey(["gold", name]) for name in recipient.datasets],
-        partitions_def=monthly_partitions,
+        deps=[dg.AssetKey(["gold", table.name]) for table in tables],
+        partitions_def=weekly_partitions if recipient.cadence == "weekly" else monthly_partitions,
         group_name="exports",
         kinds={"csv"} if recipient.formats == ("csv",) else {"csv", "parquet"},
         owners=["team:data-engineering"],
-        tags={"layer": "exports", "recipient_class": recipient.recipient_class},
+        tags={
+            "layer": "exports",
+            "recipient_class": recipient.recipient_class,
+            "cadence": recipient.cadence,
+        },
     )
     def export_asset(
         context: dg.AssetExecutionContext,
@@ -105,7 +129,8 @@ def build_export_asset(recipient: Recipient) -> dg.AssetsDefinition:
         delivery: DeliveryResource,
         s3: S3Resource,
     ) -> dg.MaterializeResult:
-        month = context.partition_time_window.start.strftime("%Y-%m")
+        window = context.partition_time_window
+        month = period_of(recipient, window.start)
         policy = sharing.policy()
         root = storage.out_path / "exports" / recipient.name
         root.mkdir(parents=True, exist_ok=True)
@@ -114,6 +139,9 @@ def build_export_asset(recipient: Recipient) -> dg.AssetsDefinition:
         try:
             key = delivery.signing_key()
             manifest = _assemble(recipient, month, policy, storage, staging)
+            manifest["pseudonymization_key_version"] = _key_version(
+                storage, window.start.date(), window.end.date()
+            )
             manifest["signing_key_version"] = key.version
             manifest["package"] = name
             if corrects:
@@ -179,9 +207,11 @@ def _upload(s3: S3Resource, staging, recipient: Recipient, name: str, location: 
         ) from exc
 
 
-def _key_version(storage: StorageResource, month: str) -> str | None:
+def _key_version(storage: StorageResource, start: date, end: date) -> str | None:
     files = sorted(
-        (storage.out_path / "silver" / "deidentified_events").glob(f"date={month}-*/*.parquet")
+        p
+        for p in (storage.out_path / "silver" / "deidentified_events").glob("date=*/*.parquet")
+        if start.isoformat() <= p.parent.name.removeprefix("date=") < end.isoformat()
     )
     if not files:
         return None
@@ -191,14 +221,14 @@ def _key_version(storage: StorageResource, month: str) -> str | None:
 
 def _assemble(recipient: Recipient, month: str, policy, storage: StorageResource, staging) -> dict:
     datasets = {}
-    for name in recipient.datasets:
-        policy.check_recipient(recipient.recipient_class, name)
-        table = _TABLES[name]
+    for table in recipient_tables(recipient):
+        policy.check_recipient(recipient.recipient_class, table.policy_name)
+        name = table.name
         path = gold_file(storage.out_path, name, month)
-        if month in stale_months(storage.out_path, name):
+        if month in stale_periods(storage.out_path, name):
             raise ExportRefused(
                 f"gold/{name} for {month} is stale: an erasure removed rows after it was built; "
-                f"rebuild it first (gold_job for {month}; the stale_gold_sensor requests it)"
+                "rebuild it first (the stale_gold_sensor requests it)"
             )
         if not path.exists():
             raise ExportRefused(
@@ -221,12 +251,12 @@ def _assemble(recipient: Recipient, month: str, policy, storage: StorageResource
         datasets[name] = {
             "rows": cells.num_rows,
             "suppressed_cells": int(pa.compute.sum(cells.column("suppressed")).as_py() or 0),
-            "source_partition": f"gold/{name} month={month}",
+            "source_partition": f"gold/{name} {table.period}={month}",
         }
     (staging / "README.md").write_text(_readme(recipient, month, policy.version))
     return {
-        "pseudonymization_key_version": _key_version(storage, month),
         "recipient": recipient.name,
+        "cadence": recipient.cadence,
         "recipient_class": recipient.recipient_class,
         "period": month,
         "policy_version": policy.version,

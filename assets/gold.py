@@ -35,7 +35,7 @@ from deidentify.sharing_policy import PolicyViolation
 from pipelines.erasure import clear_stale
 from pipelines.faults import crash_point
 from pipelines.locks import erasure_lock
-from pipelines.partitions import monthly_partitions
+from pipelines.partitions import monthly_partitions, weekly_partitions
 from pipelines.resources import SharingPolicyResource, StorageResource
 from pipelines.storage import make_dirs, write_bytes_atomically
 
@@ -62,7 +62,7 @@ traffic_daily = GoldTable(
     categories=("automatically_collected",),
     chart=("day", "page_views"),
     sql=f"""
-        SELECT $month AS month, CAST(event_date AS VARCHAR) AS day, 'app' AS source,
+        SELECT $period AS month, CAST(event_date AS VARCHAR) AS day, 'app' AS source,
                {_PAGE_SECTION} AS page_section, device_type, browser_family, country,
                count(*) AS page_views, count(DISTINCT session_key) AS sessions,
                count(DISTINCT user_key) AS users
@@ -70,7 +70,7 @@ traffic_daily = GoldTable(
         WHERE event = 'page_view' AND NOT coalesce(is_bot, false)
         GROUP BY ALL
         UNION ALL
-        SELECT $month AS month, CAST(event_date AS VARCHAR) AS day, 'web' AS source,
+        SELECT $period AS month, CAST(event_date AS VARCHAR) AS day, 'web' AS source,
                {_PAGE_SECTION} AS page_section, device_type, browser_family, country,
                count(*) AS page_views, count(DISTINCT visitor_key) AS sessions,
                count(DISTINCT visitor_key) AS users
@@ -91,7 +91,7 @@ feature_usage_monthly = GoldTable(
     categories=("automatically_collected", "registration_and_profile", "payment_information"),
     chart=("event", "events"),
     sql="""
-        SELECT $month AS month, p.specialty, p.plan, e.event,
+        SELECT $period AS month, p.specialty, p.plan, e.event,
                count(*) AS events, count(DISTINCT e.user_key) AS users
         FROM eligible_events e LEFT JOIN profiles p USING (user_key)
         WHERE e.event IN ('login', 'search', 'file_upload', 'file_share',
@@ -112,10 +112,11 @@ customer_demographics_monthly = GoldTable(
     users_column="active_customers",
     chart=("specialty", "active_customers"),
     sql="""
-        SELECT $month AS month, p.specialty, p.title, p.practice_size_band, p.state, p.age_band,
+        SELECT $period AS month, p.specialty, p.title, p.practice_size_band, p.state, p.age_band,
                count(DISTINCT e.user_key) AS active_customers,
                count(DISTINCT e.user_key)
-                   FILTER (WHERE strftime(p.signup_date, '%Y-%m') = $month) AS new_customers
+                   FILTER (WHERE p.signup_date >= $period_start AND p.signup_date < $period_end)
+                       AS new_customers
         FROM eligible_events e JOIN profiles p USING (user_key)
         GROUP BY ALL
     """,
@@ -166,7 +167,7 @@ sales_monthly = GoldTable(
                    coalesce(sum(amount_cents) FILTER (WHERE event = 'payment'), 0) AS revenue_cents
             FROM sales GROUP BY ALL
         )
-        SELECT $month AS month, plan, state, specialty,
+        SELECT $period AS month, plan, state, specialty,
                count(*) AS customers,
                sum(new_subscriptions)::BIGINT AS new_subscriptions,
                sum(upgrades)::BIGINT AS upgrades,
@@ -193,7 +194,7 @@ search_terms_monthly = GoldTable(
     free_text_columns=("search_term",),
     chart=("search_term", "users"),
     sql="""
-        SELECT $month AS month, lower(trim(search_query)) AS search_term,
+        SELECT $period AS month, lower(trim(search_query)) AS search_term,
                count(*) AS searches, count(DISTINCT user_key) AS users
         FROM eligible_events
         WHERE event = 'search' AND search_query IS NOT NULL AND trim(search_query) <> ''
@@ -231,19 +232,25 @@ def silver_schemas() -> dict[str, pa.Schema]:
     }
 
 
-def gold_file(out_dir: Path, table: str, month: str) -> Path:
-    """`<out>/gold/<table>/month=YYYY-MM/part-0.parquet`."""
-    return out_dir / "gold" / table / f"month={month}" / "part-0.parquet"
+def _period_of(table: str) -> str:
+    return "week" if table.endswith("_weekly") else "month"
 
 
-def candidate_file(out_dir: Path, table: str, month: str) -> Path:
-    """Where a month is written and checked before it is published (and stays if rejected)."""
-    return out_dir / "gold" / "_candidates" / table / f"month={month}" / "part-0.parquet"
+def gold_file(out_dir: Path, table: str, label: str) -> Path:
+    """`<out>/gold/<table>/month=YYYY-MM/part-0.parquet` (weekly tables: `week=2026-W42`)."""
+    return out_dir / "gold" / table / f"{_period_of(table)}={label}" / "part-0.parquet"
+
+
+def candidate_file(out_dir: Path, table: str, label: str) -> Path:
+    """Where a period is written and checked before it is published (and stays if rejected)."""
+    folder = f"{_period_of(table)}={label}"
+    return out_dir / "gold" / "_candidates" / table / folder / "part-0.parquet"
 
 
 def build_gold_asset(table: GoldTable) -> dg.AssetsDefinition:
-    """The monthly asset of one gold table, with its four blocking checks."""
+    """The monthly (or weekly) asset of one gold table, with its four blocking checks."""
     key = dg.AssetKey(["gold", table.name])
+    partitions = monthly_partitions if table.period == "month" else weekly_partitions
 
     @dg.asset(
         key=key,
@@ -252,11 +259,11 @@ def build_gold_asset(table: GoldTable) -> dg.AssetsDefinition:
             dg.AssetDep(silver, partition_mapping=dg.TimeWindowPartitionMapping())
             for silver in _SILVER
         ],
-        partitions_def=monthly_partitions,
+        partitions_def=partitions,
         group_name="gold",
         kinds={"duckdb", "parquet"},
         owners=["team:data-engineering"],
-        tags={"layer": "gold", "personal_data": "no", "shareable": "yes"},
+        tags={"layer": "gold", "personal_data": "no", "shareable": "yes", "period": table.period},
         metadata={
             "grain": " x ".join(table.dimensions),
             "source_categories": list(table.categories),
@@ -268,11 +275,13 @@ def build_gold_asset(table: GoldTable) -> dg.AssetsDefinition:
     ) -> dg.MaterializeResult:
         policy = sharing.policy()
         try:
-            policy.check_dataset(table.name, table.categories)
+            policy.check_dataset(table.policy_name, table.categories)
         except PolicyViolation as exc:
             raise dg.Failure(description=str(exc), allow_retries=False) from exc
         window = context.partition_time_window
-        inputs = month_inputs(storage.out_path, window.start.date(), window.end.date())
+        inputs = month_inputs(
+            storage.out_path, window.start.date(), window.end.date(), table.period
+        )
         schemas = silver_schemas()
         began = time.perf_counter()
         with erasure_lock(storage.out_path, exclusive=False):
@@ -352,6 +361,9 @@ def build_gold_asset(table: GoldTable) -> dg.AssetsDefinition:
 
 
 GOLD_TABLE_ASSETS = [build_gold_asset(table) for table in GOLD_TABLES]
+WEEKLY_GOLD_TABLES = tuple(table.weekly() for table in GOLD_TABLES)
+WEEKLY_GOLD_TABLE_ASSETS = [build_gold_asset(table) for table in WEEKLY_GOLD_TABLES]
+ALL_GOLD_TABLES = (*GOLD_TABLES, *WEEKLY_GOLD_TABLES)
 WAREHOUSE_FILE = "warehouse.duckdb"
 
 
@@ -359,10 +371,10 @@ WAREHOUSE_FILE = "warehouse.duckdb"
     key=dg.AssetKey(["gold", "warehouse"]),
     description=(
         "The DuckDB file `<out>/warehouse.duckdb` for analysts: one table per gold dataset "
-        "(every month, suppressed cells marked) and a `published_<table>` view of the cells "
-        "that may be read. Rebuilt whole, then swapped into place."
+        "(every month or week, suppressed cells marked) and a `published_<table>` view of "
+        "the cells that may be read. Rebuilt whole, then swapped into place."
     ),
-    deps=[asset.key for asset in GOLD_TABLE_ASSETS],
+    deps=[asset.key for asset in (*GOLD_TABLE_ASSETS, *WEEKLY_GOLD_TABLE_ASSETS)],
     group_name="gold",
     kinds={"duckdb"},
     owners=["team:data-engineering"],
@@ -376,8 +388,8 @@ def warehouse(storage: StorageResource) -> dg.MaterializeResult:
     counts = {}
     con = duckdb.connect(str(temp))
     try:
-        for table in GOLD_TABLES:
-            files = sorted((out / "gold" / table.name).glob("month=*/part-0.parquet"))
+        for table in ALL_GOLD_TABLES:
+            files = sorted((out / "gold" / table.name).glob(f"{table.period}=*/part-0.parquet"))
             if files:
                 listing = ", ".join(f"'{p.as_posix()}'" for p in files)
                 con.execute(f"CREATE TABLE {table.name} AS SELECT * FROM read_parquet([{listing}])")
@@ -390,7 +402,7 @@ def warehouse(storage: StorageResource) -> dg.MaterializeResult:
                 "SELECT * EXCLUDE (suppressed, suppression_reason) "
                 f"FROM {table.name} WHERE NOT suppressed"
             )
-            counts[table.name] = con.execute(f"SELECT count(*) FROM {table.name}").fetchone()[0]
+            counts[table.name] = con.execute(f"SELECT count(*) FROM {table.name}").fetchall()[0][0]
     finally:
         con.close()
     os.replace(temp, target)
@@ -406,4 +418,4 @@ def warehouse(storage: StorageResource) -> dg.MaterializeResult:
     )
 
 
-GOLD_ASSETS = [*GOLD_TABLE_ASSETS, warehouse]
+GOLD_ASSETS = [*GOLD_TABLE_ASSETS, *WEEKLY_GOLD_TABLE_ASSETS, warehouse]

@@ -4,8 +4,9 @@ Kept apart from assets/gold.py, which holds each table's own definition (grain, 
 SQL) under the table's name; this module is the machinery they share.
 """
 
+import re
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -48,12 +49,43 @@ class GoldTable:
     sort: tuple[str, ...] = ()
     free_text_columns: tuple[str, ...] = ()
     chart: tuple[str, str] = ("month", "users")
+    period: str = "month"
+    base: str | None = None
+
+    @property
+    def policy_name(self) -> str:
+        """The dataset the sharing policy knows: a weekly table is its monthly table by week."""
+        return self.base or self.name
+
+    def weekly(self) -> "GoldTable":
+        """The same aggregate over ISO weeks (Monday to Sunday, UTC), for weekly recipients.
+
+        Its period column is `week` (e.g. `2026-W42`) instead of `month`; cells, checks and
+        disclosure control are the same.
+        """
+
+        def by_week(column: str) -> str:
+            return "week" if column == "month" else column
+
+        stem = self.name.removesuffix("_monthly")
+        return replace(
+            self,
+            name=f"{stem}_weekly",
+            description=self.description.replace("by month", "by week")
+            .replace("of the month", "of the week")
+            .replace("in the month", "in the week"),
+            dimensions=tuple(by_week(d) for d in self.dimensions),
+            chart=(by_week(self.chart[0]), self.chart[1]),
+            sql=self.sql.replace("AS month", "AS week"),
+            period="week",
+            base=self.name,
+        )
 
     @property
     def schema(self) -> pa.Schema:
         """The documented schema of the published table."""
-        fields = [pa.field("month", pa.string(), nullable=False)]
-        fields += [pa.field(d, pa.string()) for d in self.dimensions if d != "month"]
+        fields = [pa.field(self.period, pa.string(), nullable=False)]
+        fields += [pa.field(d, pa.string()) for d in self.dimensions if d != self.period]
         fields += [pa.field(m, t) for m, t in self.measures.items()]
         fields += [
             pa.field("suppressed", pa.bool_(), nullable=False),
@@ -63,17 +95,31 @@ class GoldTable:
 
 
 @dataclass
-class MonthInputs:
-    """The silver files a month's gold reads."""
+class PeriodInputs:
+    """The silver files a period's gold reads, and the period's label and bounds."""
 
-    month: str
+    label: str
+    start: date
+    end: date
     events: list[Path]
     requests: list[Path]
     profiles: list[Path]
 
+    @property
+    def month(self) -> str:
+        """The label, under the name monthly callers know it by."""
+        return self.label
 
-def month_inputs(out_dir: Path, month_start: date, month_end: date) -> MonthInputs:
-    """Silver files of the month (events, requests) and every profile file up to its end."""
+
+def period_label(period: str, start: date) -> str:
+    """`2026-10` for a month, `2026-W42` (ISO week) for a week starting on a Monday."""
+    return start.strftime("%Y-%m") if period == "month" else start.strftime("%G-W%V")
+
+
+def month_inputs(
+    out_dir: Path, month_start: date, month_end: date, period: str = "month"
+) -> PeriodInputs:
+    """Silver files of the period (events, requests) and every profile file up to its end."""
 
     def days(dataset: str, first: date) -> list[Path]:
         found = []
@@ -91,8 +137,10 @@ def month_inputs(out_dir: Path, month_start: date, month_end: date) -> MonthInpu
         for p in profile_root.glob("date=*/part-0.parquet")
         if p.parent.name.removeprefix("date=") < month_end.isoformat()
     )
-    return MonthInputs(
-        month=month_start.strftime("%Y-%m"),
+    return PeriodInputs(
+        label=period_label(period, month_start),
+        start=month_start,
+        end=month_end,
         events=days("deidentified_events", month_start),
         requests=days("web_requests", month_start),
         profiles=profiles,
@@ -112,7 +160,7 @@ def _register(
 
 def compute_cells(
     table: GoldTable,
-    inputs: MonthInputs,
+    inputs: PeriodInputs,
     schemas: dict[str, pa.Schema],
     exclude_opted_out: bool,
 ) -> pd.DataFrame:
@@ -154,7 +202,14 @@ def compute_cells(
             WHERE e.user_key IS NULL OR e.user_key NOT IN (SELECT user_key FROM excluded_users)
             """
         )
-        frame = con.execute(table.sql, {"month": inputs.month}).df()
+        parameters = {
+            "period": inputs.label,
+            "month": inputs.label,
+            "period_start": inputs.start,
+            "period_end": inputs.end,
+        }
+        used = {name: v for name, v in parameters.items() if re.search(rf"\${name}\b", table.sql)}
+        frame = con.execute(table.sql, used).df()
     finally:
         con.close()
     for column in table.dimensions:
@@ -235,7 +290,9 @@ def check_no_identifier(table: GoldTable, written: pa.Table) -> tuple[bool, dict
     hold natural language (scrubbed search terms) also through spaCy's NER. Categorical
     columns are not given to NER, which reads a browser called "Safari" as a person.
     """
-    columns = [f.name for f in written.schema if pa.types.is_string(f.type) and f.name != "month"]
+    columns = [
+        f.name for f in written.schema if pa.types.is_string(f.type) and f.name != table.period
+    ]
     findings = scan_table(written, _scanner(structured_engine()), columns)
     if table.free_text_columns:
         findings += scan_table(written, _scanner(text_engine()), list(table.free_text_columns))

@@ -13,7 +13,13 @@ from assets.exports import build_export_asset
 from assets.gold import GOLD_ASSETS
 from assets.silver import SILVER_ASSETS
 from deidentify.sharing_policy import DEFAULT_SHARING_POLICY_PATH, load_sharing_policy
-from pipelines.jobs import erasure_job, gold_job, ingest_job, ingest_job_on_dask
+from pipelines.jobs import (
+    erasure_job,
+    gold_job,
+    ingest_job,
+    ingest_job_on_dask,
+    weekly_gold_job,
+)
 from pipelines.recipients import DEFAULT_RECIPIENTS_PATH, load_recipients
 from pipelines.resources import default_resources
 from pipelines.schedules import SCHEDULES
@@ -30,7 +36,7 @@ ALL_ASSETS = [*BRONZE_ASSETS, *SILVER_ASSETS, *ERASURE_ASSETS, *GOLD_ASSETS, *EX
 
 defs = dg.Definitions(
     assets=ALL_ASSETS,
-    jobs=[ingest_job, ingest_job_on_dask, gold_job, erasure_job],
+    jobs=[ingest_job, ingest_job_on_dask, gold_job, weekly_gold_job, erasure_job],
     schedules=SCHEDULES,
     sensors=SENSORS,
     resources=default_resources(),

@@ -21,7 +21,7 @@ import re
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pyarrow as pa
@@ -63,21 +63,29 @@ def ledger_path(out_dir: Path) -> Path:
     return out_dir / "erasure" / "ledger.parquet"
 
 
-def stale_marker(out_dir: Path, table: str, month: str) -> Path:
-    """The file whose presence says gold `table` of `month` (YYYY-MM) must be rebuilt."""
-    return out_dir / "gold" / "_stale" / table / f"month={month}.json"
+def stale_marker(out_dir: Path, table: str, label: str) -> Path:
+    """The file whose presence says gold `table` of a period must be rebuilt.
+
+    `label` is a month (`2026-10`) or an ISO week (`2026-W42`).
+    """
+    return out_dir / "gold" / "_stale" / table / f"period={label}.json"
 
 
-def stale_months(out_dir: Path, table: str | None = None) -> list[str]:
-    """Months (YYYY-MM) whose gold (of `table`, or of any table) an erasure made stale."""
+def stale_periods(out_dir: Path, table: str | None = None) -> list[str]:
+    """Periods whose gold (of `table`, or of any table) an erasure made stale."""
     folder = out_dir / "gold" / "_stale"
-    pattern = f"{table or '*'}/month=*.json"
-    return sorted({p.stem.removeprefix("month=") for p in folder.glob(pattern)})
+    pattern = f"{table or '*'}/period=*.json"
+    return sorted({p.stem.removeprefix("period=") for p in folder.glob(pattern)})
 
 
-def clear_stale(out_dir: Path, table: str, month: str) -> None:
-    """Gold `table` of `month` was rebuilt from the swept silver: it is current again."""
-    stale_marker(out_dir, table, month).unlink(missing_ok=True)
+def clear_stale(out_dir: Path, table: str, label: str) -> None:
+    """Gold `table` of a period was rebuilt from the swept silver: it is current again."""
+    stale_marker(out_dir, table, label).unlink(missing_ok=True)
+
+
+def _period_label(period: str, date_key: str) -> str:
+    day = date.fromisoformat(date_key)
+    return day.strftime("%Y-%m") if period == "month" else day.strftime("%G-W%V")
 
 
 class Ledger:
@@ -343,15 +351,16 @@ class ErasureOutcome:
     other_key_versions: int = 0
     problems: list[str] = field(default_factory=list)
     sweep: SweepReport = field(default_factory=SweepReport)
-    stale_months: list[str] = field(default_factory=list)
+    stale_periods: list[str] = field(default_factory=list)
 
 
 def run_erasure(
-    raw_dir: Path, out_dir: Path, key: PseudonymKey, gold_tables: list[str]
+    raw_dir: Path, out_dir: Path, key: PseudonymKey, gold_tables: list[tuple[str, str]]
 ) -> ErasureOutcome:
     """Record new deletion requests and deleted accounts, then sweep every pending entry.
 
-    Every gold table of every month the sweep touched is marked stale.
+    Every gold table (name, `month` or `week`) of every period the sweep touched is marked
+    stale.
 
     Holds the erasure lock exclusively, so no partition is written meanwhile. Safe to rerun:
     entries are marked applied only after their sweep finished, and a sweep of rows already
@@ -374,16 +383,17 @@ def run_erasure(
             outcome.sweep, found_visitors = sweep(out_dir, subjects)
             for visitor in found_visitors:
                 ledger.add(VISITOR, key, pseudonym(key, VISITOR, visitor), "logged-in requests")
-            months = sorted({d[:7] for d in outcome.sweep.dates})
             marker = {"reason": "erasure", "rows_removed": dict(outcome.sweep.rows_removed)}
-            for month in months:
-                for table in gold_tables:
+            stale: set[str] = set()
+            for table, period in gold_tables:
+                for label in {_period_label(period, d) for d in outcome.sweep.dates}:
+                    stale.add(label)
                     write_bytes_atomically(
-                        stale_marker(out_dir, table, month),
+                        stale_marker(out_dir, table, label),
                         json.dumps(marker).encode(),
                         private=False,
                     )
-            outcome.stale_months = months
+            outcome.stale_periods = sorted(stale)
         ledger.mark_applied()
         ledger.save(out_dir)
         outcome.ledger_entries = len(ledger.rows)

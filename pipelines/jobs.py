@@ -20,8 +20,19 @@ ingest_job = dg.define_asset_job(
 gold_job = dg.define_asset_job(
     name="gold_job",
     op_retry_policy=RETRY_POLICY,
-    selection=dg.AssetSelection.groups("gold") - dg.AssetSelection.assets(["gold", "warehouse"]),
-    description="Build the month's gold aggregates under disclosure control, with their checks.",
+    selection=dg.AssetSelection.tag("period", "month")
+    | dg.AssetSelection.tag("cadence", "monthly"),
+    description=(
+        "Build the month's gold aggregates under disclosure control, with their blocking checks, "
+        "then the monthly export packages (a failed gold check stops the exports built on it)."
+    ),
+)
+
+weekly_gold_job = dg.define_asset_job(
+    name="weekly_gold_job",
+    op_retry_policy=RETRY_POLICY,
+    selection=dg.AssetSelection.tag("period", "week") | dg.AssetSelection.tag("cadence", "weekly"),
+    description="The week's gold aggregates (ISO week, Monday to Sunday), then the weekly exports.",
 )
 
 erasure_job = dg.define_asset_job(

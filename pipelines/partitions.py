@@ -1,4 +1,4 @@
-"""Partitions: daily by event date (UTC) up to silver, monthly for gold."""
+"""Partitions: daily by event date (UTC) up to silver, monthly and weekly for gold and exports."""
 
 from __future__ import annotations
 
@@ -12,4 +12,9 @@ daily_partitions = dg.DailyPartitionsDefinition(start_date=FIRST_DATE, timezone=
 
 monthly_partitions = dg.MonthlyPartitionsDefinition(
     start_date=FIRST_DATE[:8] + "01", timezone="UTC"
+)
+
+# ISO weeks, Monday to Sunday (UTC): the partition key is the Monday, e.g. 2026-10-12.
+weekly_partitions = dg.WeeklyPartitionsDefinition(
+    start_date=FIRST_DATE, day_offset=1, timezone="UTC"
 )

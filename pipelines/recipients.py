@@ -16,6 +16,7 @@ SLUG = re.compile(r"[a-z0-9][a-z0-9-]{1,62}")
 BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
 PREFIX = re.compile(r"([A-Za-z0-9_.-]+/)*")
 FORMATS = ("csv", "parquet")
+CADENCES = ("monthly", "weekly")
 
 
 class RecipientConfigError(ValueError):
@@ -89,11 +90,8 @@ def load_recipients(policy: SharingPolicy, path: Path = DEFAULT_RECIPIENTS_PATH)
             )
         if not formats or set(formats) - set(FORMATS):
             raise RecipientConfigError(f"{where}: formats must be among {FORMATS}, got {formats}")
-        if cadence != "monthly":
-            raise RecipientConfigError(
-                f"{where}: cadence {cadence!r} is not available yet; use monthly (weekly gold "
-                "partitions are not built)"
-            )
+        if cadence not in CADENCES:
+            raise RecipientConfigError(f"{where}: cadence {cadence!r} must be one of {CADENCES}")
         datasets = tuple(entry.get("datasets") or ())
         if not datasets:
             raise RecipientConfigError(f"{where}: list the datasets it receives")

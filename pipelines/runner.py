@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import os
-from datetime import date
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import dagster as dg
 
-from pipelines.erasure import stale_months
+from pipelines.erasure import stale_periods
 from pipelines.ingest.raw_lines import DEFAULT_MAX_LINE_BYTES
 from pipelines.ingest.routing import dates_found, index_source
 from pipelines.ingest.sources import SOURCES
@@ -90,9 +90,9 @@ def run_pipeline(raw_dir: Path, out_dir: Path, start: date | None, end: date | N
     Prints a summary and returns a process exit code (non-zero when anything failed).
     """
     from assets.erasure import ERASURE_KEY
-    from assets.gold import GOLD_TABLE_ASSETS, warehouse
-    from pipelines.definitions import ALL_ASSETS, EXPORT_ASSETS
-    from pipelines.partitions import monthly_partitions
+    from assets.gold import GOLD_TABLE_ASSETS, WEEKLY_GOLD_TABLE_ASSETS, warehouse
+    from pipelines.definitions import ALL_ASSETS, EXPORT_ASSETS, RECIPIENTS
+    from pipelines.partitions import monthly_partitions, weekly_partitions
     from pipelines.resources import default_resources
 
     try:
@@ -102,9 +102,14 @@ def run_pipeline(raw_dir: Path, out_dir: Path, start: date | None, end: date | N
         return 2
     daily = [a.key for a in ALL_ASSETS if a.key.path[0] in ("bronze", "silver")]
     gold = [a.key for a in GOLD_TABLE_ASSETS]
-    exports = [a.key for a in EXPORT_ASSETS]
+    weekly_gold = [a.key for a in WEEKLY_GOLD_TABLE_ASSETS]
+    cadence = {("exports", r.name): r.cadence for r in RECIPIENTS}
+    exports = [a.key for a in EXPORT_ASSETS if cadence[tuple(a.key.path)] == "monthly"]
+    weekly_exports = [a.key for a in EXPORT_ASSETS if cadence[tuple(a.key.path)] == "weekly"]
     closed_months = set(monthly_partitions.get_partition_keys())
+    closed_weeks = set(weekly_partitions.get_partition_keys())
     months = sorted({d[:8] + "01" for d in dates})
+    weeks = sorted({_monday(d) for d in dates})
     for month in sorted(set(months) - closed_months):
         print(f"  {month[:7]}: month not closed yet, gold skipped")
 
@@ -113,7 +118,7 @@ def run_pipeline(raw_dir: Path, out_dir: Path, start: date | None, end: date | N
     tally = _Tally()
 
     def run(label: str, partition: str | None, selection: list) -> None:
-        if label in ("warehouse", "exports") and tally.failures:
+        if label in ("warehouse", "exports", "weekly exports") and tally.failures:
             print(f"  {partition or label}: {label} not run, because of the failures below")
             return
         result = dg.materialize(
@@ -126,7 +131,11 @@ def run_pipeline(raw_dir: Path, out_dir: Path, start: date | None, end: date | N
             tags={"launched_by": "python -m pipelines run"},
             run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
         )
-        shown = f"{partition[:7]} {label}" if label in ("gold", "exports") else label
+        shown = label
+        if label in ("gold", "exports"):
+            shown = f"{partition[:7]} {label}"
+        elif label in ("weekly gold", "weekly exports"):
+            shown = f"week of {partition} {label.removeprefix('weekly ')}"
         print(f"  {shown}: {'ok' if result.success else 'FAILED'}", flush=True)
         tally.add(shown, result)
 
@@ -134,13 +143,20 @@ def run_pipeline(raw_dir: Path, out_dir: Path, start: date | None, end: date | N
     for day in dates:
         run(day, day, daily)
     run("erasure", None, [ERASURE_KEY])
-    stale = {f"{m}-01" for m in stale_months(out_dir)}
-    gold_months = [m for m in sorted(set(months) | stale) if m in closed_months]
+    stale = stale_periods(out_dir)
+    stale_months = {f"{label}-01" for label in stale if "-W" not in label}
+    stale_weeks = {_week_start(label) for label in stale if "-W" in label}
+    gold_months = [m for m in sorted(set(months) | stale_months) if m in closed_months]
+    gold_weeks = [w for w in sorted(set(weeks) | stale_weeks) if w in closed_weeks]
     for month in gold_months:
         run("gold", month, gold)
+    for week in gold_weeks:
+        run("weekly gold", week, weekly_gold)
     for month in (m for m in months if m in closed_months and exports):
         run("exports", month, exports)
-    if gold_months:
+    for week in (w for w in weeks if w in closed_weeks and weekly_exports):
+        run("weekly exports", week, weekly_exports)
+    if gold_months or gold_weeks:
         run("warehouse", None, [warehouse.key])
     _print_summary(tally.totals, out_dir)
     if tally.failures:
@@ -149,6 +165,15 @@ def run_pipeline(raw_dir: Path, out_dir: Path, start: date | None, end: date | N
             print(f"  {failure}")
         return 1
     return 0
+
+
+def _monday(date_key: str) -> str:
+    day = date.fromisoformat(date_key)
+    return (day - timedelta(days=day.weekday())).isoformat()
+
+
+def _week_start(iso_week: str) -> str:
+    return datetime.strptime(f"{iso_week}-1", "%G-W%V-%u").date().isoformat()
 
 
 def _int(value: object) -> int:

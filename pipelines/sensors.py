@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import hashlib
 import json
+from datetime import datetime
 
 import dagster as dg
 
-from pipelines.erasure import REQUESTS_FOLDER, stale_months
+from pipelines.erasure import REQUESTS_FOLDER, stale_periods
 from pipelines.ingest.raw_lines import DEFAULT_MAX_LINE_BYTES
 from pipelines.ingest.routing import index_source
 from pipelines.ingest.sources import SOURCES
-from pipelines.jobs import erasure_job, gold_job, ingest_job
-from pipelines.partitions import daily_partitions, monthly_partitions
+from pipelines.jobs import erasure_job, gold_job, ingest_job, weekly_gold_job
+from pipelines.partitions import daily_partitions, monthly_partitions, weekly_partitions
 from pipelines.resources import StorageResource
 
 
@@ -86,28 +87,36 @@ def deletion_requests_sensor(
 
 
 @dg.sensor(
-    job=gold_job,
+    jobs=[gold_job, weekly_gold_job],
     minimum_interval_seconds=600,
     description=(
-        "Every 10 minutes: requests gold_job for every month an erasure marked stale, so the "
-        "month's aggregates are rebuilt without the erased users."
+        "Every 10 minutes: requests gold_job (or weekly_gold_job) for every month (or week) an "
+        "erasure marked stale, so its aggregates are rebuilt without the erased users."
     ),
     default_status=dg.DefaultSensorStatus.STOPPED,
 )
 def stale_gold_sensor(
     context: dg.SensorEvaluationContext, storage: StorageResource
 ) -> dg.SensorResult | dg.SkipReason:
-    """A gold run per stale month, keyed by the markers' times so each erasure asks once."""
-    months = stale_months(storage.out_path)
-    if not months:
-        return dg.SkipReason("no gold month is stale")
+    """A gold run per stale period, keyed by the markers' times so each erasure asks once."""
+    periods = stale_periods(storage.out_path)
+    if not periods:
+        return dg.SkipReason("no gold month or week is stale")
     requests = []
-    for month in months:
-        markers = sorted((storage.out_path / "gold" / "_stale").glob(f"*/month={month}.json"))
+    for label in periods:
+        markers = sorted((storage.out_path / "gold" / "_stale").glob(f"*/period={label}.json"))
         stamp = max(p.stat().st_mtime_ns for p in markers)
-        partition = f"{month}-01"
-        if monthly_partitions.has_partition_key(partition):
-            requests.append(dg.RunRequest(run_key=f"{month}:{stamp}", partition_key=partition))
+        if "-W" in label:
+            job, partitions = weekly_gold_job, weekly_partitions
+            partition = datetime.strptime(f"{label}-1", "%G-W%V-%u").date().isoformat()
+        else:
+            job, partitions, partition = gold_job, monthly_partitions, f"{label}-01"
+        if partitions.has_partition_key(partition):
+            requests.append(
+                dg.RunRequest(
+                    run_key=f"{label}:{stamp}", partition_key=partition, job_name=job.name
+                )
+            )
     return dg.SensorResult(run_requests=requests)
 
 

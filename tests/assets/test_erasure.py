@@ -11,13 +11,13 @@ import pytest
 from dagster_aws.s3 import S3Resource
 
 from assets.erasure import ERASURE_KEY, REQUESTS_CHECK
-from assets.gold import GOLD_TABLE_ASSETS, GOLD_TABLES, gold_file
+from assets.gold import GOLD_TABLE_ASSETS, GOLD_TABLES, WEEKLY_GOLD_TABLES, gold_file
 from deidentify.pseudonymize import PseudonymKey, pseudonym
 from pipelines.definitions import ALL_ASSETS, EXPORT_ASSETS
 from pipelines.erasure import (
     ErasedSubjects,
     Ledger,
-    stale_months,
+    stale_periods,
     sweep,
 )
 from pipelines.resources import (
@@ -166,9 +166,12 @@ def test_the_ledger_holds_pseudonyms_only(erased: dict) -> None:
 
 def test_gold_is_stale_and_exports_refuse_until_it_is_rebuilt(erased: dict) -> None:
     raw, out = erased["raw"], erased["out"]
-    assert stale_months(out) == ["2026-10"]
+    # Days 2026-10-01..06 make October and ISO weeks 40 and 41 stale, for every table.
+    assert stale_periods(out) == ["2026-10", "2026-W40", "2026-W41"]
     for table in GOLD_TABLES:
-        assert stale_months(out, table.name) == ["2026-10"]
+        assert stale_periods(out, table.name) == ["2026-10"]
+    for table in WEEKLY_GOLD_TABLES:
+        assert stale_periods(out, table.name) == ["2026-W40", "2026-W41"]
     refused = _materialize(raw, out, [EXPORT_ASSETS[0].key], MONTH)
     assert not refused.success
     failure = next(e for e in refused.all_events if e.is_step_failure)
@@ -176,7 +179,7 @@ def test_gold_is_stale_and_exports_refuse_until_it_is_rebuilt(erased: dict) -> N
     assert not (out / "exports" / EXPORT_ASSETS[0].key.path[-1] / "2026-10").exists()
 
     assert _materialize(raw, out, [a.key for a in GOLD_TABLE_ASSETS], MONTH).success
-    assert stale_months(out) == []
+    assert stale_periods(out) == ["2026-W40", "2026-W41"], "weekly gold is rebuilt on its own"
     assert gold_file(out, GOLD_TABLES[0].name, "2026-10").exists()
     assert _materialize(raw, out, [EXPORT_ASSETS[0].key], MONTH).success
 

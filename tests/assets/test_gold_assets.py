@@ -295,10 +295,12 @@ def test_each_recipient_gets_a_package_whose_manifest_verifies(
     from pipelines.packaging import SigningKey, verify_package
 
     raw, out, _ = built
-    result = _export(raw, out, [a.key for a in EXPORT_ASSETS])
+    monthly = [r for r in RECIPIENTS if r.cadence == "monthly"]
+    assets = [a for a in EXPORT_ASSETS if a.key.path[-1] in {r.name for r in monthly}]
+    result = _export(raw, out, [a.key for a in assets])
     assert result.success
     key = SigningKey(SIGNING_KEY.encode(), "d1")
-    for recipient in RECIPIENTS:
+    for recipient in monthly:
         package = out / "exports" / recipient.name / "2026-10"
         assert verify_package(package, key) == []
         manifest = json.loads((package / "manifest.json").read_text())
@@ -321,7 +323,7 @@ def test_each_recipient_gets_a_package_whose_manifest_verifies(
     audit = [
         json.loads(line) for line in (out / "audit" / "exports.jsonl").read_text().splitlines()
     ]
-    assert {a["recipient"] for a in audit} == {r.name for r in RECIPIENTS}
+    assert {a["recipient"] for a in audit} == {r.name for r in monthly}
     assert all(len(a["manifest_sha256"]) == 64 for a in audit)
 
     again = _export(raw, out, [EXPORT_ASSETS[0].key])
@@ -383,7 +385,7 @@ def test_recipient_configuration_is_checked_on_load(tmp_path: Path) -> None:
                 "name": "weekly",
                 "class": "advertiser",
                 "datasets": ["traffic_daily"],
-                "cadence": "weekly",
+                "cadence": "daily",
             },
             "cadence",
         ),
@@ -493,3 +495,37 @@ def test_a_bucket_recipient_gets_a_verifiable_package_and_nothing_on_failure(
         assert not list((out / "exports" / "to-missing-bucket").iterdir())
     finally:
         server.stop()
+
+
+def test_a_weekly_recipient_gets_one_package_per_iso_week(
+    built: tuple[Path, Path, list],
+) -> None:
+    import json
+
+    from assets.gold import WEEKLY_GOLD_TABLE_ASSETS
+    from pipelines.definitions import EXPORT_ASSETS, RECIPIENTS
+    from pipelines.packaging import SigningKey, verify_package
+
+    raw, out, _ = built
+    (recipient,) = [r for r in RECIPIENTS if r.cadence == "weekly"]
+    (asset,) = [a for a in EXPORT_ASSETS if a.key.path[-1] == recipient.name]
+    with dg.instance_for_test() as instance:
+        result = dg.materialize(
+            ALL_ASSETS,
+            selection=[*(a.key for a in WEEKLY_GOLD_TABLE_ASSETS), asset.key],
+            partition_key="2026-10-05",
+            resources=_resources(raw, out),
+            instance=instance,
+        )
+    assert result.success
+    assert all(check.passed for check in result.get_asset_check_evaluations())
+    package = out / "exports" / recipient.name / "2026-W41"
+    assert verify_package(package, SigningKey(SIGNING_KEY.encode(), "d1")) == []
+    manifest = json.loads((package / "manifest.json").read_text())
+    assert manifest["cadence"] == "weekly" and manifest["period"] == "2026-W41"
+    assert set(manifest["datasets"]) == {"traffic_daily_weekly"}
+    rows = pq.read_table(gold_file(out, "traffic_daily_weekly", "2026-W41")).to_pylist()
+    assert {r["week"] for r in rows} == {"2026-W41"}
+    assert {r["day"] for r in rows} <= {f"2026-10-{d:02d}" for d in range(5, 12)}
+    published = [r for r in rows if not r["suppressed"]]
+    assert published and all(r["users"] >= 11 for r in published)

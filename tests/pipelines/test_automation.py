@@ -31,6 +31,11 @@ def test_monthly_schedule_builds_last_month() -> None:
     assert [r.partition_key for r in requests] == ["2026-10-01"]
 
 
+def test_weekly_schedule_builds_last_iso_week() -> None:
+    requests = _tick("weekly_gold_schedule", datetime(2026, 10, 12, 4, 0, tzinfo=UTC))
+    assert [r.partition_key for r in requests] == ["2026-10-05"]
+
+
 def test_jobs_retry_with_backoff() -> None:
     policy = defs.resolve_job_def("ingest_job").op_retry_policy
     assert (
@@ -112,6 +117,9 @@ def test_stale_gold_months_are_rebuilt(tmp_path: Path) -> None:
         marker = stale_marker(tmp_path / "out", table, "2026-09")
         marker.parent.mkdir(parents=True, exist_ok=True)
         marker.write_text("{}")
+    weekly = stale_marker(tmp_path / "out", "traffic_daily_weekly", "2026-W40")
+    weekly.parent.mkdir(parents=True, exist_ok=True)
+    weekly.write_text("{}")
     result = _sensor(stale_gold_sensor, storage, None)
-    assert [r.partition_key for r in result.run_requests] == ["2026-09-01"]
-    assert result.run_requests[0].job_name in (None, "gold_job")
+    requested = {(r.job_name, r.partition_key) for r in result.run_requests}
+    assert requested == {("gold_job", "2026-09-01"), ("weekly_gold_job", "2026-09-28")}
