@@ -10,6 +10,7 @@ million events) and compared with the pipeline on the same sample for recall.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import multiprocessing
 import resource
@@ -22,7 +23,6 @@ from queue import Empty
 
 import orjson
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from pipelines.sample.ground_truth import (
     Planted,
@@ -117,29 +117,39 @@ def _bronze_stage(raw: str, out: str) -> dict:
     return {"events": events}
 
 
-def _silver_stage(out: str, workers: int) -> dict:
+def _silver_stage(out: str, workers: int, engine: str = "in_process") -> dict:
     from deidentify.field_policy import load_field_policy
     from deidentify.pseudonymize import PseudonymKey
-    from deidentify.scrubber import Scrubber
-    from deidentify.transform import Deidentifier
-    from pipelines.storage import AtomicParquetWriter, partition_file
+    from pipelines.deidentify_partition import (
+        dask_client,
+        deidentify_in_process,
+        deidentify_on_dask,
+    )
+    from pipelines.storage import partition_file
 
     out_dir = Path(out)
     policy = load_field_policy()
     key = PseudonymKey(BENCH_KEY.encode(), "bench")
     events = analyzed = 0
-    for source, dataset in (("app_events", "deidentified_events"), ("access_log", "web_requests")):
-        for bronze in sorted((out_dir / "bronze" / source).glob("date=*/part-0.parquet")):
-            date_key = bronze.parent.name.removeprefix("date=")
-            with Scrubber(workers=workers) as scrubber:
-                deidentifier = Deidentifier(policy, source, key, scrubber)
+    workers = workers or multiprocessing.cpu_count()
+    with contextlib.ExitStack() as stack:
+        client = stack.enter_context(dask_client(None, workers)) if engine == "dask" else None
+        for source, dataset in (
+            ("app_events", "deidentified_events"),
+            ("access_log", "web_requests"),
+        ):
+            for bronze in sorted((out_dir / "bronze" / source).glob("date=*/part-0.parquet")):
+                date_key = bronze.parent.name.removeprefix("date=")
                 target = partition_file(out_dir, "silver", dataset, date_key)
-                with AtomicParquetWriter(target, deidentifier.schema) as writer:
-                    for batch in pq.ParquetFile(bronze).iter_batches(batch_size=50_000):
-                        writer.write(deidentifier.transform(batch))
-                analyzed += scrubber.distinct_analyzed
-            if source == "app_events":
-                events += deidentifier.stats.rows
+                if client is None:
+                    done = deidentify_in_process(
+                        bronze, target, policy, source, key, workers, 50_000
+                    )
+                else:
+                    done = deidentify_on_dask(bronze, target, policy, source, key, 50_000, client)
+                analyzed += done.distinct_analyzed
+                if source == "app_events":
+                    events += done.rows
     return {"events": events, "distinct_analyzed": analyzed}
 
 
@@ -243,7 +253,12 @@ def _stage(name: str, measured: dict) -> dict:
 
 
 def run_benchmark(
-    events: int, naive_sample: int, workers: int, keep: Path | None, days: int = 1
+    events: int,
+    naive_sample: int,
+    workers: int,
+    keep: Path | None,
+    days: int = 1,
+    engine: str = "in_process",
 ) -> dict:
     """Generate `events` events over `days` days, measure every stage, return the figures.
 
@@ -267,7 +282,7 @@ def run_benchmark(
 
     bronze = _run_in_child(_bronze_stage, str(raw), str(out))
     print(f"bronze: {bronze['events']:,} events in {bronze['seconds']:.1f}s", flush=True)
-    silver = _run_in_child(_silver_stage, str(out), workers)
+    silver = _run_in_child(_silver_stage, str(out), workers, engine)
     print(f"silver: {silver['events']:,} events in {silver['seconds']:.1f}s", flush=True)
 
     planted = load_planted(raw)
@@ -286,6 +301,7 @@ def run_benchmark(
         "days": days,
         "users": users,
         "workers": workers or multiprocessing.cpu_count(),
+        "engine": engine,
         "generate_seconds": round(generation_seconds, 1),
         "bronze": _stage("bronze", bronze),
         "silver": _stage("silver", silver),

@@ -43,6 +43,12 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--workers", type=int, default=0, help="NER processes (0 = one per core)")
     bench.add_argument("--keep", type=Path, default=None, help="keep the generated data here")
     bench.add_argument("--days", type=int, default=1, help="days the events are spread over")
+    bench.add_argument(
+        "--engine",
+        choices=("in_process", "dask"),
+        default="in_process",
+        help="silver on this process's NER workers, or on a LocalCluster of --workers processes",
+    )
     return parser
 
 
@@ -59,7 +65,11 @@ def main(argv: list[str] | None = None) -> int:
 def _bench(args: argparse.Namespace) -> int:
     from pipelines.bench import print_figures, run_benchmark
 
-    print_figures(run_benchmark(args.events, args.naive_sample, args.workers, args.keep, args.days))
+    print_figures(
+        run_benchmark(
+            args.events, args.naive_sample, args.workers, args.keep, args.days, args.engine
+        )
+    )
     return 0
 
 

@@ -108,23 +108,33 @@ def deidentify_on_dask(
     pending: deque = deque()
 
     def collect(writer: AtomicParquetWriter) -> None:
-        table, counts = pending.popleft().result()
+        _, future = pending.popleft()
+        table, counts = future.result()
         writer.write(table)
         result.rows += table.num_rows
         result.entities.update(counts["entities"])
         result.fields_dropped.update(counts["fields_dropped"])
         result.distinct_analyzed += counts["distinct_analyzed"]
 
+    # The policy and key go to every worker once; each batch is scattered, not embedded in
+    # the task graph (Dask's advice for data of megabytes). hash=False: with content keys, the
+    # next partition's scatter of the same policy gets the key this one's release is freeing.
+    shared_policy, shared_key = client.scatter([policy, key], broadcast=True, hash=False)
     with AtomicParquetWriter(target, schema) as writer:
         try:
             for batch in pq.ParquetFile(bronze).iter_batches(batch_size=batch_rows):
-                pending.append(client.submit(deidentify_batch, batch, policy, source, key))
+                # The scattered batch's future is kept until its task is done: a dropped
+                # reference lets the scheduler release the data before the task reads it.
+                data = client.scatter(batch, hash=False)
+                pending.append(
+                    (data, client.submit(deidentify_batch, data, shared_policy, source, shared_key))
+                )
                 if len(pending) >= in_flight_limit:
                     collect(writer)
             while pending:
                 collect(writer)
         except BaseException:
-            for future in pending:
+            for _, future in pending:
                 future.cancel()
             raise
     return result

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from datetime import datetime
+from pathlib import Path
 
 import dagster as dg
 
@@ -17,12 +18,12 @@ from pipelines.partitions import daily_partitions, monthly_partitions, weekly_pa
 from pipelines.resources import StorageResource
 
 
-def _file_states(storage: StorageResource) -> dict[str, list[int]]:
+def _file_states(root: Path, paths: list[Path]) -> dict[str, list[int]]:
+    """Size and modification time of each file, by its path under `root` (a sensor's cursor)."""
     states = {}
-    for source in SOURCES.values():
-        for path in source.files(storage.raw_path):
-            stat = path.stat()
-            states[path.relative_to(storage.raw_path).as_posix()] = [stat.st_size, stat.st_mtime_ns]
+    for path in paths:
+        stat = path.stat()
+        states[path.relative_to(root).as_posix()] = [stat.st_size, stat.st_mtime_ns]
     return states
 
 
@@ -40,7 +41,8 @@ def raw_files_sensor(
 ) -> dg.SensorResult | dg.SkipReason:
     """Run requests for the days touched by files that are new or changed since the last tick."""
     seen = json.loads(context.cursor) if context.cursor else {}
-    current = _file_states(storage)
+    raw_files = [path for source in SOURCES.values() for path in source.files(storage.raw_path)]
+    current = _file_states(storage.raw_path, raw_files)
     changed = {name for name, state in current.items() if seen.get(name) != state}
     if not changed:
         return dg.SkipReason(f"no new or changed raw files ({len(current)} known)")
@@ -75,10 +77,8 @@ def deletion_requests_sensor(
     context: dg.SensorEvaluationContext, storage: StorageResource
 ) -> dg.SensorResult | dg.SkipReason:
     """One erasure run per new state of the request files."""
-    current = {}
-    for path in sorted((storage.raw_path / REQUESTS_FOLDER).glob("*.csv")):
-        stat = path.stat()
-        current[path.name] = [stat.st_size, stat.st_mtime_ns]
+    folder = storage.raw_path / REQUESTS_FOLDER
+    current = _file_states(folder, sorted(folder.glob("*.csv")))
     if not current or context.cursor == json.dumps(current, sort_keys=True):
         return dg.SkipReason(f"no new or changed deletion requests ({len(current)} files)")
     cursor = json.dumps(current, sort_keys=True)

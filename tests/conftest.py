@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -28,3 +31,16 @@ def small_sample(tmp_path_factory: pytest.TempPathFactory) -> Path:
     raw = tmp_path_factory.mktemp("sample") / "raw"
     generate(GeneratorConfig(out=raw, days=3, users=120, seed=11, malformed_rate=0.01))
     return raw
+
+
+def run_pipeline_cli(raw: Path, out: Path, env: dict[str, str]) -> subprocess.CompletedProcess:
+    """`python -m pipelines run` in a subprocess, with none of this shell's pipeline settings."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("PIPELINES_", "DAGSTER_"))}
+    return subprocess.run(
+        [sys.executable, "-m", "pipelines", "run", "--raw", str(raw), "--out", str(out)],
+        cwd=PROJECT_ROOT,
+        env={**clean, **env},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )

@@ -9,10 +9,8 @@ output equals that of an uninterrupted run on the same input.
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
-import sys
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
@@ -21,8 +19,8 @@ import pytest
 
 from pipelines.packaging import SigningKey, verify_package
 from pipelines.sample.generator import GeneratorConfig, generate
+from tests.conftest import run_pipeline_cli
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
 SIGNING_KEY = "crash-test-signing-key-0123456789abcdef"
 ENV = {
     "PSEUDONYMIZATION_KEY": "crash-test-pseudonymization-key-0123456789",
@@ -33,17 +31,8 @@ ENV = {
 
 
 def _run(raw: Path, out: Path, crash_at: str | None = None) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PIPELINES_", "DAGSTER_"))}
-    env.update(ENV)
-    if crash_at:
-        env["PIPELINES_CRASH_AT"] = crash_at
-    return subprocess.run(
-        [sys.executable, "-m", "pipelines", "run", "--raw", str(raw), "--out", str(out)],
-        cwd=PROJECT_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
+    return run_pipeline_cli(
+        raw, out, {**ENV, **({"PIPELINES_CRASH_AT": crash_at} if crash_at else {})}
     )
 
 

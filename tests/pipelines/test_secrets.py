@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import stat
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -14,6 +11,7 @@ from deidentify.pseudonymize import MissingKeyError
 from pipelines.packaging import MissingSigningKeyError
 from pipelines.resources import PROJECT_ROOT, DeliveryResource, PseudonymizationResource
 from pipelines.sample.generator import GeneratorConfig, generate
+from tests.conftest import run_pipeline_cli
 
 PSEUDONYMIZATION_SECRET = "pseudonymization-secret-Zq81xWv3Lp0Tt5Yr7Hh2"
 SIGNING_SECRET = "signing-secret-Mn4Bv6Cx8Zl1Kj3Hg5Fd7Sa9"
@@ -49,22 +47,15 @@ def test_no_output_and_no_dagster_event_log_holds_a_key(tmp_path: Path) -> None:
     signing_file.parent.mkdir()
     signing_file.write_text(SIGNING_SECRET)
     signing_file.chmod(0o600)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PIPELINES_", "DAGSTER_"))}
-    env.update(
+    result = run_pipeline_cli(
+        raw,
+        out,
         {
             "DAGSTER_HOME": str(home),
             "PSEUDONYMIZATION_KEY": PSEUDONYMIZATION_SECRET,
             "PSEUDONYMIZATION_KEY_VERSION": "s1",
             "EXPORT_SIGNING_KEY_FILE": str(signing_file),
-        }
-    )
-    result = subprocess.run(
-        [sys.executable, "-m", "pipelines", "run", "--raw", str(raw), "--out", str(out)],
-        cwd=PROJECT_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
+        },
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert list((out / "exports").glob("*/*/manifest.sig")), "the run delivered packages"
