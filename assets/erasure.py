@@ -10,7 +10,6 @@ import dagster as dg
 
 from assets.gold import ALL_GOLD_TABLES
 from assets.metadata import counts_markdown
-from deidentify.pseudonymize import MissingKeyError
 from pipelines.erasure import run_erasure
 from pipelines.resources import PseudonymizationResource, StorageResource
 
@@ -45,10 +44,7 @@ def erased_users(
     pseudonymization: PseudonymizationResource,
 ) -> dg.MaterializeResult:
     """Record new erasures and sweep them out of every stored partition."""
-    try:
-        key = pseudonymization.pseudonym_key()
-    except MissingKeyError as exc:
-        raise dg.Failure(description=str(exc), allow_retries=False) from exc
+    key = pseudonymization.key_for_step()
     outcome = run_erasure(
         storage.raw_path,
         storage.out_path,

@@ -16,7 +16,6 @@ import pyarrow.parquet as pq
 from assets.metadata import counts_markdown, preview_markdown, table_schema
 from deidentify.engine import structured_engine
 from deidentify.profiles import build_user_profiles
-from deidentify.pseudonymize import MissingKeyError
 from deidentify.scan import scan_batches
 from pipelines.deidentify_partition import (
     dask_client,
@@ -79,10 +78,7 @@ def _deidentify_partition(
     deidentification: DeidentificationResource,
     dataset: str,
 ) -> dg.MaterializeResult:
-    try:
-        key = pseudonymization.pseudonym_key()
-    except MissingKeyError as exc:
-        raise dg.Failure(description=str(exc), allow_retries=False) from exc
+    key = pseudonymization.key_for_step()
     date_key = context.partition_key
     bronze = _bronze_file(storage, source, date_key)
     target = partition_file(storage.out_path, "silver", dataset, date_key)

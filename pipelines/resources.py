@@ -95,6 +95,13 @@ class PseudonymizationResource(dg.ConfigurableResource):
         secret = self.key or read_secret_file(self.key_file, MissingKeyError)
         return PseudonymKey.from_settings(secret, self.key_version, self.demo_mode)
 
+    def key_for_step(self) -> PseudonymKey:
+        """The key, or a Dagster failure that says how to provide one and is not retried."""
+        try:
+            return self.pseudonym_key()
+        except MissingKeyError as exc:
+            raise dg.Failure(description=str(exc), allow_retries=False) from exc
+
 
 class DeidentificationResource(dg.ConfigurableResource):
     """The field policy file and how much of the machine de-identification may use."""
