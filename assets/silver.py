@@ -15,7 +15,7 @@ import pyarrow.parquet as pq
 
 from assets.metadata import counts_markdown, preview_markdown, table_schema
 from deidentify.engine import structured_engine
-from deidentify.profiles import build_user_profiles
+from deidentify.profiles import build_user_profiles_from_file
 from deidentify.scan import scan_batches
 from pipelines.deidentify_partition import (
     dask_client,
@@ -221,7 +221,7 @@ def user_profiles(
         raise dg.Failure(description=f"silver/deidentified_events has no partition {date_key}.")
     target = partition_file(storage.out_path, "silver", "user_profiles", date_key)
     with erasure_lock(storage.out_path, exclusive=False):
-        profiles = build_user_profiles(pq.read_table(source))
+        profiles = build_user_profiles_from_file(source)
         with AtomicParquetWriter(target, profiles.schema) as writer:
             writer.write(profiles)
     frame: pd.DataFrame = profiles.to_pandas()

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-import pandas as pd
+from pathlib import Path
+
+import duckdb
 import pyarrow as pa
 
 PROFILE_ATTRIBUTES = (
@@ -31,50 +33,76 @@ PROFILE_SCHEMA = pa.schema(
         pa.field("key_version", pa.string(), nullable=False),
     ]
 )
-_PROFILE_EVENTS = ("signup", "profile_update")
+_PROFILE_CONDITION = "event IN ('signup', 'profile_update')"
+_CONSENT_CONDITION = "event = 'consent_update'"
+# Row order inside a day: event minute, then the row's place in the partition (as a stable
+# sort would keep it). One BIGINT so that arg_max/arg_min compare it fast.
+_ORDER = "(epoch(event_minute)::BIGINT // 60) * 10000000000 + row_in_day"
+
+
+def _latest(column: str, condition: str = "TRUE") -> str:
+    return f"arg_max({column}, ord) FILTER (WHERE {condition} AND {column} IS NOT NULL)"
+
+
+_ATTRIBUTES_SQL = ",\n".join(
+    f"{_latest(name, _PROFILE_CONDITION)} AS {name}" for name in PROFILE_ATTRIBUTES
+)
+_PROFILE_SQL = f"""
+    WITH events AS (
+        SELECT *, {_ORDER} AS ord,
+               CASE WHEN event = 'subscription_change' THEN plan_to ELSE plan END AS plan_seen
+        FROM source
+        WHERE user_key IS NOT NULL
+    )
+    SELECT arg_min(event_date, ord) AS event_date,
+           user_key,
+           {_latest("org_key")} AS org_key,
+           {_ATTRIBUTES_SQL},
+           {_latest("plan_seen")} AS plan,
+           {_latest("share_with_partners", _CONSENT_CONDITION)} AS share_with_partners,
+           {_latest("marketing", _CONSENT_CONDITION)} AS marketing,
+           bool_or(event = 'signup') AS signed_up,
+           bool_or(event = 'account_deleted') AS deleted,
+           min(event_minute) AS first_event_minute,
+           max(event_minute) AS last_event_minute,
+           count(*) AS events,
+           arg_min(key_version, ord) AS key_version
+    FROM events
+    GROUP BY user_key
+    ORDER BY user_key
+"""
+_MEMORY_LIMIT = "1GB"
 
 
 def build_user_profiles(events: pa.Table) -> pa.Table:
-    """One row per user_key of a day's de-identified events, latest values of the day."""
-    frame = events.select(
-        [
-            "event_date", "event_minute", "event", "user_key", "org_key", *PROFILE_ATTRIBUTES,
-            "plan", "plan_to", "share_with_partners", "marketing", "key_version",
-        ]
-    ).to_pandas()  # fmt: skip
-    frame = frame[frame["user_key"].notna()].sort_values("event_minute", kind="stable")
-    if frame.empty:
+    """One row per user_key of a day's de-identified events, latest values of the day.
+
+    Latest means the last non-null value by event minute (ties: the later row), for profile
+    attributes only from signup/profile_update, consent only from consent_update.
+    """
+    numbered = events.append_column("row_in_day", pa.array(range(events.num_rows), pa.int64()))
+    return _run(lambda con: con.register("source", numbered))
+
+
+def build_user_profiles_from_file(path: Path) -> pa.Table:
+    """`build_user_profiles` over a silver Parquet file, streamed by DuckDB in bounded memory
+    (grouped by user, so memory grows with the day's users, not its events)."""
+    quoted = str(path).replace("'", "''")
+    return _run(
+        lambda con: con.execute(
+            "CREATE VIEW source AS SELECT *, file_row_number AS row_in_day "
+            f"FROM read_parquet('{quoted}', file_row_number = true)"
+        )
+    )
+
+
+def _run(register) -> pa.Table:
+    con = duckdb.connect(config={"memory_limit": _MEMORY_LIMIT, "threads": 2})
+    try:
+        register(con)
+        result = con.sql(_PROFILE_SQL).to_arrow_table()
+    finally:
+        con.close()
+    if result.num_rows == 0:
         return PROFILE_SCHEMA.empty_table()
-    profile_rows = frame["event"].isin(_PROFILE_EVENTS)
-    for name in PROFILE_ATTRIBUTES:
-        frame[name] = frame[name].where(profile_rows)
-    frame["plan_seen"] = frame["plan_to"].where(
-        frame["event"] == "subscription_change", frame["plan"]
-    )
-    consent = frame["event"] == "consent_update"
-    frame["share_with_partners"] = frame["share_with_partners"].where(consent)
-    frame["marketing"] = frame["marketing"].where(consent)
-    frame["is_signup"] = frame["event"] == "signup"
-    frame["is_deleted"] = frame["event"] == "account_deleted"
-    grouped = frame.groupby("user_key", sort=True)
-    latest = grouped[
-        ["org_key", *PROFILE_ATTRIBUTES, "plan_seen", "share_with_partners", "marketing"]
-    ].last()
-    result = pd.DataFrame(
-        {
-            "event_date": grouped["event_date"].first(),
-            "user_key": latest.index,
-            "org_key": latest["org_key"],
-            **{name: latest[name] for name in PROFILE_ATTRIBUTES},
-            "plan": latest["plan_seen"],
-            "share_with_partners": latest["share_with_partners"],
-            "marketing": latest["marketing"],
-            "signed_up": grouped["is_signup"].any(),
-            "deleted": grouped["is_deleted"].any(),
-            "first_event_minute": grouped["event_minute"].min(),
-            "last_event_minute": grouped["event_minute"].max(),
-            "events": grouped.size(),
-            "key_version": grouped["key_version"].first(),
-        }
-    )
-    return pa.Table.from_pandas(result, schema=PROFILE_SCHEMA, preserve_index=False)
+    return result.select(PROFILE_SCHEMA.names).cast(PROFILE_SCHEMA)

@@ -68,3 +68,43 @@ def test_latest_profile_consent_plan_and_deletion_per_user() -> None:
 
 def test_no_events_no_profiles() -> None:
     assert build_user_profiles(_events([])).num_rows == 0
+
+
+def test_two_updates_in_one_minute_the_later_row_wins() -> None:
+    table = _events(
+        [
+            {"user_key": "u1", "event": "profile_update", "event_minute": _at(5), "state": "TX"},
+            {"user_key": "u1", "event": "profile_update", "event_minute": _at(5), "state": "NY"},
+            {"user_key": "u1", "event": "profile_update", "event_minute": _at(1), "state": "CA"},
+        ]
+    )
+    (profile,) = build_user_profiles(table).to_pylist()
+    assert profile["state"] == "NY" and profile["events"] == 3
+
+
+def test_profiles_from_a_file_equal_profiles_from_the_table(small_sample, tmp_path) -> None:
+    """The asset streams the partition through DuckDB; the result is the in-memory one's."""
+    import pyarrow.parquet as pq
+
+    from deidentify.profiles import build_user_profiles_from_file
+    from deidentify.pseudonymize import PseudonymKey
+    from pipelines.deidentify_partition import deidentify_in_process
+    from pipelines.ingest.bronze import ingest_partition
+    from pipelines.ingest.sources import APP_EVENTS
+    from pipelines.storage import partition_file
+
+    out = tmp_path / "out"
+    ingest_partition(APP_EVENTS, small_sample, out, "2026-10-02")
+    silver = tmp_path / "silver.parquet"
+    deidentify_in_process(
+        partition_file(out, "bronze", "app_events", "2026-10-02"),
+        silver,
+        load_field_policy(),
+        "app_events",
+        PseudonymKey(b"profiles-test-key-0123456789abcdef0123", "p1"),
+        workers=1,
+        batch_rows=100,
+    )
+    from_file = build_user_profiles_from_file(silver)
+    assert from_file.num_rows > 10
+    assert from_file.equals(build_user_profiles(pq.read_table(silver)))
