@@ -17,7 +17,6 @@ from pipelines.jobs import (
     erasure_job,
     gold_job,
     ingest_job,
-    ingest_job_on_dask,
     weekly_gold_job,
 )
 from pipelines.recipients import DEFAULT_RECIPIENTS_PATH, load_recipients
@@ -36,7 +35,7 @@ ALL_ASSETS = [*BRONZE_ASSETS, *SILVER_ASSETS, *ERASURE_ASSETS, *GOLD_ASSETS, *EX
 
 defs = dg.Definitions(
     assets=ALL_ASSETS,
-    jobs=[ingest_job, ingest_job_on_dask, gold_job, weekly_gold_job, erasure_job],
+    jobs=[ingest_job, gold_job, weekly_gold_job, erasure_job],
     schedules=SCHEDULES,
     sensors=SENSORS,
     resources=default_resources(),

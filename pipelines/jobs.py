@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dagster as dg
-from dagster_dask import dask_executor
 
 # Transient failures (a file still being copied, a full disk) get three tries with growing
 # pauses; failures that retrying cannot fix (too many rejected lines, no key, a policy
@@ -42,17 +41,5 @@ erasure_job = dg.define_asset_job(
     description=(
         "Record deletion requests and deleted accounts, purge them from every bronze and silver "
         "partition, and mark the affected gold months stale."
-    ),
-)
-
-ingest_job_on_dask = dg.define_asset_job(
-    name="ingest_job_on_dask",
-    op_retry_policy=RETRY_POLICY,
-    selection=dg.AssetSelection.groups("bronze", "silver"),
-    executor_def=dask_executor,
-    description=(
-        "ingest_job with each step on a Dask cluster (dagster-dask): a backfill's partitions "
-        "then run on separate workers. Without run config a LocalCluster is started; point it "
-        "at a cluster with execution.config.cluster.existing.address (docs/scaling.md)."
     ),
 )

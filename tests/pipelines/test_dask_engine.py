@@ -101,11 +101,3 @@ def test_the_silver_asset_runs_on_dask_when_configured(bronze_day: Path, tmp_pat
             partition_file(bronze_day, "silver", "deidentified_events", DAY)
         )
     assert results["dask"].equals(results["in_process"])
-
-
-def test_the_code_location_offers_the_dask_executor() -> None:
-    from pipelines.definitions import defs
-
-    job = defs.resolve_job_def("ingest_job_on_dask")
-    assert job.executor_def.name == "dask"
-    assert {key.path[0] for key in job.asset_layer.executable_asset_keys} == {"bronze", "silver"}
