@@ -108,7 +108,7 @@ class Ledger:
             writer.write(table)
 
     def add(
-        self, namespace: str, key: PseudonymKey, value: str, origin: str, applied=False
+        self, namespace: str, key: PseudonymKey, value: str, origin: str, applied: bool = False
     ) -> bool:
         """Record one pseudonym; False when it was already recorded."""
         identity = (namespace, value, key.version)
@@ -199,7 +199,9 @@ class ErasedSubjects:
         self._memo: dict[tuple[str, str], str] = {}
 
     @classmethod
-    def from_ledger(cls, out_dir: Path, key_source: Callable[[], PseudonymKey]):
+    def from_ledger(
+        cls, out_dir: Path, key_source: Callable[[], PseudonymKey]
+    ) -> ErasedSubjects | None:
         """Every ledger entry, or None when nobody was ever erased (then no key is needed)."""
         ledger = Ledger.load(out_dir)
         if not ledger.rows:
