@@ -18,7 +18,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from dagster_aws.s3 import S3Resource
 
 from assets.gold import GOLD_TABLES, WEEKLY_GOLD_TABLES, gold_file
-from assets.gold_build import GoldTable, check_no_identifier, period_label, protect
+from assets.gold_build import GoldTable, check_no_identifier, protect
 from deidentify.disclosure import DisclosureRules
 from deidentify.sharing_policy import PolicyViolation
 from pipelines.erasure import stale_periods
@@ -36,6 +36,7 @@ from pipelines.packaging import (
     upload_package,
 )
 from pipelines.partitions import monthly_partitions, weekly_partitions
+from pipelines.periods import period_label
 from pipelines.recipients import Recipient
 from pipelines.resources import DeliveryResource, SharingPolicyResource, StorageResource
 

@@ -22,6 +22,7 @@ from deidentify.disclosure import (
 )
 from deidentify.engine import ScrubEngine, structured_engine, text_engine
 from deidentify.scan import scan_table
+from pipelines.periods import period_label
 from pipelines.storage import AtomicParquetWriter
 
 # What the gold identifier scan treats as a finding. LOCATION and DATE_TIME are left out on
@@ -109,11 +110,6 @@ class PeriodInputs:
     def month(self) -> str:
         """The label, under the name monthly callers know it by."""
         return self.label
-
-
-def period_label(period: str, start: date) -> str:
-    """`2026-10` for a month, `2026-W42` (ISO week) for a week starting on a Monday."""
-    return start.strftime("%Y-%m") if period == "month" else start.strftime("%G-W%V")
 
 
 def month_inputs(

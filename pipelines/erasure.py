@@ -32,6 +32,7 @@ from deidentify.pseudonymize import PseudonymKey, pseudonym
 from deidentify.transform import DERIVED_FIELDS, derived_values
 from pipelines.faults import crash_point
 from pipelines.locks import erasure_lock
+from pipelines.periods import period_label
 from pipelines.storage import (
     PARTITION_FILE,
     AtomicParquetWriter,
@@ -81,11 +82,6 @@ def stale_periods(out_dir: Path, table: str | None = None) -> list[str]:
 def clear_stale(out_dir: Path, table: str, label: str) -> None:
     """Gold `table` of a period was rebuilt from the swept silver: it is current again."""
     stale_marker(out_dir, table, label).unlink(missing_ok=True)
-
-
-def _period_label(period: str, date_key: str) -> str:
-    day = date.fromisoformat(date_key)
-    return day.strftime("%Y-%m") if period == "month" else day.strftime("%G-W%V")
 
 
 class Ledger:
@@ -388,7 +384,8 @@ def run_erasure(
             marker = {"reason": "erasure", "rows_removed": dict(outcome.sweep.rows_removed)}
             stale: set[str] = set()
             for table, period in gold_tables:
-                for label in {_period_label(period, d) for d in outcome.sweep.dates}:
+                days = {date.fromisoformat(d) for d in outcome.sweep.dates}
+                for label in {period_label(period, day) for day in days}:
                     stale.add(label)
                     write_bytes_atomically(
                         stale_marker(out_dir, table, label),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
 import dagster as dg
@@ -13,6 +13,7 @@ from pipelines.ingest.raw_lines import DEFAULT_MAX_LINE_BYTES
 from pipelines.ingest.routing import dates_found, index_source
 from pipelines.ingest.sources import SOURCES
 from pipelines.partitions import FIRST_DATE
+from pipelines.periods import is_week, partition_key
 
 
 class NothingToRun(ValueError):
@@ -144,8 +145,8 @@ def run_pipeline(raw_dir: Path, out_dir: Path, start: date | None, end: date | N
         run(day, day, daily)
     run("erasure", None, [ERASURE_KEY])
     stale = stale_periods(out_dir)
-    stale_months = {f"{label}-01" for label in stale if "-W" not in label}
-    stale_weeks = {_week_start(label) for label in stale if "-W" in label}
+    stale_months = {partition_key(label) for label in stale if not is_week(label)}
+    stale_weeks = {partition_key(label) for label in stale if is_week(label)}
     gold_months = [m for m in sorted(set(months) | stale_months) if m in closed_months]
     gold_weeks = [w for w in sorted(set(weeks) | stale_weeks) if w in closed_weeks]
     for month in gold_months:
@@ -170,10 +171,6 @@ def run_pipeline(raw_dir: Path, out_dir: Path, start: date | None, end: date | N
 def _monday(date_key: str) -> str:
     day = date.fromisoformat(date_key)
     return (day - timedelta(days=day.weekday())).isoformat()
-
-
-def _week_start(iso_week: str) -> str:
-    return datetime.strptime(f"{iso_week}-1", "%G-W%V-%u").date().isoformat()
 
 
 def _int(value: object) -> int:

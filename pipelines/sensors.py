@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import datetime
 from pathlib import Path
 
 import dagster as dg
@@ -15,6 +14,7 @@ from pipelines.ingest.routing import index_source
 from pipelines.ingest.sources import SOURCES
 from pipelines.jobs import erasure_job, gold_job, ingest_job, weekly_gold_job
 from pipelines.partitions import daily_partitions, monthly_partitions, weekly_partitions
+from pipelines.periods import is_week, partition_key
 from pipelines.resources import StorageResource
 
 
@@ -106,11 +106,12 @@ def stale_gold_sensor(
     for label in periods:
         markers = sorted((storage.out_path / "gold" / "_stale").glob(f"*/period={label}.json"))
         stamp = max(p.stat().st_mtime_ns for p in markers)
-        if "-W" in label:
-            job, partitions = weekly_gold_job, weekly_partitions
-            partition = datetime.strptime(f"{label}-1", "%G-W%V-%u").date().isoformat()
-        else:
-            job, partitions, partition = gold_job, monthly_partitions, f"{label}-01"
+        job, partitions = (
+            (weekly_gold_job, weekly_partitions)
+            if is_week(label)
+            else (gold_job, monthly_partitions)
+        )
+        partition = partition_key(label)
         if partitions.has_partition_key(partition):
             requests.append(
                 dg.RunRequest(

@@ -1,0 +1,26 @@
+"""Gold and export periods as labels: `2026-10` for a month, `2026-W42` for an ISO week.
+
+Plain Python (no Dagster), so the erasure sweep, gold, exports, the runner and the sensors
+name a period the same way and turn a label back into its Dagster partition key.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+
+def period_label(period: str, day: date) -> str:
+    """The label of the month or ISO week (Monday to Sunday) that holds `day`."""
+    return day.strftime("%Y-%m") if period == "month" else day.strftime("%G-W%V")
+
+
+def is_week(label: str) -> bool:
+    """Whether a label names an ISO week rather than a month."""
+    return "-W" in label
+
+
+def partition_key(label: str) -> str:
+    """The partition key of a period: its first day (`2026-10-01`, or the week's Monday)."""
+    if is_week(label):
+        return datetime.strptime(f"{label}-1", "%G-W%V-%u").date().isoformat()
+    return f"{label}-01"
