@@ -406,9 +406,7 @@ def erase_from_batch(
     """Drop an erased user's rows from a bronze batch at ingestion; returns (kept, removed)."""
     if not subjects:
         return batch, 0
-    mask = pa.array(subjects.bronze_mask(source, batch))
-    removed = int(pc.sum(mask).as_py() or 0)
-    return (batch.filter(pc.invert(mask)) if removed else batch), removed
+    return _drop(batch, subjects.bronze_mask(source, batch))
 
 
 def erase_from_quarantine(
@@ -417,6 +415,9 @@ def erase_from_quarantine(
     """Drop quarantined raw lines that hold an erased user's id; returns (kept, removed)."""
     if not subjects or not subjects.users:
         return batch, 0
-    mask = pa.array(subjects.quarantine_mask(batch))
-    removed = int(pc.sum(mask).as_py() or 0)
-    return (batch.filter(pc.invert(mask)) if removed else batch), removed
+    return _drop(batch, subjects.quarantine_mask(batch))
+
+
+def _drop(batch: pa.RecordBatch, mask: list[bool]) -> tuple[pa.RecordBatch, int]:
+    removed = sum(mask)
+    return (batch.filter(pc.invert(pa.array(mask))) if removed else batch), removed

@@ -8,6 +8,7 @@ old file or the new one, never a mixture, and a rerun replaces rather than appen
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import uuid
 from pathlib import Path
@@ -19,6 +20,8 @@ import pyarrow.parquet as pq
 PRIVATE_DIR_MODE = 0o700
 PRIVATE_FILE_MODE = 0o600
 PARTITION_FILE = "part-0.parquet"
+# The writer's pid and a uuid4 hex, as temp_name() and packaging.staging_folder() write them.
+_OWNER = re.compile(r"[.-](\d+)-[0-9a-f]{32}(?:\.tmp)?$")
 
 
 def partition_file(out_dir: Path, layer: str, dataset: str, date_key: str) -> Path:
@@ -43,16 +46,14 @@ def process_alive(pid: int) -> bool:
 
 
 def remove_orphans(folder: Path, pattern: str) -> int:
-    """Remove leftovers (`<prefix>.<pid>-<id>...`) of writers that died (SIGKILL, power cut).
+    """Remove leftovers (named `...<pid>-<id>...`) of writers that died (SIGKILL, power cut).
 
     A leftover of a live process, which may be a concurrent writer, is never touched.
     """
     removed = 0
     for leftover in folder.glob(pattern):
-        owner = leftover.name.rsplit(".", 2)[-2] if leftover.name.endswith(".tmp") else ""
-        owner = owner or leftover.name.removeprefix(".staging-")
-        pid = owner.split("-", 1)[0]
-        if pid.isdigit() and not process_alive(int(pid)):
+        owner = _OWNER.search(leftover.name)
+        if owner and not process_alive(int(owner.group(1))):
             if leftover.is_dir():
                 shutil.rmtree(leftover, ignore_errors=True)
             else:
