@@ -210,15 +210,9 @@ def test_a_month_that_fails_a_check_is_not_published(
     policy = tmp_path / "policy.yaml"
     policy.write_text(yaml.safe_dump(document))
     asset = build_gold_asset(leaky)
-    with dg.instance_for_test() as instance:
-        result = dg.materialize(
-            [*ALL_ASSETS, asset],
-            selection=[asset.key],
-            partition_key=MONTH,
-            resources=_resources(raw, out, SharingPolicyResource(path=str(policy))),
-            instance=instance,
-            raise_on_error=False,
-        )
+    result = _materialize_month(
+        raw, out, [asset.key], extra=(asset,), sharing=SharingPolicyResource(path=str(policy))
+    )
     checks = {c.check_name: c.passed for c in result.get_asset_check_evaluations()}
     assert checks["no_identifier_in_gold"] is False
     assert not gold_file(out, "leaky_monthly", "2026-10").exists()
@@ -274,13 +268,20 @@ def test_opted_out_and_deleted_users_are_left_out_of_gold(built: tuple[Path, Pat
 # --- exports ---------------------------------------------------------------------------
 
 
-def _export(raw: Path, out: Path, keys: list) -> dg.ExecuteInProcessResult:
+def _materialize_month(
+    raw: Path,
+    out: Path,
+    keys: list,
+    extra: tuple = (),
+    sharing: SharingPolicyResource | None = None,
+) -> dg.ExecuteInProcessResult:
+    """Materialize `keys` for the test month; `extra` assets join the code location's."""
     with dg.instance_for_test() as instance:
         return dg.materialize(
-            ALL_ASSETS,
+            [*ALL_ASSETS, *extra],
             selection=keys,
             partition_key=MONTH,
-            resources=_resources(raw, out),
+            resources=_resources(raw, out, sharing),
             instance=instance,
             raise_on_error=False,
         )
@@ -297,7 +298,7 @@ def test_each_recipient_gets_a_package_whose_manifest_verifies(
     raw, out, _ = built
     monthly = [r for r in RECIPIENTS if r.cadence == "monthly"]
     assets = [a for a in EXPORT_ASSETS if a.key.path[-1] in {r.name for r in monthly}]
-    result = _export(raw, out, [a.key for a in assets])
+    result = _materialize_month(raw, out, [a.key for a in assets])
     assert result.success
     key = SigningKey(SIGNING_KEY.encode(), "d1")
     for recipient in monthly:
@@ -326,7 +327,7 @@ def test_each_recipient_gets_a_package_whose_manifest_verifies(
     assert {a["recipient"] for a in audit} == {r.name for r in monthly}
     assert all(len(a["manifest_sha256"]) == 64 for a in audit)
 
-    again = _export(raw, out, [EXPORT_ASSETS[0].key])
+    again = _materialize_month(raw, out, [EXPORT_ASSETS[0].key])
     assert again.success
     second = out / "exports" / RECIPIENTS[0].name / "2026-10-v2"
     assert (
@@ -354,7 +355,7 @@ def test_an_email_planted_in_gold_stops_the_delivery(built: tuple[Path, Path, li
     folder = out / "exports" / RECIPIENTS[0].name
     before = sorted(p.name for p in folder.iterdir()) if folder.exists() else []
     try:
-        result = _export(raw, out, [EXPORT_ASSETS[0].key])
+        result = _materialize_month(raw, out, [EXPORT_ASSETS[0].key])
     finally:
         path.write_bytes(original)
     assert not result.success
@@ -458,16 +459,7 @@ def test_a_bucket_recipient_gets_a_verifiable_package_and_nothing_on_failure(
                 DeliveryTarget("s3", bucket, "incoming/"),
             )  # fmt: skip
             asset = build_export_asset(recipient)
-            with dg.instance_for_test() as instance:
-                result = dg.materialize(
-                    [*ALL_ASSETS, asset],
-                    selection=[asset.key],
-                    partition_key=MONTH,
-                    resources=_resources(raw, out),
-                    instance=instance,
-                    raise_on_error=False,
-                )
-            return result
+            return _materialize_month(raw, out, [asset.key], extra=(asset,))
 
         result = deliver_to("partner-drop")
         assert result.success
