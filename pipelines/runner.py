@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 
 import dagster as dg
@@ -13,7 +13,7 @@ from pipelines.ingest.raw_lines import DEFAULT_MAX_LINE_BYTES
 from pipelines.ingest.routing import dates_found, index_source
 from pipelines.ingest.sources import SOURCES
 from pipelines.partitions import FIRST_DATE
-from pipelines.periods import is_week, partition_key
+from pipelines.periods import is_week, partition_key, period_label
 
 
 class NothingToRun(ValueError):
@@ -110,7 +110,7 @@ def run_pipeline(raw_dir: Path, out_dir: Path, start: date | None, end: date | N
     closed_months = set(monthly_partitions.get_partition_keys())
     closed_weeks = set(weekly_partitions.get_partition_keys())
     months = sorted({d[:8] + "01" for d in dates})
-    weeks = sorted({_monday(d) for d in dates})
+    weeks = sorted({partition_key(period_label("week", date.fromisoformat(d))) for d in dates})
     for month in sorted(set(months) - closed_months):
         print(f"  {month[:7]}: month not closed yet, gold skipped")
 
@@ -166,11 +166,6 @@ def run_pipeline(raw_dir: Path, out_dir: Path, start: date | None, end: date | N
             print(f"  {failure}")
         return 1
     return 0
-
-
-def _monday(date_key: str) -> str:
-    day = date.fromisoformat(date_key)
-    return (day - timedelta(days=day.weekday())).isoformat()
 
 
 def _int(value: object) -> int:
