@@ -10,6 +10,7 @@ import pyarrow.parquet as pq
 
 from assets.metadata import table_schema
 from deidentify.pseudonymize import MissingKeyError
+from pipelines import coverage
 from pipelines.erasure import ErasedSubjects
 from pipelines.ingest.bronze import (
     PartitionReport,
@@ -134,6 +135,11 @@ def build_bronze_asset(source: RawSource) -> dg.AssetsDefinition:
     ) -> dg.MaterializeResult:
         try:
             with erasure_lock(storage.out_path, exclusive=False):
+                coverage.invalidate(
+                    storage.out_path,
+                    coverage.datasets_built_from(source.name),
+                    context.partition_key,
+                )
                 erased = ErasedSubjects.from_ledger(
                     storage.out_path, pseudonymization.pseudonym_key
                 )
@@ -145,6 +151,7 @@ def build_bronze_asset(source: RawSource) -> dg.AssetsDefinition:
                     ingestion.settings(),
                     erased,
                 )
+
         except MissingKeyError as exc:
             raise dg.Failure(
                 description=f"the erasure ledger is not empty, so bronze needs the key: {exc}",
@@ -165,8 +172,11 @@ def build_bronze_asset(source: RawSource) -> dg.AssetsDefinition:
             f"{source.name} {context.partition_key}: {report.rows:,} rows, "
             f"{report.rejected:,} quarantined from {len(report.files_read)} file(s)"
         )
+        metadata = _metadata(report, source)
+        if report.account_entries is not None:
+            metadata["account_directory_entries"] = report.account_entries
         return dg.MaterializeResult(
-            metadata=_metadata(report, source),
+            metadata=metadata,
             check_results=[_accounting_check(report)],
         )
 

@@ -21,15 +21,20 @@ from assets.gold import GOLD_TABLES, WEEKLY_GOLD_TABLES, gold_file
 from assets.gold_build import GoldTable, check_no_identifier, protect
 from deidentify.disclosure import DisclosureRules
 from deidentify.sharing_policy import PolicyViolation
+from pipelines.coverage import Coverage, period_coverage
 from pipelines.erasure import stale_periods
 from pipelines.faults import crash_point
 from pipelines.packaging import (
     MissingSigningKeyError,
     RemotePackageExists,
-    append_audit,
+    begin_delivery,
     deliver,
     discard,
+    finish_delivery,
     next_package_name,
+    recover_deliveries,
+    remove_prefix,
+    same_content,
     seal,
     sha256_file,
     staging_folder,
@@ -133,20 +138,32 @@ def build_export_asset(recipient: Recipient) -> dg.AssetsDefinition:
         window = context.partition_time_window
         month = period_of(recipient, window.start)
         policy = sharing.policy()
-        root = storage.out_path / "exports" / recipient.name
+        out = storage.out_path
+        root = out / "exports" / recipient.name
         root.mkdir(parents=True, exist_ok=True)
+        audit_dir = out / "audit"
+        for outcome in recover_deliveries(
+            audit_dir, recipient.name, root, _remote_remover(s3, recipient)
+        ):
+            context.log.warning(f"{recipient.name}: {outcome}")
+        coverage = period_coverage(out, window.start.date(), window.end.date())
         staging = staging_folder(root)
-        name, corrects = next_package_name(root, month)
+        name, previous = next_package_name(root, month)
         try:
+            if not coverage.is_complete:
+                raise ExportRefused(f"the period is not complete: {coverage.explain()}")
             key = delivery.signing_key()
-            manifest = _assemble(recipient, month, policy, storage, staging)
+            manifest = _assemble(recipient, month, policy, storage, staging, coverage)
             manifest["pseudonymization_key_version"] = _key_version(
                 storage, window.start.date(), window.end.date()
             )
             manifest["signing_key_version"] = key.version
             manifest["package"] = name
-            if corrects:
-                manifest["note"] = f"correction: replaces the package {corrects}"
+            if previous:
+                manifest["note"] = (
+                    f"correction: replaces the package {previous} (its data changed since, e.g. "
+                    "after an erasure or a late partition)"
+                )
             seal(staging, manifest, key)
         except (ExportRefused, PolicyViolation, MissingSigningKeyError) as exc:
             discard(staging)
@@ -157,30 +174,51 @@ def build_export_asset(recipient: Recipient) -> dg.AssetsDefinition:
         except BaseException:
             discard(staging)
             raise
+        if previous and same_content(root / previous, staging):
+            discard(staging)
+            context.log.info(
+                f"{recipient.name} {month}: same data as the package {previous} already "
+                "delivered; nothing delivered"
+            )
+            return dg.MaterializeResult(
+                metadata={
+                    "delivered": False,
+                    "unchanged_since": previous,
+                    "package": dg.MetadataValue.path(str(root / previous)),
+                    "coverage": dg.MetadataValue.json(coverage.summary()),
+                }
+            )
         location = recipient.delivery.location(recipient.name, name)
-        if recipient.delivery.kind == "s3":
-            _upload(s3, staging, recipient, name, location)
-        target = deliver(staging, root, name)
-        manifest_hash = sha256_file(target / "manifest.json")
-        append_audit(
-            storage.out_path / "audit" / "exports.jsonl",
-            {
-                "recipient": recipient.name,
-                "recipient_class": recipient.recipient_class,
-                "period": month,
-                "package": target.name,
-                "delivered_to": location,
-                "datasets": manifest["datasets"],
-                "manifest_sha256": manifest_hash,
-            },
+        entry = {
+            "recipient": recipient.name,
+            "recipient_class": recipient.recipient_class,
+            "period": month,
+            "package": name,
+            "delivered_to": location,
+            "datasets": manifest["datasets"],
+            "manifest_sha256": sha256_file(staging / "manifest.json"),
+        }
+        remote = (
+            recipient.delivery.key_prefix(recipient.name, name)
+            if recipient.delivery.kind == "s3"
+            else None
         )
+        journal = begin_delivery(audit_dir, entry, staging, remote)
+        crash_point("delivery")
+        if remote is not None:
+            _upload(s3, staging, recipient, name, location, journal)
+        target = deliver(staging, root, name)
+        crash_point("delivery")
+        finish_delivery(audit_dir, journal, entry)
         return dg.MaterializeResult(
             metadata={
                 "dagster/row_count": sum(d["rows"] for d in manifest["datasets"].values()),
+                "delivered": True,
                 "package": dg.MetadataValue.path(str(target)),
                 "delivered_to": location,
-                "manifest_sha256": manifest_hash,
+                "manifest_sha256": entry["manifest_sha256"],
                 "datasets": dg.MetadataValue.json(manifest["datasets"]),
+                "coverage": dg.MetadataValue.json(coverage.summary()),
                 "k": recipient.k,
             }
         )
@@ -188,7 +226,21 @@ def build_export_asset(recipient: Recipient) -> dg.AssetsDefinition:
     return export_asset
 
 
-def _upload(s3: S3Resource, staging, recipient: Recipient, name: str, location: str) -> None:
+def _remote_remover(s3: S3Resource, recipient: Recipient):
+    """How a rolled-back upload of this recipient is removed from its bucket (None: local)."""
+    if recipient.delivery.kind != "s3":
+        return None
+    bucket = recipient.delivery.bucket
+
+    def remove(prefix: str) -> None:
+        remove_prefix(s3.get_client(), bucket, prefix)
+
+    return remove
+
+
+def _upload(
+    s3: S3Resource, staging, recipient: Recipient, name: str, location: str, journal
+) -> None:
     target = recipient.delivery
     try:
         upload_package(
@@ -196,9 +248,11 @@ def _upload(s3: S3Resource, staging, recipient: Recipient, name: str, location: 
         )
     except RemotePackageExists as exc:
         discard(staging)
+        journal.unlink(missing_ok=True)
         raise dg.Failure(description=str(exc), allow_retries=False) from exc
     except (BotoCoreError, ClientError) as exc:
         discard(staging)
+        journal.unlink(missing_ok=True)
         raise dg.Failure(
             description=(
                 f"upload of {recipient.name}'s package to {location} failed ({exc}); nothing "
@@ -220,7 +274,14 @@ def _key_version(storage: StorageResource, start: date, end: date) -> str | None
     return versions[0].as_py() if len(versions) else None
 
 
-def _assemble(recipient: Recipient, month: str, policy, storage: StorageResource, staging) -> dict:
+def _assemble(
+    recipient: Recipient,
+    month: str,
+    policy,
+    storage: StorageResource,
+    staging,
+    coverage: Coverage,
+) -> dict:
     datasets = {}
     for table in recipient_tables(recipient):
         policy.check_recipient(recipient.recipient_class, table.policy_name)
@@ -263,5 +324,6 @@ def _assemble(recipient: Recipient, month: str, policy, storage: StorageResource
         "policy_version": policy.version,
         "k": recipient.k,
         "datasets": datasets,
+        "coverage": coverage.summary(),
         "generated_at": datetime.now(UTC).isoformat(),
     }

@@ -5,6 +5,7 @@ categories it reads (checked against the sharing policy before it is built) and 
 over one month of silver. docs/datasets.md documents the same columns for readers.
 """
 
+import json
 import os
 import time
 import uuid
@@ -32,6 +33,7 @@ from assets.metadata import counts_markdown, preview_markdown, table_schema
 from deidentify.field_policy import load_field_policy
 from deidentify.profiles import PROFILE_SCHEMA
 from deidentify.sharing_policy import PolicyViolation
+from pipelines.coverage import period_coverage
 from pipelines.erasure import clear_stale
 from pipelines.faults import crash_point
 from pipelines.locks import erasure_lock
@@ -73,8 +75,8 @@ traffic_daily = GoldTable(
         SELECT $period AS month, CAST(event_date AS VARCHAR) AS day, 'web' AS source,
                {_PAGE_SECTION} AS page_section, device_type, browser_family, country,
                count(*) AS page_views, count(DISTINCT visitor_key) AS sessions,
-               count(DISTINCT visitor_key) AS users
-        FROM requests
+               count(DISTINCT person_key) AS users
+        FROM eligible_requests
         WHERE NOT coalesce(is_bot, false) AND method = 'GET' AND status < 400
         GROUP BY ALL
     """,
@@ -209,7 +211,9 @@ GOLD_TABLES = (
     sales_monthly,
     search_terms_monthly,
 )
+COMPLETE_CHECK = "period_complete"
 CHECKS = (
+    COMPLETE_CHECK,
     "cells_meet_k",
     "no_identifier_in_gold",
     "schema_matches_documented",
@@ -239,6 +243,11 @@ def _period_of(table: str) -> str:
 def gold_file(out_dir: Path, table: str, label: str) -> Path:
     """`<out>/gold/<table>/month=YYYY-MM/part-0.parquet` (weekly tables: `week=2026-W42`)."""
     return out_dir / "gold" / table / f"{_period_of(table)}={label}" / "part-0.parquet"
+
+
+def coverage_file(gold: Path) -> Path:
+    """The coverage record published beside a gold file (which days it was built from)."""
+    return gold.parent / "coverage.json"
 
 
 def candidate_file(out_dir: Path, table: str, label: str) -> Path:
@@ -285,6 +294,7 @@ def build_gold_asset(table: GoldTable) -> dg.AssetsDefinition:
         schemas = silver_schemas()
         began = time.perf_counter()
         with erasure_lock(storage.out_path, exclusive=False):
+            coverage = period_coverage(storage.out_path, inputs.start, inputs.end)
             cells = compute_cells(table, inputs, schemas, policy.exclude_opted_out)
             rules = policy.rules()
             result = protect(table, cells, rules)
@@ -294,6 +304,10 @@ def build_gold_asset(table: GoldTable) -> dg.AssetsDefinition:
             crash_point("gold")
             written = pq.read_table(candidate)
             outcomes = {
+                COMPLETE_CHECK: (
+                    coverage.is_complete,
+                    {**coverage.summary(), "explanation": coverage.explain()},
+                ),
                 "cells_meet_k": check_cells_meet_k(table, written, rules.k),
                 "no_identifier_in_gold": check_no_identifier(table, written),
                 "schema_matches_documented": check_schema(table, written),
@@ -306,21 +320,27 @@ def build_gold_asset(table: GoldTable) -> dg.AssetsDefinition:
                     check_name=name,
                     passed=passed,
                     metadata={
-                        k: dg.MetadataValue.json(v) if isinstance(v, dict) else v
+                        k: dg.MetadataValue.json(v) if isinstance(v, dict | list) else v
                         for k, v in details.items()
                     },
+                    description=None if passed else details.get("explanation"),
                 )
                 for name, (passed, details) in outcomes.items()
             ]
             all_passed = all(passed for passed, _ in outcomes.values())
             if all_passed:
                 make_dirs(target.parent, private=False)
+                write_bytes_atomically(
+                    coverage_file(target), json.dumps(coverage.summary(), indent=2).encode()
+                )
                 os.replace(candidate, target)
                 clear_stale(storage.out_path, table.name, inputs.month)
             else:
+                failed = [name for name, (passed, _) in outcomes.items() if not passed]
                 context.log.error(
-                    f"{table.name} {inputs.month}: a check failed; the month stays unpublished, "
-                    f"the rejected table is at {candidate}"
+                    f"{table.name} {inputs.month}: check(s) {', '.join(failed)} failed; the "
+                    f"period stays unpublished, the rejected table is at {candidate}. "
+                    + ("" if coverage.is_complete else coverage.explain())
                 )
         published = written.filter(pa.compute.invert(written.column("suppressed")))
         x, y = table.chart
@@ -345,6 +365,7 @@ def build_gold_asset(table: GoldTable) -> dg.AssetsDefinition:
                 "dominance_share": rules.dominance_share,
                 "sharing_policy_version": policy.version,
                 "silver_days_read": len(inputs.events) + len(inputs.requests),
+                "coverage": dg.MetadataValue.json(coverage.summary()),
                 "seconds": round(time.perf_counter() - began, 2),
                 "published_to_gold": all_passed,
                 "gold_file": dg.MetadataValue.path(str(target if all_passed else candidate)),

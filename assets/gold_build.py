@@ -97,7 +97,12 @@ class GoldTable:
 
 @dataclass
 class PeriodInputs:
-    """The silver files a period's gold reads, and the period's label and bounds."""
+    """The silver files a period's gold reads, and the period's label and bounds.
+
+    `profiles` and `all_requests` span every day on disk, not only the period: consent and
+    deletion are applied as the latest known when gold is built, and a visitor is tied to an
+    account by any logged-in request ever seen.
+    """
 
     label: str
     start: date
@@ -105,6 +110,7 @@ class PeriodInputs:
     events: list[Path]
     requests: list[Path]
     profiles: list[Path]
+    all_requests: list[Path] = field(default_factory=list)
 
     @property
     def month(self) -> str:
@@ -115,7 +121,7 @@ class PeriodInputs:
 def month_inputs(
     out_dir: Path, month_start: date, month_end: date, period: str = "month"
 ) -> PeriodInputs:
-    """Silver files of the period (events, requests) and every profile file up to its end."""
+    """Silver files of the period (events, requests), and every profile and request file."""
 
     def days(dataset: str, first: date) -> list[Path]:
         found = []
@@ -127,19 +133,15 @@ def month_inputs(
             day += timedelta(days=1)
         return found
 
-    profile_root = out_dir / "silver" / "user_profiles"
-    profiles = sorted(
-        p
-        for p in profile_root.glob("date=*/part-0.parquet")
-        if p.parent.name.removeprefix("date=") < month_end.isoformat()
-    )
+    silver = out_dir / "silver"
     return PeriodInputs(
         label=period_label(period, month_start),
         start=month_start,
         end=month_end,
         events=days("deidentified_events", month_start),
         requests=days("web_requests", month_start),
-        profiles=profiles,
+        profiles=sorted((silver / "user_profiles").glob("date=*/part-0.parquet")),
+        all_requests=sorted((silver / "web_requests").glob("date=*/part-0.parquet")),
     )
 
 
@@ -154,6 +156,52 @@ def _register(
         con.execute(f"CREATE VIEW {view} AS SELECT * FROM {view}_empty")
 
 
+_ATTRIBUTES = ("title", "specialty", "practice_size_band", "state", "age_band", "plan")
+
+
+def _profiles_sql(period_end: date) -> str:
+    """Each user's profile: attributes as last given before the period ended; consent and
+    deletion as last known now, whatever day they were given (a later opt-out counts)."""
+    attributes = ",\n".join(
+        f"arg_max({a}, event_date) FILTER (WHERE {a} IS NOT NULL "
+        f"AND event_date < DATE '{period_end.isoformat()}') AS {a}"
+        for a in _ATTRIBUTES
+    )
+    return f"""
+        CREATE VIEW profiles AS
+        SELECT user_key,
+               {attributes},
+               arg_max(share_with_partners, event_date)
+                   FILTER (WHERE share_with_partners IS NOT NULL) AS share_with_partners,
+               bool_or(deleted) AS deleted,
+               min(event_date) FILTER (WHERE signed_up) AS signup_date
+        FROM profile_days GROUP BY user_key
+    """
+
+
+# A web request belongs to the account its log line names (user_key); a request of a visitor
+# (host + agent) that logged-in requests tie to exactly one account belongs to that account
+# too. `person_key` is who a request counts as: the account, else the visitor. A request is
+# eligible when its account, if any, is not excluded.
+_ELIGIBLE_REQUESTS_SQL = """
+    CREATE VIEW visitor_accounts AS
+    SELECT visitor_key, min(user_key) AS account_key
+    FROM linked_requests WHERE user_key IS NOT NULL
+    GROUP BY visitor_key HAVING count(DISTINCT user_key) = 1;
+    CREATE VIEW excluded_visitors AS
+    SELECT DISTINCT visitor_key FROM linked_requests
+    WHERE user_key IN (SELECT user_key FROM excluded_users);
+    CREATE VIEW eligible_requests AS
+    SELECT r.*,
+           coalesce(r.user_key, v.account_key) AS account_key,
+           coalesce(r.user_key, v.account_key, r.visitor_key) AS person_key
+    FROM requests r LEFT JOIN visitor_accounts v ON r.visitor_key = v.visitor_key
+    WHERE (coalesce(r.user_key, v.account_key) IS NULL
+           OR coalesce(r.user_key, v.account_key) NOT IN (SELECT user_key FROM excluded_users))
+      AND r.visitor_key NOT IN (SELECT visitor_key FROM excluded_visitors);
+"""
+
+
 def compute_cells(
     table: GoldTable,
     inputs: PeriodInputs,
@@ -166,24 +214,8 @@ def compute_cells(
         _register(con, "events", inputs.events, schemas["events"])
         _register(con, "requests", inputs.requests, schemas["requests"])
         _register(con, "profile_days", inputs.profiles, schemas["profiles"])
-        con.execute(
-            """
-            CREATE VIEW profiles AS
-            SELECT user_key,
-                   arg_max(title, event_date) FILTER (WHERE title IS NOT NULL) AS title,
-                   arg_max(specialty, event_date) FILTER (WHERE specialty IS NOT NULL) AS specialty,
-                   arg_max(practice_size_band, event_date)
-                       FILTER (WHERE practice_size_band IS NOT NULL) AS practice_size_band,
-                   arg_max(state, event_date) FILTER (WHERE state IS NOT NULL) AS state,
-                   arg_max(age_band, event_date) FILTER (WHERE age_band IS NOT NULL) AS age_band,
-                   arg_max(plan, event_date) FILTER (WHERE plan IS NOT NULL) AS plan,
-                   arg_max(share_with_partners, event_date)
-                       FILTER (WHERE share_with_partners IS NOT NULL) AS share_with_partners,
-                   bool_or(deleted) AS deleted,
-                   min(event_date) FILTER (WHERE signed_up) AS signup_date
-            FROM profile_days GROUP BY user_key
-            """
-        )
+        _register(con, "linked_requests", inputs.all_requests, schemas["requests"])
+        con.execute(_profiles_sql(inputs.end))
         opted_out = "OR share_with_partners = false" if exclude_opted_out else ""
         con.execute(
             f"""
@@ -198,6 +230,7 @@ def compute_cells(
             WHERE e.user_key IS NULL OR e.user_key NOT IN (SELECT user_key FROM excluded_users)
             """
         )
+        con.execute(_ELIGIBLE_REQUESTS_SQL)
         parameters = {
             "period": inputs.label,
             "month": inputs.label,

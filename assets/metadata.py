@@ -35,3 +35,33 @@ def preview_markdown(table: pa.Table, columns: Sequence[str], rows: int = 8) -> 
         ]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+MIN_PREVIEW_COUNT = 10
+
+
+def aggregate_preview_markdown(
+    table: pa.Table, columns: Sequence[str], min_count: int = MIN_PREVIEW_COUNT, limit: int = 10
+) -> str:
+    """Rows per value of each categorical column, values seen fewer than `min_count` times hidden.
+
+    Stands in for a row preview on layers that hold one row per person's action: Dagster keeps
+    metadata in its event log for as long as the instance lives, beyond any erasure, so it
+    must show no row of any person.
+    """
+    if table.num_rows == 0:
+        return "_no rows_"
+    lines = ["| column | value | rows |", "| --- | --- | ---: |"]
+    for column in columns:
+        counts = table.column(column).value_counts().to_pylist()
+        shown = sorted(
+            (c for c in counts if c["counts"] >= min_count),
+            key=lambda c: (-c["counts"], str(c["values"])),
+        )
+        for item in shown[:limit]:
+            value = "(null)" if item["values"] is None else str(item["values"]).replace("|", "\\|")
+            lines.append(f"| {column} | {value[:40]} | {item['counts']:,} |")
+        hidden = len(counts) - min(len(shown), limit)
+        if hidden:
+            lines.append(f"| {column} | {hidden} more value(s), counts hidden | |")
+    return "\n".join(lines)

@@ -5,18 +5,20 @@ keyed HMAC pseudonyms, quasi-identifiers are generalized, free text is scrubbed 
 Presidio, and any field the policy does not name is dropped.
 """
 
+import os
 import time
 from pathlib import Path
 
 import dagster as dg
 import pandas as pd
-import pyarrow as pa
 import pyarrow.parquet as pq
 
-from assets.metadata import counts_markdown, preview_markdown, table_schema
+from assets.metadata import aggregate_preview_markdown, counts_markdown, table_schema
 from deidentify.engine import structured_engine
 from deidentify.profiles import build_user_profiles_from_file
 from deidentify.scan import scan_batches
+from pipelines import coverage
+from pipelines.accounts import resolve_bronze_accounts
 from pipelines.deidentify_partition import (
     dask_client,
     deidentify_in_process,
@@ -29,16 +31,33 @@ from pipelines.resources import (
     PseudonymizationResource,
     StorageResource,
 )
-from pipelines.storage import AtomicParquetWriter, partition_file
+from pipelines.storage import AtomicParquetWriter, make_dirs, partition_file
 
 NO_IDENTIFIER_CHECK = "no_identifier_left"
+# Categorical columns whose value counts stand in for a row preview (no row of a person is
+# ever shown: the event log outlives erasure).
 _PREVIEW = {
-    "app_events": [
-        "event_minute", "event", "user_key", "country", "device_type", "url_template",
-        "search_query", "ticket_body",
-    ],
-    "access_log": ["request_minute", "country", "method", "url_template", "status", "device_type"],
-}  # fmt: skip
+    "app_events": ["event", "country", "device_type", "browser_family"],
+    "access_log": ["method", "status", "country", "device_type", "browser_family"],
+}
+
+
+def candidate_file(out_dir: Path, dataset: str, date_key: str) -> Path:
+    """Where a silver partition is written and checked before it replaces the published one.
+
+    Owner-only: a candidate that failed its identifier check stays here for inspection.
+    """
+    return partition_file(out_dir, "silver", f"_candidates/{dataset}", date_key)
+
+
+def input_lines(out_dir: Path, source: str, date_key: str) -> int:
+    """Lines the day's bronze partition was built from (rows plus quarantined)."""
+    total = 0
+    for layer in ("bronze", "quarantine"):
+        path = partition_file(out_dir, layer, source, date_key)
+        if path.exists():
+            total += pq.ParquetFile(path).metadata.num_rows
+    return total
 
 
 def _bronze_file(storage: StorageResource, source: str, date_key: str) -> Path:
@@ -80,33 +99,67 @@ def _deidentify_partition(
 ) -> dg.MaterializeResult:
     key = pseudonymization.key_for_step()
     date_key = context.partition_key
+    out = storage.out_path
     bronze = _bronze_file(storage, source, date_key)
-    target = partition_file(storage.out_path, "silver", dataset, date_key)
+    target = partition_file(out, "silver", dataset, date_key)
+    candidate = candidate_file(out, dataset, date_key)
+    make_dirs(candidate.parent, private=True)
     began = time.perf_counter()
     policy = deidentification.field_policy()
-    with erasure_lock(storage.out_path, exclusive=False):
+    with erasure_lock(out, exclusive=False):
+        coverage.invalidate(
+            out, [dataset, "user_profiles"] if source == "app_events" else [dataset], date_key
+        )
+        accounts = resolve_bronze_accounts(out, bronze) if source == "access_log" else None
         if deidentification.engine == "dask":
             with dask_client(
                 deidentification.dask_scheduler, deidentification.worker_count()
             ) as client:
                 done = deidentify_on_dask(
-                    bronze, target, policy, source, key, deidentification.batch_rows, client
+                    bronze,
+                    candidate,
+                    policy,
+                    source,
+                    key,
+                    deidentification.batch_rows,
+                    client,
+                    accounts,
                 )
         else:
             done = deidentify_in_process(
                 bronze,
-                target,
+                candidate,
                 policy,
                 source,
                 key,
                 deidentification.worker_count(),
                 deidentification.batch_rows,
+                accounts,
+            )
+        check = _no_identifier_check(candidate)
+        if check.passed:
+            make_dirs(target.parent, private=False)
+            os.replace(candidate, target)
+            coverage.record(out, dataset, date_key, input_lines(out, source, date_key), done.rows)
+        else:
+            context.log.error(
+                f"{dataset} {date_key}: the identifier check failed; the partition is not "
+                f"published (the previous file, if any, stays), the rejected file is at "
+                f"{candidate}"
             )
     seconds = time.perf_counter() - began
+    written = target if check.passed else candidate
     context.log.info(
         f"{dataset} {date_key}: {done.rows:,} rows in {seconds:.1f}s on "
         f"{deidentification.engine}, {done.distinct_analyzed:,} distinct values analyzed"
     )
+    linked = {}
+    if accounts is not None:
+        user_keys = pq.read_table(written, columns=["user_key"]).column("user_key")
+        linked = {
+            "requests_linked_to_accounts": done.rows - user_keys.null_count,
+            "accounts_named_in_log": len(set(accounts.values())),
+        }
     return dg.MaterializeResult(
         metadata={
             "dagster/row_count": done.rows,
@@ -121,17 +174,18 @@ def _deidentify_partition(
             "engine": deidentification.engine,
             "pseudonymization_key_version": key.version,
             "seconds": round(seconds, 2),
-            "silver_file": dg.MetadataValue.path(str(target)),
-            "preview": dg.MetadataValue.md(preview_markdown(_head(target), _PREVIEW[source])),
+            "published": check.passed,
+            "silver_file": dg.MetadataValue.path(str(written)),
+            **linked,
+            "rows_by_value": dg.MetadataValue.md(_value_counts(written, _PREVIEW[source])),
         },
-        check_results=[_no_identifier_check(target)],
+        check_results=[check],
     )
 
 
-def _head(path: Path, rows: int = 8) -> pa.Table:
-    """The first rows of a Parquet file, without reading the rest."""
-    batch = next(pq.ParquetFile(path).iter_batches(batch_size=rows), None)
-    return pa.Table.from_batches([batch]) if batch is not None else pa.table({})
+def _value_counts(path: Path, columns: list[str]) -> str:
+    present = [c for c in columns if c in pq.ParquetFile(path).schema_arrow.names]
+    return aggregate_preview_markdown(pq.read_table(path, columns=present), present)
 
 
 def _check_spec(key: dg.AssetKey) -> dg.AssetCheckSpec:
@@ -190,9 +244,11 @@ web_requests = build_deidentify_asset(
     _REQUESTS_KEY,
     "access_log",
     "web_requests",
-    "One row per web request of the UTC day: pseudonymous visitor key (remote host + user "
-    "agent), country and /24 network, URL template, status, referrer domain and scrubbed "
-    "search terms, browser/OS/device type and bot flag. No raw address, user or URL.",
+    "One row per web request of the UTC day: the account's pseudonymous user_key when the log "
+    "names the logged-in account (remote_user: an e-mail or user id, resolved through the "
+    "account directory), a pseudonymous visitor key (remote host + user agent), country and "
+    "/24 network, URL template, status, referrer domain and scrubbed search terms, "
+    "browser/OS/device type and bot flag. No raw address, user or URL.",
 )
 
 
@@ -221,9 +277,18 @@ def user_profiles(
         raise dg.Failure(description=f"silver/deidentified_events has no partition {date_key}.")
     target = partition_file(storage.out_path, "silver", "user_profiles", date_key)
     with erasure_lock(storage.out_path, exclusive=False):
+        coverage.invalidate(storage.out_path, ["user_profiles"], date_key)
         profiles = build_user_profiles_from_file(source)
         with AtomicParquetWriter(target, profiles.schema) as writer:
             writer.write(profiles)
+        if coverage.status_of(storage.out_path, "deidentified_events", date_key) is not None:
+            coverage.record(
+                storage.out_path,
+                "user_profiles",
+                date_key,
+                input_lines(storage.out_path, "app_events", date_key),
+                profiles.num_rows,
+            )
     frame: pd.DataFrame = profiles.to_pandas()
     return dg.MaterializeResult(
         metadata={

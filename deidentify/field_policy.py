@@ -12,7 +12,17 @@ from deidentify.urls import UrlRules
 
 DEFAULT_POLICY_PATH = Path(__file__).parent / "policy" / "field_policy.yaml"
 ACTIONS = frozenset(
-    {"drop", "keep", "pseudonymize", "generalize", "scrub_text", "url", "referrer", "user_agent"}
+    {
+        "drop",
+        "keep",
+        "pseudonymize",
+        "account",
+        "generalize",
+        "scrub_text",
+        "url",
+        "referrer",
+        "user_agent",
+    }
 )
 GENERALIZE_METHODS = {
     "timestamp": pa.timestamp("us", tz="UTC"),
@@ -131,8 +141,8 @@ def _rule(source: str, field: str, spec: object) -> FieldRule:
             f"{where}: generalize needs a `method` among {sorted({*GENERALIZE_METHODS, 'ip'})}, "
             f"got {method!r}"
         )
-    if action == "pseudonymize" and not namespace:
-        raise FieldPolicyError(f"{where}: pseudonymize needs a `namespace` (e.g. user, org)")
+    if action in ("pseudonymize", "account") and not namespace:
+        raise FieldPolicyError(f"{where}: {action} needs a `namespace` (e.g. user, org)")
     if action == "keep" and (kind or "string") not in KEEP_TYPES:
         raise FieldPolicyError(
             f"{where}: keep `type` must be one of {sorted(KEEP_TYPES)}, got {kind!r}"

@@ -8,7 +8,7 @@ so the same code runs in a Dagster step, a test, or a distributed worker.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import orjson
@@ -17,6 +17,7 @@ import pyarrow.compute as pc
 
 from deidentify import generalize
 from deidentify import scrubber as scrubber_module
+from deidentify.accounts import account_keys
 from deidentify.field_policy import FieldPolicy, FieldRule, SourcePolicy
 from deidentify.pseudonymize import PseudonymKey, pseudonyms
 from deidentify.scrubber import Scrubber
@@ -60,10 +61,23 @@ class Deidentifier:
     """Turn bronze batches of one source into silver batches under the field policy."""
 
     def __init__(
-        self, policy: FieldPolicy, source: str, key: PseudonymKey, scrubber: Scrubber
+        self,
+        policy: FieldPolicy,
+        source: str,
+        key: PseudonymKey,
+        scrubber: Scrubber,
+        accounts: Mapping[str, str] | None = None,
     ) -> None:
+        """`accounts` maps a logged account value (normalized) to its user id; a source whose
+        policy links requests to accounts needs it (the plumbing builds it from bronze)."""
         self.policy = policy
         self.rules: SourcePolicy = policy.source(source)
+        if accounts is None and any(r.action == "account" for r in self.rules.fields.values()):
+            raise ValueError(
+                f"{source}: the field policy links requests to accounts; pass the account "
+                "directory (pipelines.accounts.resolve_bronze_accounts)"
+            )
+        self.accounts: Mapping[str, str] = accounts or {}
         self.key = key
         self.scrubber = scrubber
         self.schema = self.rules.silver_schema(DATE_COLUMN)
@@ -132,6 +146,8 @@ class Deidentifier:
             out[column] = pseudonyms(
                 self.key, rule.namespace or rule.field, [_as_text(v) for v in values]
             )
+        elif action == "account":
+            out[column] = account_keys(self.key, rule.namespace or "user", values, self.accounts)
         elif action == "generalize":
             self._generalize(rule, values, out, years, ts)
         elif action == "keep":

@@ -120,6 +120,7 @@ def _bronze_stage(raw: str, out: str) -> dict:
 def _silver_stage(out: str, workers: int, engine: str = "in_process") -> dict:
     from deidentify.field_policy import load_field_policy
     from deidentify.pseudonymize import PseudonymKey
+    from pipelines.accounts import resolve_bronze_accounts
     from pipelines.deidentify_partition import (
         dask_client,
         deidentify_in_process,
@@ -141,12 +142,17 @@ def _silver_stage(out: str, workers: int, engine: str = "in_process") -> dict:
             for bronze in sorted((out_dir / "bronze" / source).glob("date=*/part-0.parquet")):
                 date_key = bronze.parent.name.removeprefix("date=")
                 target = partition_file(out_dir, "silver", dataset, date_key)
+                accounts = (
+                    resolve_bronze_accounts(out_dir, bronze) if source == "access_log" else None
+                )
                 if client is None:
                     done = deidentify_in_process(
-                        bronze, target, policy, source, key, workers, 50_000
+                        bronze, target, policy, source, key, workers, 50_000, accounts
                     )
                 else:
-                    done = deidentify_on_dask(bronze, target, policy, source, key, 50_000, client)
+                    done = deidentify_on_dask(
+                        bronze, target, policy, source, key, 50_000, client, accounts
+                    )
                 analyzed += done.distinct_analyzed
                 if source == "app_events":
                     events += done.rows

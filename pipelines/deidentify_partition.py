@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import functools
 from collections import Counter, deque
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -53,10 +53,14 @@ def deidentify_in_process(
     key: PseudonymKey,
     workers: int,
     batch_rows: int,
+    accounts: Mapping[str, str] | None = None,
 ) -> PartitionDeidentified:
-    """Stream bronze through one Deidentifier here; NER spread over `workers` processes."""
+    """Stream bronze through one Deidentifier here; NER spread over `workers` processes.
+
+    `accounts` is the account directory for the partition's logged-in requests (access_log).
+    """
     with Scrubber(workers=workers) as scrubber:
-        deidentifier = Deidentifier(policy, source, key, scrubber)
+        deidentifier = Deidentifier(policy, source, key, scrubber, accounts)
         with AtomicParquetWriter(target, deidentifier.schema) as writer:
             for batch in pq.ParquetFile(bronze).iter_batches(batch_size=batch_rows):
                 writer.write(deidentifier.transform(batch))
@@ -77,13 +81,17 @@ def _worker_scrubber() -> Scrubber:
 
 
 def deidentify_batch(
-    batch: pa.RecordBatch, policy: FieldPolicy, source: str, key: PseudonymKey
+    batch: pa.RecordBatch,
+    policy: FieldPolicy,
+    source: str,
+    key: PseudonymKey,
+    accounts: Mapping[str, str] | None = None,
 ) -> tuple[pa.Table, dict]:
     """Run on a Dask worker: one bronze batch in, its silver rows and counts out."""
     scrubber = _worker_scrubber()
     entities_before = Counter(scrubber.entities)
     analyzed_before = scrubber.distinct_analyzed
-    deidentifier = Deidentifier(policy, source, key, scrubber)
+    deidentifier = Deidentifier(policy, source, key, scrubber, accounts)
     table = deidentifier.transform(batch)
     return table, {
         "entities": scrubber.entities - entities_before,
@@ -100,6 +108,7 @@ def deidentify_on_dask(
     key: PseudonymKey,
     batch_rows: int,
     client,
+    accounts: Mapping[str, str] | None = None,
 ) -> PartitionDeidentified:
     """Submit every bronze batch to the cluster and write the results in bronze order."""
     schema = policy.source(source).silver_schema("event_date")
@@ -119,7 +128,9 @@ def deidentify_on_dask(
     # The policy and key go to every worker once; each batch is scattered, not embedded in
     # the task graph (Dask's advice for data of megabytes). hash=False: with content keys, the
     # next partition's scatter of the same policy gets the key this one's release is freeing.
-    shared_policy, shared_key = client.scatter([policy, key], broadcast=True, hash=False)
+    shared_policy, shared_key, shared_accounts = client.scatter(
+        [policy, key, accounts], broadcast=True, hash=False
+    )
     with AtomicParquetWriter(target, schema) as writer:
         try:
             for batch in pq.ParquetFile(bronze).iter_batches(batch_size=batch_rows):
@@ -127,7 +138,17 @@ def deidentify_on_dask(
                 # reference lets the scheduler release the data before the task reads it.
                 data = client.scatter(batch, hash=False)
                 pending.append(
-                    (data, client.submit(deidentify_batch, data, shared_policy, source, shared_key))
+                    (
+                        data,
+                        client.submit(
+                            deidentify_batch,
+                            data,
+                            shared_policy,
+                            source,
+                            shared_key,
+                            shared_accounts,
+                        ),
+                    )
                 )
                 if len(pending) >= in_flight_limit:
                     collect(writer)

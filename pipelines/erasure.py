@@ -8,10 +8,14 @@ partition that holds the user's rows, marks the gold months built from them stal
 the entry applied. Ingestion filters every later partition against the whole ledger, so a
 re-ingest of old raw logs cannot bring an erased user back.
 
-A user is matched by the pseudonym of their user id (namespace `user`): bronze `user_id` and
-`remote_user`, silver `user_key`, and any token of a quarantined raw line. Web requests carry
-no user id in silver, so the visitors (host + user agent) of the user's logged-in requests
-are erased with them, as namespace `visitor` entries of the ledger.
+A user is matched by the pseudonym of their user id (namespace `user`): bronze `user_id`,
+silver `user_key` (app events, and web requests linked to the account), and any token of a
+quarantined raw line. An access log names the logged-in account in `remote_user`, usually by
+its e-mail address: the account directory (pipelines/accounts.py) gives the user's
+addresses, which are recorded as namespace `email` entries, so a re-ingested log line with
+the address is recognised after the directory entry itself was erased. The visitors (host +
+user agent) of the user's logged-in requests are erased with them, as namespace `visitor`
+entries: the same visitor's requests that no log line ties to the account.
 """
 
 from __future__ import annotations
@@ -28,8 +32,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from deidentify.accounts import normalize_account_value
 from deidentify.pseudonymize import PseudonymKey, pseudonym
 from deidentify.transform import DERIVED_FIELDS, derived_values
+from pipelines.accounts import EMAIL as EMAIL_KIND
+from pipelines.accounts import directory_files
 from pipelines.faults import crash_point
 from pipelines.locks import erasure_lock
 from pipelines.periods import period_label
@@ -41,7 +48,7 @@ from pipelines.storage import (
 )
 
 REQUESTS_FOLDER = "requests"
-USER, VISITOR = "user", "visitor"
+USER, VISITOR, EMAIL = "user", "visitor", "email"
 MAX_ID_CHARS = 128
 _PSEUDONYM = re.compile(r"[0-9a-f]{32}")
 _HEADERS = {"user_id", "user_key", "id"}
@@ -143,14 +150,18 @@ class Ledger:
         return sum(1 for r in self.rows if r["key_version"] != key.version)
 
 
-def read_deletion_requests(raw_dir: Path, key: PseudonymKey) -> tuple[dict[str, str], list[str]]:
-    """Pseudonym -> origin of every id in `<raw>/requests/*.csv`, and the lines not understood.
+def read_deletion_requests(
+    raw_dir: Path, key: PseudonymKey
+) -> tuple[dict[tuple[str, str], str], list[str]]:
+    """(namespace, pseudonym) -> origin of every line of `<raw>/requests/*.csv`, and the lines
+    not understood.
 
-    A line is a raw user id or its 32-hex-digit pseudonym; blank lines, `#` comments and a
-    `user_id` header are skipped. Anything else (a comma, a space, an overlong value) is
-    reported, never guessed at.
+    A line is a raw user id, its 32-hex-digit pseudonym, or the account's e-mail address
+    (namespace `email`: the account directory turns it into the account); blank lines, `#`
+    comments and a `user_id` header are skipped. Anything else (a comma, a space, an overlong
+    value) is reported, never guessed at.
     """
-    found: dict[str, str] = {}
+    found: dict[tuple[str, str], str] = {}
     problems: list[str] = []
     for path in sorted((raw_dir / REQUESTS_FOLDER).glob("*.csv")):
         where = f"{REQUESTS_FOLDER}/{path.name}"
@@ -165,12 +176,17 @@ def read_deletion_requests(raw_dir: Path, key: PseudonymKey) -> tuple[dict[str, 
                 continue
             if len(value) > MAX_ID_CHARS or re.search(r"[\s,;]", value):
                 problems.append(
-                    f"{where}:{number}: expected one user id per line (no commas or spaces, at "
-                    f"most {MAX_ID_CHARS} characters)"
+                    f"{where}:{number}: expected one user id or e-mail address per line (no "
+                    f"commas or spaces, at most {MAX_ID_CHARS} characters)"
                 )
                 continue
-            user = value if _PSEUDONYM.fullmatch(value) else pseudonym(key, USER, value)
-            found.setdefault(user, f"{where}:{number}")
+            if _PSEUDONYM.fullmatch(value):
+                entry = (USER, value)
+            elif "@" in value:
+                entry = (EMAIL, pseudonym(key, EMAIL, normalize_account_value(value) or value))
+            else:
+                entry = (USER, pseudonym(key, USER, value))
+            found.setdefault(entry, f"{where}:{number}")
     return found, problems
 
 
@@ -188,10 +204,17 @@ def deleted_accounts(out_dir: Path) -> dict[str, str]:
 class ErasedSubjects:
     """Decides which rows belong to erased users; pseudonyms of seen values are memoized."""
 
-    def __init__(self, key: PseudonymKey, users: set[str], visitors: set[str]) -> None:
+    def __init__(
+        self,
+        key: PseudonymKey,
+        users: set[str],
+        visitors: set[str],
+        emails: set[str] | None = None,
+    ) -> None:
         self.key = key
         self.users = users
         self.visitors = visitors
+        self.emails = emails if emails is not None else set()
         self._memo: dict[tuple[str, str], str] = {}
 
     @classmethod
@@ -207,10 +230,11 @@ class ErasedSubjects:
             key,
             ledger.pseudonyms(USER, key, pending_only=False),
             ledger.pseudonyms(VISITOR, key, pending_only=False),
+            ledger.pseudonyms(EMAIL, key, pending_only=False),
         )
 
     def __bool__(self) -> bool:
-        return bool(self.users or self.visitors)
+        return bool(self.users or self.visitors or self.emails)
 
     def _pseudonyms(self, namespace: str, values: list) -> list[str | None]:
         out = []
@@ -233,28 +257,42 @@ class ErasedSubjects:
         """True for every bronze row of an erased user (or an erased visitor)."""
         if source == "app_events":
             return self.matches(USER, batch.column("user_id").to_pylist(), self.users)
-        by_user = self.matches(USER, batch.column("remote_user").to_pylist(), self.users)
+        by_account = self.account_mask(batch.column("remote_user").to_pylist())
         visitors = self.visitor_values(batch)
         by_visitor = self.matches(VISITOR, visitors, self.visitors)
-        return [u or v for u, v in zip(by_user, by_visitor, strict=True)]
+        return [u or v for u, v in zip(by_account, by_visitor, strict=True)]
+
+    def account_mask(self, remote_users: list) -> list[bool]:
+        """For each logged `remote_user`: does it name an erased account (id or e-mail)?"""
+        values = [normalize_account_value(v) for v in remote_users]
+        by_id = self.matches(USER, values, self.users)
+        by_email = self.matches(EMAIL, values, self.emails)
+        return [a or b for a, b in zip(by_id, by_email, strict=True)]
 
     def visitor_values(self, batch: pa.RecordBatch | pa.Table) -> list[str]:
         """The visitor field (host|agent) of access-log rows, as silver derives it."""
         return derived_values([batch.column(c).to_pylist() for c in DERIVED_FIELDS[VISITOR]])
 
     def quarantine_mask(self, batch: pa.RecordBatch | pa.Table) -> list[bool]:
-        """True for every quarantined raw line holding a token that is an erased user's id."""
+        """True for every quarantined raw line holding a token that is an erased user's id or
+        e-mail address."""
         mask = []
         for raw in batch.column("raw_line").to_pylist():
             tokens = [t.decode("utf-8", "replace") for t in _TOKEN.findall(raw or b"")]
-            mask.append(any(self.matches(USER, tokens, self.users)))
+            mask.append(any(self.account_mask(tokens)))
         return mask
 
     def silver_mask(self, dataset: str, batch: pa.RecordBatch | pa.Table) -> list[bool]:
         """True for every silver row keyed by an erased user (or visitor)."""
-        if dataset == "web_requests":
-            return [v in self.visitors for v in batch.column("visitor_key").to_pylist()]
-        return [u in self.users for u in batch.column("user_key").to_pylist()]
+        users = [u in self.users for u in batch.column("user_key").to_pylist()]
+        if dataset != "web_requests":
+            return users
+        visitors = [v in self.visitors for v in batch.column("visitor_key").to_pylist()]
+        return [u or v for u, v in zip(users, visitors, strict=True)]
+
+    def directory_mask(self, batch: pa.RecordBatch | pa.Table) -> list[bool]:
+        """True for every account-directory entry of an erased account."""
+        return self.matches(USER, batch.column("user_id").to_pylist(), self.users)
 
 
 @dataclass
@@ -300,6 +338,10 @@ def sweep(out_dir: Path, subjects: ErasedSubjects) -> tuple[SweepReport, set[str
     """
     report = SweepReport()
     found_visitors: set[str] = set()
+    subjects.users |= accounts_of_addresses(out_dir, subjects)
+    subjects.emails |= {
+        pseudonym(subjects.key, EMAIL, a) for a in erased_addresses(out_dir, subjects)
+    }
 
     def account(dataset: str, date_key: str, removed: int) -> None:
         if removed:
@@ -310,7 +352,7 @@ def sweep(out_dir: Path, subjects: ErasedSubjects) -> tuple[SweepReport, set[str
     for _, path in _partitions(out_dir, "bronze", "access_log"):
         by_user_columns = ["remote_user", *DERIVED_FIELDS[VISITOR]]
         for batch in pq.ParquetFile(path).iter_batches(columns=by_user_columns):
-            users = subjects.matches(USER, batch.column("remote_user").to_pylist(), subjects.users)
+            users = subjects.account_mask(batch.column("remote_user").to_pylist())
             visitors = subjects.visitor_values(batch)
             found_visitors.update(v for v, hit in zip(visitors, users, strict=True) if hit)
     subjects.visitors |= {pseudonym(subjects.key, VISITOR, v) for v in found_visitors}
@@ -326,16 +368,50 @@ def sweep(out_dir: Path, subjects: ErasedSubjects) -> tuple[SweepReport, set[str
         for date_key, path in _partitions(out_dir, "quarantine", source):
             removed = _rewrite(path, ["raw_line"], subjects.quarantine_mask, private=True)
             account(f"quarantine/{source}", date_key, removed)
+    for path in directory_files(out_dir):
+        date_key = path.parent.name.removeprefix("date=")
+        removed = _rewrite(path, ["user_id"], subjects.directory_mask, private=True)
+        account("bronze/_accounts", date_key, removed)
     silver_columns = {
         "deidentified_events": ["user_key"],
         "user_profiles": ["user_key"],
-        "web_requests": ["visitor_key"],
+        "web_requests": ["user_key", "visitor_key"],
     }
     for dataset, columns in silver_columns.items():
-        for date_key, path in _partitions(out_dir, "silver", dataset):
+        candidates = _partitions(out_dir, "silver", f"_candidates/{dataset}")
+        for date_key, path in [*_partitions(out_dir, "silver", dataset), *candidates]:
             mask = lambda b, d=dataset: subjects.silver_mask(d, b)  # noqa: E731
             account(f"silver/{dataset}", date_key, _rewrite(path, columns, mask, private=False))
     return report, found_visitors
+
+
+def erased_addresses(out_dir: Path, subjects: ErasedSubjects) -> set[str]:
+    """The e-mail addresses the account directory knows for the erased users (normalized)."""
+    found: set[str] = set()
+    for path in directory_files(out_dir):
+        table = pq.read_table(path)
+        table = table.filter(pc.equal(table.column("kind"), EMAIL_KIND))
+        hits = subjects.directory_mask(table)
+        found.update(
+            v for v, hit in zip(table.column("lookup_value").to_pylist(), hits, strict=True) if hit
+        )
+    return found
+
+
+def accounts_of_addresses(out_dir: Path, subjects: ErasedSubjects) -> set[str]:
+    """User pseudonyms of the accounts that gave an erased e-mail address (a request by e-mail)."""
+    found: set[str] = set()
+    if not subjects.emails:
+        return found
+    for path in directory_files(out_dir):
+        table = pq.read_table(path)
+        table = table.filter(pc.equal(table.column("kind"), EMAIL_KIND))
+        hits = subjects.matches(EMAIL, table.column("lookup_value").to_pylist(), subjects.emails)
+        users = table.column("user_id").to_pylist()
+        found.update(
+            pseudonym(subjects.key, USER, u) for u, hit in zip(users, hits, strict=True) if hit
+        )
+    return found
 
 
 @dataclass
@@ -369,18 +445,23 @@ def run_erasure(
         make_dirs(out_dir / "erasure", private=True)
         ledger = Ledger.load(out_dir)
         requests, outcome.problems = read_deletion_requests(raw_dir, key)
-        accounts = deleted_accounts(out_dir)
+        accounts = {(USER, user): origin for user, origin in deleted_accounts(out_dir).items()}
         outcome.requested, outcome.deleted_accounts = len(requests), len(accounts)
-        for user, origin in {**accounts, **requests}.items():
-            outcome.new_entries += ledger.add(USER, key, user, origin)
+        for (namespace, value), origin in {**accounts, **requests}.items():
+            outcome.new_entries += ledger.add(namespace, key, value, origin)
         ledger.save(out_dir)
         users = ledger.pseudonyms(USER, key, pending_only=True)
         visitors = ledger.pseudonyms(VISITOR, key, pending_only=True)
-        if users or visitors:
-            subjects = ErasedSubjects(key, users, visitors)
+        emails = ledger.pseudonyms(EMAIL, key, pending_only=True)
+        if users or visitors or emails:
+            subjects = ErasedSubjects(key, users, visitors, emails)
             outcome.sweep, found_visitors = sweep(out_dir, subjects)
             for visitor in found_visitors:
                 ledger.add(VISITOR, key, pseudonym(key, VISITOR, visitor), "logged-in requests")
+            for address in subjects.emails:
+                ledger.add(EMAIL, key, address, "account directory")
+            for user in subjects.users:
+                ledger.add(USER, key, user, "account of a requested e-mail address")
             marker = {"reason": "erasure", "rows_removed": dict(outcome.sweep.rows_removed)}
             stale: set[str] = set()
             for table, period in gold_tables:

@@ -13,7 +13,7 @@ import signal
 from collections import Counter
 
 CRASH_ENV = "PIPELINES_CRASH_AT"
-POINTS = ("silver", "gold", "export", "erasure")
+POINTS = ("silver", "gold", "export", "delivery", "erasure")
 _arrivals: Counter[str] = Counter()
 
 

@@ -8,10 +8,12 @@ import json
 import os
 import shutil
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from pipelines.faults import crash_point
 from pipelines.storage import remove_orphans
 
 MIN_SIGNING_KEY_LENGTH = 32
@@ -163,3 +165,104 @@ def upload_package(client, staging: Path, bucket: str, key_prefix: str) -> list[
                 continue
         raise
     return uploaded
+
+
+# --- delivery journal ---------------------------------------------------------------------
+#
+# Delivering a package is three writes: the package renamed into place, the upload (for a
+# bucket recipient, before the rename) and the audit line. A journal entry written before
+# the first and removed after the last makes them one recoverable step: the next run finds
+# the entry and either finishes the delivery (the package is in place: the audit line is
+# added if it is missing) or rolls it back (the package never got into place: its staging
+# folder and any uploaded objects are removed).
+
+
+def journal_file(audit_dir: Path, recipient: str, package: str) -> Path:
+    """`<out>/audit/pending/<recipient>--<package>.json`: a delivery under way."""
+    return audit_dir / "pending" / f"{recipient}--{package}.json"
+
+
+def begin_delivery(audit_dir: Path, entry: dict, staging: Path, remote_prefix: str | None) -> Path:
+    """Record a delivery as pending before anything is delivered; returns the journal file."""
+    journal = journal_file(audit_dir, entry["recipient"], entry["package"])
+    journal.parent.mkdir(parents=True, exist_ok=True)
+    payload = {"audit_entry": entry, "staging": str(staging), "remote_prefix": remote_prefix}
+    temp = journal.with_name(f".{journal.name}.{os.getpid()}-{uuid.uuid4().hex}.tmp")
+    temp.write_text(json.dumps(payload, sort_keys=True))
+    os.replace(temp, journal)
+    return journal
+
+
+def audit_has(audit_file: Path, entry: dict) -> bool:
+    """Whether the audit trail already holds the line of this delivery."""
+    if not audit_file.exists():
+        return False
+    wanted = (entry["recipient"], entry["package"], entry["manifest_sha256"])
+    with open(audit_file, encoding="utf-8") as stream:
+        for line in stream:
+            try:
+                seen = json.loads(line)
+            except ValueError:
+                continue
+            if (seen.get("recipient"), seen.get("package"), seen.get("manifest_sha256")) == wanted:
+                return True
+    return False
+
+
+def recover_deliveries(
+    audit_dir: Path,
+    recipient: str,
+    recipient_root: Path,
+    remove_remote: Callable[[str], None] | None = None,
+) -> list[str]:
+    """Finish or roll back every half-done delivery of a recipient; says what it did.
+
+    A package in place is delivered: its audit line is added if missing. A package not in
+    place was never delivered: its staging folder, and for a bucket recipient the objects
+    under its prefix, are removed.
+    """
+    done = []
+    audit_file = audit_dir / "exports.jsonl"
+    for journal in sorted((audit_dir / "pending").glob(f"{recipient}--*.json")):
+        payload = json.loads(journal.read_text())
+        entry = payload["audit_entry"]
+        target = recipient_root / entry["package"]
+        manifest = target / "manifest.json"
+        if manifest.exists() and sha256_file(manifest) == entry["manifest_sha256"]:
+            if not audit_has(audit_file, entry):
+                append_audit(audit_file, {**entry, "note": "audit line completed by recovery"})
+            done.append(f"{entry['package']}: delivery completed")
+        else:
+            discard(Path(payload["staging"]))
+            if payload.get("remote_prefix") and remove_remote is not None:
+                remove_remote(payload["remote_prefix"])
+            done.append(f"{entry['package']}: half-done delivery rolled back")
+        journal.unlink()
+    return done
+
+
+def finish_delivery(audit_dir: Path, journal: Path, entry: dict) -> None:
+    """The package is in place: write its audit line, then close the journal entry."""
+    append_audit(audit_dir / "exports.jsonl", entry)
+    crash_point("delivery")
+    journal.unlink()
+
+
+def same_content(delivered: Path, staging: Path) -> bool:
+    """Whether a sealed package holds exactly the files (same bytes) of a delivered one."""
+    try:
+        before = json.loads((delivered / "manifest.json").read_text())["files"]
+        after = json.loads((staging / "manifest.json").read_text())["files"]
+    except (OSError, ValueError, KeyError):
+        return False
+    return before == after
+
+
+def remove_prefix(client, bucket: str, key_prefix: str) -> None:
+    """Delete every object under a prefix (a rolled-back upload), best effort."""
+    listing = client.list_objects_v2(Bucket=bucket, Prefix=key_prefix)
+    for item in listing.get("Contents", []):
+        try:
+            client.delete_object(Bucket=bucket, Key=item["Key"])
+        except Exception:
+            continue

@@ -6,7 +6,7 @@ name a period the same way and turn a label back into its Dagster partition key.
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 
 def period_label(period: str, day: date) -> str:
@@ -24,3 +24,10 @@ def partition_key(label: str) -> str:
     if is_week(label):
         return datetime.strptime(f"{label}-1", "%G-W%V-%u").date().isoformat()
     return f"{label}-01"
+
+
+def period_end(period: str, start: date) -> date:
+    """The first day after the month or ISO week that starts on `start`."""
+    if period == "week":
+        return start + timedelta(days=7)
+    return date(start.year + start.month // 12, start.month % 12 + 1, 1)

@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import os
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import dagster as dg
 
+from pipelines.coverage import record_no_input
 from pipelines.erasure import stale_periods
 from pipelines.ingest.raw_lines import DEFAULT_MAX_LINE_BYTES
 from pipelines.ingest.routing import dates_found, index_source
 from pipelines.ingest.sources import SOURCES
 from pipelines.partitions import FIRST_DATE
-from pipelines.periods import is_week, partition_key, period_label
+from pipelines.periods import is_week, partition_key, period_end, period_label
 
 
 class NothingToRun(ValueError):
@@ -24,6 +25,19 @@ def partition_dates(
     raw_dir: Path, out_dir: Path, start: date | None = None, end: date | None = None
 ) -> list[str]:
     """Every UTC date that a raw line falls on, limited to [start, end] when given."""
+    found = found_dates(raw_dir, out_dir)
+    selected = [
+        d
+        for d in found
+        if (start is None or d >= start.isoformat()) and (end is None or d <= end.isoformat())
+    ]
+    if not selected:
+        raise NothingToRun(f"no raw lines between {start} and {end} (dates found: {found})")
+    return selected
+
+
+def found_dates(raw_dir: Path, out_dir: Path) -> list[str]:
+    """Every UTC date that a line of the raw folder falls on."""
     if not raw_dir.is_dir():
         raise NothingToRun(
             f"raw folder {raw_dir} does not exist: generate a sample with "
@@ -43,14 +57,29 @@ def partition_dates(
             f"{len(early)} date(s) before the first partition {FIRST_DATE} (earliest {early[0]}): "
             "set PIPELINES_FIRST_DATE to an earlier date"
         )
-    selected = [
-        d
-        for d in sorted(found)
-        if (start is None or d >= start.isoformat()) and (end is None or d <= end.isoformat())
-    ]
-    if not selected:
-        raise NothingToRun(f"no raw lines between {start} and {end} (dates found: {sorted(found)})")
-    return selected
+    return sorted(found)
+
+
+def record_days_without_input(
+    out_dir: Path, found: set[str], periods: list[tuple[str, str]]
+) -> list[str]:
+    """Record the days of the given periods that no raw line falls on as having no input.
+
+    `periods` are (`month` or `week`, partition key). Returns the days newly recorded.
+    """
+    recorded = []
+    for period, key in periods:
+        start = date.fromisoformat(key)
+        end = period_end(period, start)
+        day = start
+        while day < end:
+            label = day.isoformat()
+            if label not in found and record_no_input(
+                out_dir, label, "pipelines run: no raw line falls on this day"
+            ):
+                recorded.append(label)
+            day += timedelta(days=1)
+    return sorted(set(recorded))
 
 
 def _instance() -> dg.DagsterInstance:
@@ -82,7 +111,11 @@ class _Tally:
         for check in result.get_asset_check_evaluations():
             if not check.passed:
                 asset = check.asset_key.to_user_string()
-                self.failures.append(f"{label}: check {check.check_name} on {asset} failed")
+                why = check.description or ""
+                self.failures.append(
+                    f"{label}: check {check.check_name} on {asset} failed"
+                    + (f": {why}" if why else "")
+                )
 
 
 def run_pipeline(raw_dir: Path, out_dir: Path, start: date | None, end: date | None) -> int:
@@ -98,6 +131,7 @@ def run_pipeline(raw_dir: Path, out_dir: Path, start: date | None, end: date | N
 
     try:
         dates = partition_dates(raw_dir, out_dir, start, end)
+        found = set(found_dates(raw_dir, out_dir))
     except NothingToRun as exc:
         print(f"error: {exc}")
         return 2
@@ -149,6 +183,14 @@ def run_pipeline(raw_dir: Path, out_dir: Path, start: date | None, end: date | N
     stale_weeks = {partition_key(label) for label in stale if is_week(label)}
     gold_months = [m for m in sorted(set(months) | stale_months) if m in closed_months]
     gold_weeks = [w for w in sorted(set(weeks) | stale_weeks) if w in closed_weeks]
+    empty = record_days_without_input(
+        out_dir, found, [("month", m) for m in gold_months] + [("week", w) for w in gold_weeks]
+    )
+    if empty:
+        print(
+            f"  recorded as having no input (no raw line falls on them): {len(empty)} day(s), "
+            f"{empty[0]} .. {empty[-1]}"
+        )
     for month in gold_months:
         run("gold", month, gold)
     for week in gold_weeks:

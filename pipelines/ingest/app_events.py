@@ -17,6 +17,8 @@ STRING_FIELDS = ("user_id", "org_id", "session_id", "ip", "user_agent", "url", "
 # orjson writes at most 255 levels back out; a limit well below keeps every kept line writable.
 MAX_JSON_DEPTH = 64
 CONTRACT_FIELDS = frozenset({"event_id", "ts", "event", "properties", *STRING_FIELDS})
+CONSENT_EVENT = "consent_update"
+CONSENT_FLAGS = ("share_with_partners", "marketing")
 
 SCHEMA = pa.schema(
     [
@@ -127,6 +129,29 @@ def _contract_problem(record: dict) -> str | None:
         return reasons.reason(
             reasons.WRONG_TYPE, f"properties must be an object, got {_kind(properties)}"
         )
+    if record["event"] == CONSENT_EVENT:
+        return _consent_problem(properties or {})
+    return None
+
+
+def _consent_problem(properties: dict) -> str | None:
+    """A consent update must state each flag it carries as a JSON boolean, and carry one.
+
+    Anything else (`"false"`, `0`, null) is never read as consent, nor as its absence.
+    """
+    stated = [name for name in CONSENT_FLAGS if name in properties]
+    if not stated:
+        return reasons.reason(
+            reasons.INVALID_CONSENT,
+            f"a consent_update must carry {' or '.join(CONSENT_FLAGS)} as true or false",
+        )
+    for name in stated:
+        value = properties[name]
+        if not isinstance(value, bool):
+            return reasons.reason(
+                reasons.INVALID_CONSENT,
+                f"properties.{name} must be true or false, got {_kind(value)}",
+            )
     return None
 
 
@@ -136,6 +161,7 @@ def _kind(value: object) -> str:
         list: "array",
         str: "string",
         bool: "boolean",
+        type(None): "null",
         int: "number",
         float: "number",
     }.get(type(value), type(value).__name__)

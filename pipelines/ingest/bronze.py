@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
+from pipelines.accounts import write_day_directory
 from pipelines.erasure import ErasedSubjects, erase_from_batch, erase_from_quarantine
 from pipelines.ingest import reasons
 from pipelines.ingest.raw_lines import DEFAULT_MAX_LINE_BYTES
@@ -71,6 +72,7 @@ class PartitionReport:
     expected_lines: int = 0
     reason_counts: Counter[str] = field(default_factory=Counter)
     published: bool = False
+    account_entries: int | None = None
 
     @property
     def rejected_share(self) -> float:
@@ -140,6 +142,9 @@ def ingest_partition(
     erased: ErasedSubjects | None = None,
 ) -> PartitionReport:
     """Parse every raw line assigned to `date_key` into bronze; quarantine the rest with reasons.
+
+    For app events it also replaces the day's account directory (pipelines/accounts.py), which
+    ties the access log's logged-in requests to their accounts.
 
     Replaces `<out>/bronze/<source>/date=<date>/` and `<out>/quarantine/<source>/date=<date>/`
     atomically. Raises RejectedShareExceeded (after writing quarantine, keeping the old
@@ -217,4 +222,6 @@ def ingest_partition(
     if too_many_rejected:
         raise RejectedShareExceeded(report, settings.max_rejected_share)
     report.published = True
+    if source.name == "app_events":
+        report.account_entries = write_day_directory(out_dir, date_key, report.bronze_path)
     return report

@@ -13,6 +13,7 @@ from dagster_aws.s3 import S3Resource
 from assets.erasure import ERASURE_KEY, REQUESTS_CHECK
 from assets.gold import GOLD_TABLE_ASSETS, GOLD_TABLES, WEEKLY_GOLD_TABLES, gold_file
 from deidentify.pseudonymize import PseudonymKey, pseudonym
+from pipelines.accounts import directory_files
 from pipelines.definitions import ALL_ASSETS, EXPORT_ASSETS
 from pipelines.erasure import (
     ErasedSubjects,
@@ -28,7 +29,7 @@ from pipelines.resources import (
     SharingPolicyResource,
     StorageResource,
 )
-from pipelines.runner import partition_dates
+from pipelines.runner import partition_dates, record_days_without_input
 from pipelines.sample.generator import GeneratorConfig, generate
 from pipelines.storage import AtomicParquetWriter, partition_file
 
@@ -77,6 +78,7 @@ def erased(tmp_path_factory: pytest.TempPathFactory) -> dict:
     dates = partition_dates(raw, out)
     for date_key in dates:
         assert _materialize(raw, out, daily, date_key).success
+    record_days_without_input(out, set(dates), [("month", MONTH)])
     gold = [a.key for a in GOLD_TABLE_ASSETS]
     assert _materialize(raw, out, gold, MONTH).success
 
@@ -112,6 +114,17 @@ def erased(tmp_path_factory: pytest.TempPathFactory) -> dict:
     expected_remaining = sum(
         1 for u in all_users if u is None or pseudonym(PSEUDONYM_KEY, "user", u) not in keys
     )
+    # The access log names a logged-in account by its e-mail address (remote_user), as real
+    # logs do: the erased users' addresses, and how many of their requests carry one.
+    directory = pa.concat_tables(pq.read_table(p) for p in directory_files(out)).to_pylist()
+    emails = {
+        e["lookup_value"]
+        for e in directory
+        if e["kind"] == "email" and pseudonym(PSEUDONYM_KEY, "user", e["user_id"]) in keys
+    }
+    logged_in = [u for u in _column(out, "bronze", "access_log", "remote_user") if u]
+    web_rows_of_erased = sum(1 for u in logged_in if u.lower() in emails)
+    linked_before = set(_column(out, "silver", "web_requests", "user_key"))
     result = _materialize(raw, out, [ERASURE_KEY])
     return {
         "raw": raw,
@@ -122,6 +135,9 @@ def erased(tmp_path_factory: pytest.TempPathFactory) -> dict:
         "keys": keys,
         "rows_before": len(all_users),
         "expected_remaining": expected_remaining,
+        "emails": emails,
+        "web_rows_of_erased": web_rows_of_erased,
+        "linked_before": linked_before,
     }
 
 
@@ -135,6 +151,50 @@ def test_requested_and_deleted_users_are_gone_from_bronze_and_silver(erased: dic
         assert not set(_column(out, "silver", dataset, "user_key")) & keys
     quarantined = _column(out, "quarantine", "app_events", "raw_line")
     assert not any(raw_id.encode() in line for line in quarantined for raw_id in erased["raw_ids"])
+
+
+def test_an_erased_accounts_web_requests_logged_under_its_email_are_gone(erased: dict) -> None:
+    out, keys, emails = erased["out"], erased["keys"], erased["emails"]
+    assert erased["web_rows_of_erased"] > 0, "erased users browsed logged in, e-mail logged"
+    assert erased["linked_before"] & keys, "silver tied those requests to the accounts"
+    remote_users = {u.lower() for u in _column(out, "bronze", "access_log", "remote_user") if u}
+    assert not remote_users & emails
+    assert not set(_column(out, "silver", "web_requests", "user_key")) & keys
+    directory = pa.concat_tables(pq.read_table(p) for p in directory_files(out))
+    assert not set(directory.column("lookup_value").to_pylist()) & emails
+    assert not any(
+        email.encode() in line
+        for line in _column(out, "quarantine", "access_log", "raw_line")
+        for email in emails
+    )
+    # Re-ingesting the raw log cannot bring the address back: the ledger knows it.
+    ledger = Ledger.load(out)
+    assert {pseudonym(PSEUDONYM_KEY, "email", e) for e in emails} <= set(
+        ledger.pseudonyms("email", PSEUDONYM_KEY, pending_only=False)
+    )
+    day = erased["dates"][1]
+    web = [dg.AssetKey(["bronze", "access_log"]), dg.AssetKey(["silver", "web_requests"])]
+    again = _materialize(erased["raw"], out, web, day)
+    assert again.success
+    bronze = pq.read_table(partition_file(out, "bronze", "access_log", day))
+    assert not {u.lower() for u in bronze.column("remote_user").to_pylist() if u} & emails
+
+
+def test_a_deletion_request_by_email_erases_the_account(tmp_path: Path) -> None:
+    raw, out = tmp_path / "raw", tmp_path / "out"
+    generate(GeneratorConfig(out=raw, days=1, users=40, seed=2, malformed_rate=0))
+    day = partition_dates(raw, out)[0]
+    daily = [a.key for a in ALL_ASSETS if a.key.path[0] in ("bronze", "silver")]
+    assert _materialize(raw, out, daily, day).success
+    entries = pq.read_table(directory_files(out)[0]).to_pylist()
+    target = next(e for e in entries if e["kind"] == "email")
+    (raw / "requests").mkdir()
+    (raw / "requests" / "by-mail.csv").write_text(target["lookup_value"].upper() + "\n")
+    assert _materialize(raw, out, [ERASURE_KEY]).success
+    users = set(_column(out, "bronze", "app_events", "user_id"))
+    assert target["user_id"] not in users
+    user_key = pseudonym(PSEUDONYM_KEY, "user", target["user_id"])
+    assert user_key not in set(_column(out, "silver", "deidentified_events", "user_key"))
 
 
 def test_other_users_rows_are_untouched(erased: dict) -> None:
@@ -151,8 +211,8 @@ def test_a_request_line_that_is_not_an_id_fails_the_check_and_says_where(erased:
     assert check.check_name == REQUESTS_CHECK and not check.passed
     problems = check.metadata["problems"].value
     assert problems == [
-        "requests/2026-11-03.csv:6: expected one user id per line (no commas or spaces, at most "
-        "128 characters)"
+        "requests/2026-11-03.csv:6: expected one user id or e-mail address per line (no commas "
+        "or spaces, at most 128 characters)"
     ]
 
 
@@ -206,7 +266,8 @@ def test_a_second_erasure_run_changes_nothing(erased: dict) -> None:
 
 
 def test_a_logged_in_web_visitor_is_erased_with_their_requests(tmp_path: Path) -> None:
-    """Silver web_requests has no user column: the user's visitors (host + agent) go instead."""
+    """The user's logged-in request goes by its user_key, their other requests as the same
+    visitor (host + agent)."""
     from pipelines.ingest.access_log import SCHEMA as ACCESS_SCHEMA
 
     rows = [
@@ -240,13 +301,15 @@ def test_a_logged_in_web_visitor_is_erased_with_their_requests(tmp_path: Path) -
     ) as w:
         w.write(bronze)
     visitors = [pseudonym(PSEUDONYM_KEY, "visitor", f"{r[0]}|{r[2]}") for r in rows]
-    silver = pa.table({"visitor_key": visitors, "status": [200, 200, 200]})
+    user = pseudonym(PSEUDONYM_KEY, "user", "usr_0000000000aa")
+    silver = pa.table(
+        {"user_key": [user, None, None], "visitor_key": visitors, "status": [200, 200, 200]}
+    )
     with AtomicParquetWriter(
         partition_file(tmp_path, "silver", "web_requests", day), silver.schema
     ) as w:
         w.write(silver)
 
-    user = pseudonym(PSEUDONYM_KEY, "user", "usr_0000000000aa")
     report, found = sweep(tmp_path, ErasedSubjects(PSEUDONYM_KEY, {user}, set()))
     assert found == {"203.0.113.9|Mozilla/5.0 A"}
     assert report.rows_removed == {"bronze/access_log": 2, "silver/web_requests": 2}

@@ -12,7 +12,7 @@ import pytest
 import yaml
 from dagster_aws.s3 import S3Resource
 
-from assets.gold import GOLD_TABLE_ASSETS, GOLD_TABLES, gold_file, warehouse
+from assets.gold import CHECKS, GOLD_TABLE_ASSETS, GOLD_TABLES, gold_file, warehouse
 from assets.gold_build import check_no_identifier
 from pipelines.definitions import ALL_ASSETS
 from pipelines.resources import (
@@ -23,7 +23,7 @@ from pipelines.resources import (
     SharingPolicyResource,
     StorageResource,
 )
-from pipelines.runner import partition_dates
+from pipelines.runner import partition_dates, record_days_without_input
 from pipelines.sample.generator import GeneratorConfig, generate
 from pipelines.sample.people import Population
 
@@ -74,6 +74,11 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, list]:
                 instance=instance,
             )
             assert result.success
+        # The sample's 10 days are materialized; the rest of October and of ISO week 41 hold
+        # no raw line, and are recorded so (as `python -m pipelines run` does).
+        record_days_without_input(
+            out, set(partition_dates(raw, out)), [("month", MONTH), ("week", "2026-10-05")]
+        )
         result = dg.materialize(
             ALL_ASSETS,
             selection=[a.key for a in GOLD_TABLE_ASSETS],
@@ -121,7 +126,7 @@ def test_rare_specialty_in_a_state_is_suppressed_with_a_complement(
 def test_every_gold_check_passes(built: tuple[Path, Path, list]) -> None:
     _, _, checks = built
     names = {(c.asset_key.path[-1], c.check_name) for c in checks}
-    assert len(names) == 4 * len(GOLD_TABLES)
+    assert len(names) == len(CHECKS) * len(GOLD_TABLES)
     assert all(c.passed for c in checks), [c.check_name for c in checks if not c.passed]
 
 
@@ -327,13 +332,14 @@ def test_each_recipient_gets_a_package_whose_manifest_verifies(
     assert {a["recipient"] for a in audit} == {r.name for r in monthly}
     assert all(len(a["manifest_sha256"]) == 64 for a in audit)
 
+    # A rerun with unchanged data delivers nothing: a second copy would only invite
+    # differencing, and the audit trail stays one line per delivery.
     again = _materialize_month(raw, out, [EXPORT_ASSETS[0].key])
     assert again.success
-    second = out / "exports" / RECIPIENTS[0].name / "2026-10-v2"
-    assert (
-        json.loads((second / "manifest.json").read_text())["note"]
-        == "correction: replaces the package 2026-10"
-    )
+    (event,) = again.get_asset_materialization_events()
+    assert event.event_specific_data.materialization.metadata["delivered"].value is False
+    assert not (out / "exports" / RECIPIENTS[0].name / "2026-10-v2").exists()
+    assert len((out / "audit" / "exports.jsonl").read_text().splitlines()) == len(audit)
 
 
 def test_an_email_planted_in_gold_stops_the_delivery(built: tuple[Path, Path, list]) -> None:
@@ -476,9 +482,9 @@ def test_a_bucket_recipient_gets_a_verifiable_package_and_nothing_on_failure(
         assert json.loads(audit[-1])["delivered_to"] == f"s3://partner-drop/{prefix}"
 
         again = deliver_to("partner-drop")
-        assert again.success
+        assert again.success, "unchanged data: nothing is uploaded again"
         keys = {o["Key"] for o in client.list_objects_v2(Bucket="partner-drop")["Contents"]}
-        assert {k.split("/")[2] for k in keys} == {"2026-10", "2026-10-v2"}
+        assert {k.split("/")[2] for k in keys} == {"2026-10"}
 
         refused = deliver_to("missing-bucket")
         assert not refused.success
@@ -521,3 +527,68 @@ def test_a_weekly_recipient_gets_one_package_per_iso_week(
     assert {r["day"] for r in rows} <= {f"2026-10-{d:02d}" for d in range(5, 12)}
     published = [r for r in rows if not r["suppressed"]]
     assert published and all(r["users"] >= 11 for r in published)
+
+
+def _latest_consent(out: Path) -> tuple[set[str], dict[str, str]]:
+    """Users whose latest consent (any day) is an opt-out, and the day each last opted out."""
+    profiles = (
+        pa.concat_tables(
+            pq.read_table(p) for p in (out / "silver" / "user_profiles").glob("*/*.parquet")
+        )
+        .to_pandas()
+        .dropna(subset=["share_with_partners"])
+        .sort_values("event_date")
+    )
+    latest = profiles.groupby("user_key").last()
+    opted_out = set(latest[~latest["share_with_partners"].astype(bool)].index)
+    return opted_out, {u: str(latest.loc[u, "event_date"]) for u in opted_out}
+
+
+def test_opt_out_reaches_web_rows_and_weekly_tables(built: tuple[Path, Path, list]) -> None:
+    """Consent as of the build, for app events and for web requests tied to an account."""
+    from datetime import date
+
+    from assets.gold import silver_schemas
+    from assets.gold_build import GoldTable, compute_cells, month_inputs
+
+    _, out, _ = built
+    opted_out, opted_out_on = _latest_consent(out)
+    who = GoldTable(
+        name="who",
+        description="test only: the people each eligible row counts",
+        dimensions=("week", "kind", "person"),
+        measures={"rows": pa.int64()},
+        categories=("automatically_collected",),
+        period="week",
+        sql="""
+            SELECT $period AS week, 'event' AS kind, user_key AS person, count(*) AS rows
+            FROM eligible_events WHERE user_key IS NOT NULL GROUP BY ALL
+            UNION ALL
+            SELECT $period AS week, 'request' AS kind, account_key AS person, count(*) AS rows
+            FROM eligible_requests WHERE account_key IS NOT NULL GROUP BY ALL
+            UNION ALL
+            SELECT $period AS week, 'visitor' AS kind, visitor_key AS person, count(*) AS rows
+            FROM eligible_requests GROUP BY ALL
+        """,
+    )
+    week = month_inputs(out, date(2026, 9, 28), date(2026, 10, 5), period="week")
+    cells = compute_cells(who, week, silver_schemas(), exclude_opted_out=True)
+    linked = pa.concat_tables(
+        pq.read_table(p, columns=["user_key", "visitor_key"]) for p in week.requests
+    ).to_pandas()
+    opted_out_visitors = set(linked.loc[linked["user_key"].isin(opted_out), "visitor_key"])
+    # The sample holds what the test is about: opted-out users whose logged-in requests
+    # were tied to their account, and users who opted out only after the week had ended.
+    assert opted_out_visitors
+    later = {u for u, day in opted_out_on.items() if day >= "2026-10-05"}
+    active = set(
+        pa.concat_tables(pq.read_table(p, columns=["user_key"]) for p in week.events)
+        .column("user_key")
+        .to_pylist()
+    )
+    assert later & active, "someone active in the week opted out after it"
+
+    people = set(cells.loc[cells["kind"] != "visitor", "person"])
+    assert not people & opted_out
+    assert not set(cells.loc[cells["kind"] == "visitor", "person"]) & opted_out_visitors
+    assert people, "everyone else is still counted"

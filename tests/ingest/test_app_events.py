@@ -99,3 +99,26 @@ def test_deep_nesting_is_rejected_not_crashing() -> None:
     )
     _, row, reason = parse_event_line(deep)
     assert row is None and reason.startswith("too_deeply_nested")
+
+
+@pytest.mark.parametrize(
+    "properties",
+    [
+        {"share_with_partners": "false"},
+        {"share_with_partners": 0},
+        {"share_with_partners": None},
+        {"share_with_partners": True, "marketing": "no"},
+        {},
+    ],
+)
+def test_a_consent_that_is_not_a_json_boolean_is_quarantined(properties: dict) -> None:
+    """A string "false" must never be read as consent (nor as its absence)."""
+    date_key, row, reason = parse_event_line(_line(event="consent_update", properties=properties))
+    assert row is None and date_key == "2026-11-01"
+    assert reason.startswith("invalid_consent: ")
+
+
+def test_a_boolean_consent_is_accepted() -> None:
+    for properties in ({"share_with_partners": False}, {"marketing": True}):
+        _, row, reason = parse_event_line(_line(event="consent_update", properties=properties))
+        assert reason is None and row is not None

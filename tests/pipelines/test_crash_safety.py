@@ -9,6 +9,7 @@ output equals that of an uninterrupted run on the same input.
 from __future__ import annotations
 
 import json
+import shutil
 import signal
 import subprocess
 from concurrent.futures import ProcessPoolExecutor
@@ -17,7 +18,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from pipelines.packaging import SigningKey, verify_package
+from pipelines.packaging import SigningKey, sha256_file, verify_package
 from pipelines.sample.generator import GeneratorConfig, generate
 from tests.conftest import run_pipeline_cli
 
@@ -161,3 +162,75 @@ def test_two_overlapping_runs_of_one_partition_cannot_corrupt_it(
         relative = f"{layer}/{dataset}/date=2026-10-01/part-0.parquet"
         assert pq.read_table(out / relative).equals(pq.read_table(clean / relative))
     assert not list(out.rglob("*.tmp"))
+
+
+_DELIVER = """
+import sys
+from pathlib import Path
+
+import dagster as dg
+
+from pipelines.definitions import ALL_ASSETS, EXPORT_ASSETS, RECIPIENTS
+from pipelines.resources import default_resources
+
+monthly = {r.name for r in RECIPIENTS if r.cadence == "monthly"}
+result = dg.materialize(
+    ALL_ASSETS,
+    selection=[a.key for a in EXPORT_ASSETS if a.key.path[-1] in monthly],
+    partition_key="2026-10-01",
+    resources=default_resources(Path(sys.argv[1]), Path(sys.argv[2])),
+    raise_on_error=False,
+)
+sys.exit(0 if result.success else 1)
+"""
+
+
+def _deliver(raw: Path, out: Path, crash_at: str | None) -> subprocess.CompletedProcess:
+    import os
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PIPELINES_", "DAGSTER_"))}
+    env.update(ENV)
+    if crash_at:
+        env["PIPELINES_CRASH_AT"] = crash_at
+    return subprocess.run(
+        [sys.executable, "-c", _DELIVER, str(raw), str(out)],
+        cwd=Path(__file__).resolve().parents[2],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+@pytest.mark.parametrize(
+    "crash_at",
+    ["delivery:1", "delivery:2", "delivery:3"],
+    ids=["before the rename", "between rename and audit line", "before the journal is closed"],
+)
+def test_killed_between_delivery_and_audit_then_rerun_leaves_one_audited_delivery(
+    raw_and_clean: tuple[Path, Path], tmp_path: Path, crash_at: str
+) -> None:
+    raw, clean = raw_and_clean
+    out = tmp_path / "out"
+    shutil.copytree(clean, out, ignore=shutil.ignore_patterns("exports", "audit"))
+    crashed = _deliver(raw, out, crash_at)
+    assert crashed.returncode == -signal.SIGKILL, crashed.stdout + crashed.stderr
+    assert list((out / "audit" / "pending").glob("*.json")), "the journal names the delivery"
+
+    rerun = _deliver(raw, out, None)
+    assert rerun.returncode == 0, rerun.stdout + rerun.stderr
+    packages = _packages(out)
+    clean_packages = [p for p in _packages(clean) if "-W" not in p.name]
+    assert [p.relative_to(out) for p in packages] == [p.relative_to(clean) for p in clean_packages]
+    audit = [
+        json.loads(line) for line in (out / "audit" / "exports.jsonl").read_text().splitlines()
+    ]
+    assert sorted((a["recipient"], a["package"]) for a in audit) == sorted(
+        (p.parent.name, p.name) for p in packages
+    ), "exactly one audit line per delivered package"
+    for line in audit:
+        manifest = out / "exports" / line["recipient"] / line["package"] / "manifest.json"
+        assert line["manifest_sha256"] == sha256_file(manifest)
+    assert not list((out / "audit" / "pending").glob("*.json"))
+    assert not list((out / "exports").glob("*/.staging-*"))

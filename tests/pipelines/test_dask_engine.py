@@ -10,6 +10,7 @@ import pytest
 
 from deidentify.field_policy import load_field_policy
 from deidentify.pseudonymize import PseudonymKey
+from pipelines.accounts import resolve_bronze_accounts
 from pipelines.deidentify_partition import (
     dask_client,
     deidentify_in_process,
@@ -50,8 +51,11 @@ def test_dask_output_equals_in_process_output_row_for_row(
     policy = load_field_policy()
     bronze = partition_file(bronze_day, "bronze", source, DAY)
     here, there = tmp_path / "here.parquet", tmp_path / "there.parquet"
-    local = deidentify_in_process(bronze, here, policy, source, KEY, workers=1, batch_rows=100)
-    remote = deidentify_on_dask(bronze, there, policy, source, KEY, 100, cluster_client)
+    accounts = resolve_bronze_accounts(bronze_day, bronze) if source == "access_log" else None
+    local = deidentify_in_process(
+        bronze, here, policy, source, KEY, workers=1, batch_rows=100, accounts=accounts
+    )
+    remote = deidentify_on_dask(bronze, there, policy, source, KEY, 100, cluster_client, accounts)
     assert len(cluster_client.scheduler_info()["workers"]) == 2
     assert pq.ParquetFile(bronze).metadata.num_rows > 4 * 100, (
         "more batches than the 4 allowed in flight"
@@ -60,6 +64,8 @@ def test_dask_output_equals_in_process_output_row_for_row(
     assert got.num_rows == expected.num_rows == local.rows == remote.rows > 0
     assert got.schema == expected.schema
     assert got.equals(expected)
+    if source == "access_log":
+        assert got.column("user_key").null_count < got.num_rows, "requests tied to accounts"
     assert remote.entities == local.entities
     assert remote.fields_dropped == local.fields_dropped
 

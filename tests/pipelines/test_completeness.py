@@ -1,0 +1,120 @@
+"""Complete before released: a period with a failed day is neither published nor delivered."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import dagster as dg
+import orjson
+import pytest
+
+from assets.gold import COMPLETE_CHECK, GOLD_TABLE_ASSETS, candidate_file, gold_file
+from pipelines.definitions import ALL_ASSETS, EXPORT_ASSETS
+from pipelines.resources import default_resources
+from pipelines.sample.generator import GeneratorConfig, generate
+from tests.conftest import run_pipeline_cli
+
+ENV = {
+    "PSEUDONYMIZATION_KEY": "completeness-test-pseudonymization-key-0123",
+    "PSEUDONYMIZATION_KEY_VERSION": "c1",
+    "EXPORT_SIGNING_KEY": "completeness-test-signing-key-0123456789",
+    "EXPORT_SIGNING_KEY_VERSION": "s1",
+}
+BROKEN_DAY = "2026-10-02"
+
+
+def _break_a_day(raw: Path) -> Path:
+    """A raw file whose lines all fall on one mid-sample day and all fail the contract, so
+    that day's bronze partition fails (too many rejected lines)."""
+    broken = raw / "events" / "late-upload.jsonl"
+    lines = [
+        orjson.dumps({"event_id": "", "ts": f"{BROKEN_DAY}T12:00:{i % 60:02d}Z", "event": "x"})
+        for i in range(400)
+    ]
+    broken.write_bytes(b"\n".join(lines) + b"\n")
+    return broken
+
+
+@pytest.fixture(scope="module")
+def failed_run(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    base = tmp_path_factory.mktemp("completeness")
+    raw, out = base / "raw", base / "out"
+    generate(GeneratorConfig(out=raw, days=3, users=100, seed=4, malformed_rate=0))
+    broken = _break_a_day(raw)
+    result = run_pipeline_cli(raw, out, ENV)
+    return {"raw": raw, "out": out, "broken": broken, "result": result}
+
+
+def test_the_run_fails_and_names_the_missing_day(failed_run: dict) -> None:
+    result = failed_run["result"]
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert f"{BROKEN_DAY} (silver/deidentified_events, silver/user_profiles)" in result.stdout
+    assert COMPLETE_CHECK in result.stdout
+
+
+def test_nothing_of_the_incomplete_month_or_week_is_published(failed_run: dict) -> None:
+    out = failed_run["out"]
+    for table in ("traffic_daily", "sales_monthly"):
+        assert not gold_file(out, table, "2026-10").exists()
+        assert candidate_file(out, table, "2026-10").exists(), "kept as a candidate"
+    assert not gold_file(out, "traffic_daily_weekly", "2026-W40").exists()
+    delivered = [p for p in (out / "exports").glob("*/*") if not p.name.startswith(".")]
+    assert delivered == []
+    assert not (out / "audit" / "exports.jsonl").exists()
+
+
+def test_dagster_refuses_the_same_way(failed_run: dict, monkeypatch: pytest.MonkeyPatch) -> None:
+    """gold_job's assets and the export, launched in Dagster rather than by the CLI."""
+    for name, value in ENV.items():
+        monkeypatch.setenv(name, value)
+    raw, out = failed_run["raw"], failed_run["out"]
+    resources = default_resources(raw, out)
+    with dg.instance_for_test() as instance:
+        gold = dg.materialize(
+            ALL_ASSETS,
+            selection=[a.key for a in GOLD_TABLE_ASSETS],
+            partition_key="2026-10-01",
+            resources=resources,
+            instance=instance,
+            raise_on_error=False,
+        )
+        export = dg.materialize(
+            ALL_ASSETS,
+            selection=[EXPORT_ASSETS[0].key],
+            partition_key="2026-10-01",
+            resources=resources,
+            instance=instance,
+            raise_on_error=False,
+        )
+    complete = [c for c in gold.get_asset_check_evaluations() if c.check_name == COMPLETE_CHECK]
+    assert complete and not any(c.passed for c in complete)
+    assert all(BROKEN_DAY in (c.description or "") for c in complete)
+    assert complete[0].metadata["days_missing"].value == [BROKEN_DAY]
+    assert not gold_file(out, "traffic_daily", "2026-10").exists()
+    assert not export.success
+    message = next(
+        e.step_failure_data.error.message for e in export.all_events if e.is_step_failure
+    )
+    assert "not complete" in message and BROKEN_DAY in message
+
+
+def test_once_the_day_is_fixed_the_period_is_released_with_its_coverage(
+    failed_run: dict, tmp_path: Path
+) -> None:
+    raw, out = tmp_path / "raw", tmp_path / "out"
+    shutil.copytree(failed_run["raw"], raw)
+    shutil.copytree(failed_run["out"], out)
+    (raw / "events" / failed_run["broken"].name).unlink()
+    result = run_pipeline_cli(raw, out, ENV)
+    assert result.returncode == 0, result.stdout + result.stderr
+    coverage = json.loads(
+        (gold_file(out, "traffic_daily", "2026-10").parent / "coverage.json").read_text()
+    )
+    assert coverage["days_expected"] == coverage["days_present"] == 31
+    assert coverage["days_missing"] == [] and coverage["days_with_input"] == 4
+    manifest = json.loads(
+        (out / "exports" / EXPORT_ASSETS[0].key.path[-1] / "2026-10" / "manifest.json").read_text()
+    )
+    assert manifest["coverage"] == coverage
