@@ -52,9 +52,12 @@ def day_entries(bronze_app_events: Path) -> pa.Table:
     One `user_id` entry per user id seen (at its last event of the day), one `email` entry
     per (address, user id) a signup or profile_update gave.
     """
-    events = pq.read_table(bronze_app_events, columns=["event", "user_id", "ts", "properties"])
-    events = events.filter(pc.is_valid(events.column("user_id")))
-    seen = events.group_by("user_id").aggregate([("ts", "max")])
+    seen = (
+        pq.read_table(bronze_app_events, columns=["user_id", "ts"])
+        .filter(pc.is_valid(pc.field("user_id")))
+        .group_by("user_id")
+        .aggregate([("ts", "max")])
+    )
     rows = {
         (value, USER_ID, value): at
         for value, at in zip(
@@ -62,7 +65,12 @@ def day_entries(bronze_app_events: Path) -> pa.Table:
         )
         if normalize_account_value(value) == value
     }
-    profiles = events.filter(pc.is_in(events.column("event"), pa.array(PROFILE_EVENTS)))
+    # Only profile events carry an address: read their properties, not every event's.
+    profiles = pq.read_table(
+        bronze_app_events,
+        columns=["user_id", "ts", "properties"],
+        filters=pc.field("event").isin(list(PROFILE_EVENTS)) & pc.field("user_id").is_valid(),
+    )
     for user_id, at, text in zip(
         profiles.column("user_id").to_pylist(),
         profiles.column("ts").to_pylist(),
