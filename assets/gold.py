@@ -219,6 +219,13 @@ CHECKS = (
     "schema_matches_documented",
     "reconciles_with_silver",
 )
+CHECK_DESCRIPTIONS = {
+    COMPLETE_CHECK: "Every day of the period is complete in silver, or recorded with no input.",
+    "cells_meet_k": "No published cell below k users, no line with a lone suppressed cell.",
+    "no_identifier_in_gold": "Every string value re-scanned by Presidio: no finding.",
+    "schema_matches_documented": "The file's columns are exactly those docs/datasets.md documents.",
+    "reconciles_with_silver": "Published cells equal the cells recomputed from silver.",
+}
 _SILVER = [
     dg.AssetKey(["silver", "deidentified_events"]),
     dg.AssetKey(["silver", "web_requests"]),
@@ -277,7 +284,10 @@ def build_gold_asset(table: GoldTable) -> dg.AssetsDefinition:
             "grain": " x ".join(table.dimensions),
             "source_categories": list(table.categories),
         },
-        check_specs=[dg.AssetCheckSpec(name, asset=key, blocking=True) for name in CHECKS],
+        check_specs=[
+            dg.AssetCheckSpec(name, asset=key, blocking=True, description=CHECK_DESCRIPTIONS[name])
+            for name in CHECKS
+        ],
     )
     def gold_asset(
         context: dg.AssetExecutionContext, storage: StorageResource, sharing: SharingPolicyResource
