@@ -111,6 +111,7 @@ class PeriodInputs:
     requests: list[Path]
     profiles: list[Path]
     all_requests: list[Path] = field(default_factory=list)
+    all_events: list[Path] = field(default_factory=list)
 
     @property
     def month(self) -> str:
@@ -142,6 +143,7 @@ def month_inputs(
         requests=days("web_requests", month_start),
         profiles=sorted((silver / "user_profiles").glob("date=*/part-0.parquet")),
         all_requests=sorted((silver / "web_requests").glob("date=*/part-0.parquet")),
+        all_events=sorted((silver / "deidentified_events").glob("date=*/part-0.parquet")),
     )
 
 
@@ -150,7 +152,9 @@ def _register(
 ) -> None:
     if files:
         listing = ", ".join(f"'{p.as_posix()}'" for p in files)
-        con.execute(f"CREATE VIEW {view} AS SELECT * FROM read_parquet([{listing}])")
+        con.execute(
+            f"CREATE VIEW {view} AS SELECT * FROM read_parquet([{listing}], union_by_name = true)"
+        )
     else:
         con.register(f"{view}_empty", schema.empty_table())
         con.execute(f"CREATE VIEW {view} AS SELECT * FROM {view}_empty")
@@ -179,17 +183,24 @@ def _profiles_sql(period_end: date) -> str:
     """
 
 
-# A web request belongs to the account its log line names (user_key); a request of a visitor
-# (host + agent) that logged-in requests tie to exactly one account belongs to that account
+# A web request belongs to the account its log line names (user_key). A device (visitor: host
+# + agent) is tied to the accounts seen on it, by logged-in requests or by the accounts' own app
+# events, on any day; a request of a device tied to exactly one account belongs to that account
 # too. `person_key` is who a request counts as: the account, else the visitor. A request is
-# eligible when its account, if any, is not excluded.
+# eligible when its account, if any, is not excluded, and its device was never used by an
+# excluded account (so an opted-out user's anonymous browsing is left out as well).
 _ELIGIBLE_REQUESTS_SQL = """
+    CREATE VIEW device_accounts AS
+    SELECT visitor_key, user_key FROM linked_requests WHERE user_key IS NOT NULL
+    UNION
+    SELECT visitor_key, user_key FROM linked_events
+    WHERE user_key IS NOT NULL AND visitor_key IS NOT NULL;
     CREATE VIEW visitor_accounts AS
     SELECT visitor_key, min(user_key) AS account_key
-    FROM linked_requests WHERE user_key IS NOT NULL
+    FROM device_accounts
     GROUP BY visitor_key HAVING count(DISTINCT user_key) = 1;
     CREATE VIEW excluded_visitors AS
-    SELECT DISTINCT visitor_key FROM linked_requests
+    SELECT DISTINCT visitor_key FROM device_accounts
     WHERE user_key IN (SELECT user_key FROM excluded_users);
     CREATE VIEW eligible_requests AS
     SELECT r.*,
@@ -215,6 +226,7 @@ def compute_cells(
         _register(con, "requests", inputs.requests, schemas["requests"])
         _register(con, "profile_days", inputs.profiles, schemas["profiles"])
         _register(con, "linked_requests", inputs.all_requests, schemas["requests"])
+        _register(con, "linked_events", inputs.all_events, schemas["events"])
         con.execute(_profiles_sql(inputs.end))
         opted_out = "OR share_with_partners = false" if exclude_opted_out else ""
         con.execute(

@@ -25,7 +25,13 @@ from deidentify.urls import referrer_parts, url_template
 from deidentify.user_agents import classify_many
 
 DATE_COLUMN = "event_date"
-DERIVED_FIELDS = {"visitor": ("remote_host", "user_agent")}
+# A visitor (device) is the client address plus user agent: the access log's remote host, the
+# app event's ip. Both sources derive it alike, so an app event ties its account to a device
+# whose web requests the access log holds.
+DERIVED_FIELDS = {
+    "access_log": {"visitor": ("remote_host", "user_agent")},
+    "app_events": {"visitor": ("ip", "user_agent")},
+}
 _GENERALIZERS: dict[str, Callable[[object], object]] = {
     "zip3": generalize.zip3,
     "practice_size_band": generalize.practice_size_band,
@@ -34,12 +40,16 @@ _GENERALIZERS: dict[str, Callable[[object], object]] = {
 }
 
 
-def derived_values(parts: list[list]) -> list[str]:
+def derived_values(parts: list[list]) -> list[str | None]:
     """A derived field's values: its parts joined by `|` (None as empty), e.g. host|agent.
 
+    None when the first part (the client address) is missing: no address, no device.
     Erasure derives a visitor's pseudonym the same way, so it must stay this one function.
     """
-    return ["|".join("" if v is None else str(v) for v in vs) for vs in zip(*parts, strict=True)]
+    return [
+        None if vs[0] in (None, "") else "|".join("" if v is None else str(v) for v in vs)
+        for vs in zip(*parts, strict=True)
+    ]
 
 
 @dataclass(frozen=True)
@@ -119,8 +129,9 @@ class Deidentifier:
             start += len(texts.values)
 
     def _field_values(self, table: pa.Table, name: str) -> list:
-        if name in DERIVED_FIELDS:
-            return derived_values([table.column(p).to_pylist() for p in DERIVED_FIELDS[name]])
+        derived = DERIVED_FIELDS[self.rules.name].get(name)
+        if derived:
+            return derived_values([table.column(p).to_pylist() for p in derived])
         if name == "ts":
             return []
         return (

@@ -106,27 +106,27 @@ def write_day_directory(out_dir: Path, date_key: str, bronze_app_events: Path) -
 def resolve_accounts(out_dir: Path, values: Iterable[object]) -> dict[str, str]:
     """Normalized `remote_user` value -> the user id of the account it names.
 
-    Only values the directory knows resolve; when one e-mail address was given by several
-    accounts over time, the latest wins. Reads only the entries of the values asked for, so
-    memory grows with the day's logged-in users, not with the whole directory.
+    Only values the directory knows resolve, and only when exactly one account ever gave
+    them: an address that several accounts gave (a shared practice mailbox) names nobody in
+    particular, so a request logged under it is tied to no account. Reads only the entries of
+    the values asked for, so memory grows with the day's logged-in users, not with the whole
+    directory.
     """
     wanted = sorted({v for v in map(normalize_account_value, values) if v is not None})
     if not wanted:
         return {}
     wanted_array = pa.array(wanted, pa.string())
-    latest: dict[str, tuple] = {}
+    accounts: dict[str, set[str]] = {}
     for path in directory_files(out_dir):
-        table = pq.read_table(path)
+        table = pq.read_table(path, columns=["lookup_value", "user_id"])
         table = table.filter(pc.is_in(table.column("lookup_value"), wanted_array))
-        for value, user_id, at in zip(
+        for value, user_id in zip(
             table.column("lookup_value").to_pylist(),
             table.column("user_id").to_pylist(),
-            table.column("seen_at").to_pylist(),
             strict=True,
         ):
-            if value not in latest or at >= latest[value][0]:
-                latest[value] = (at, user_id)
-    return {value: user_id for value, (_, user_id) in latest.items()}
+            accounts.setdefault(value, set()).add(user_id)
+    return {value: next(iter(ids)) for value, ids in accounts.items() if len(ids) == 1}
 
 
 def resolve_bronze_accounts(out_dir: Path, bronze_access_log: Path) -> dict[str, str]:

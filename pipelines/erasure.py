@@ -53,6 +53,8 @@ MAX_ID_CHARS = 128
 _PSEUDONYM = re.compile(r"[0-9a-f]{32}")
 _HEADERS = {"user_id", "user_key", "id"}
 _TOKEN = re.compile(rb"[\w.@+-]{3,128}")
+_ACCESS_VISITOR = DERIVED_FIELDS["access_log"][VISITOR]
+_APP_VISITOR = DERIVED_FIELDS["app_events"][VISITOR]
 
 LEDGER_SCHEMA = pa.schema(
     [
@@ -271,7 +273,7 @@ class ErasedSubjects:
 
     def visitor_values(self, batch: pa.RecordBatch | pa.Table) -> list[str]:
         """The visitor field (host|agent) of access-log rows, as silver derives it."""
-        return derived_values([batch.column(c).to_pylist() for c in DERIVED_FIELDS[VISITOR]])
+        return derived_values([batch.column(c).to_pylist() for c in _ACCESS_VISITOR])
 
     def quarantine_mask(self, batch: pa.RecordBatch | pa.Table) -> list[bool]:
         """True for every quarantined raw line holding a token that is an erased user's id or
@@ -350,16 +352,24 @@ def sweep(out_dir: Path, subjects: ErasedSubjects) -> tuple[SweepReport, set[str
             report.files_rewritten += 1
 
     for _, path in _partitions(out_dir, "bronze", "access_log"):
-        by_user_columns = ["remote_user", *DERIVED_FIELDS[VISITOR]]
+        by_user_columns = ["remote_user", *_ACCESS_VISITOR]
         for batch in pq.ParquetFile(path).iter_batches(columns=by_user_columns):
             users = subjects.account_mask(batch.column("remote_user").to_pylist())
             visitors = subjects.visitor_values(batch)
-            found_visitors.update(v for v, hit in zip(visitors, users, strict=True) if hit)
+            found_visitors.update(v for v, hit in zip(visitors, users, strict=True) if hit and v)
+    # The devices the users' own app events came from: their web requests from those devices
+    # are theirs too, logged in or not.
+    for _, path in _partitions(out_dir, "bronze", "app_events"):
+        for batch in pq.ParquetFile(path).iter_batches(columns=["user_id", *_APP_VISITOR]):
+            users = subjects.matches(USER, batch.column("user_id").to_pylist(), subjects.users)
+            devices = derived_values([batch.column(c).to_pylist() for c in _APP_VISITOR])
+            found_visitors.update(d for d, hit in zip(devices, users, strict=True) if hit and d)
+    found_visitors.discard(None)
     subjects.visitors |= {pseudonym(subjects.key, VISITOR, v) for v in found_visitors}
 
     bronze_columns = {
         "app_events": ["user_id"],
-        "access_log": ["remote_user", *DERIVED_FIELDS[VISITOR]],
+        "access_log": ["remote_user", *_ACCESS_VISITOR],
     }
     for source, columns in bronze_columns.items():
         for date_key, path in _partitions(out_dir, "bronze", source):

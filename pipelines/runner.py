@@ -62,24 +62,32 @@ def found_dates(raw_dir: Path, out_dir: Path) -> list[str]:
 
 def record_days_without_input(
     out_dir: Path, found: set[str], periods: list[tuple[str, str]]
-) -> list[str]:
-    """Record the days of the given periods that no raw line falls on as having no input.
+) -> tuple[list[str], list[str]]:
+    """Record the days of the given periods that lie outside the raw folder's span as having
+    no input; return (days recorded, gaps).
 
-    `periods` are (`month` or `week`, partition key). Returns the days newly recorded.
+    `periods` are (`month` or `week`, partition key). A day before the first or after the last
+    dated raw line (a month the logs begin or end in) has no input. A day with no line *inside*
+    the span is a gap: a lost file looks the same, so it is not recorded, and its periods stay
+    unreleased until it is materialized (which records it, empty or not).
     """
-    recorded = []
+    recorded, gaps = set(), set()
+    first, last = (min(found), max(found)) if found else ("", "")
     for period, key in periods:
         start = date.fromisoformat(key)
         end = period_end(period, start)
         day = start
         while day < end:
             label = day.isoformat()
-            if label not in found and record_no_input(
-                out_dir, label, "pipelines run: no raw line falls on this day"
-            ):
-                recorded.append(label)
+            if label not in found:
+                if first < label < last:
+                    gaps.add(label)
+                elif record_no_input(
+                    out_dir, label, "pipelines run: before or after every raw line"
+                ):
+                    recorded.add(label)
             day += timedelta(days=1)
-    return sorted(set(recorded))
+    return sorted(recorded), sorted(gaps)
 
 
 def _instance() -> dg.DagsterInstance:
@@ -183,13 +191,19 @@ def run_pipeline(raw_dir: Path, out_dir: Path, start: date | None, end: date | N
     stale_weeks = {partition_key(label) for label in stale if is_week(label)}
     gold_months = [m for m in sorted(set(months) | stale_months) if m in closed_months]
     gold_weeks = [w for w in sorted(set(weeks) | stale_weeks) if w in closed_weeks]
-    empty = record_days_without_input(
+    empty, gaps = record_days_without_input(
         out_dir, found, [("month", m) for m in gold_months] + [("week", w) for w in gold_weeks]
     )
     if empty:
         print(
-            f"  recorded as having no input (no raw line falls on them): {len(empty)} day(s), "
-            f"{empty[0]} .. {empty[-1]}"
+            f"  recorded as having no input (before or after every raw line): {len(empty)} "
+            f"day(s), {empty[0]} .. {empty[-1]}"
+        )
+    for gap in gaps:
+        print(
+            f"  {gap}: no raw line, although the logs run on before and after it: a lost file? "
+            "Its month and week stay unreleased until the day is materialized "
+            f"(`dagster asset materialize ... --partition {gap}` records it, empty or not)."
         )
     for month in gold_months:
         run("gold", month, gold)

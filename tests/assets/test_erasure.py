@@ -125,6 +125,16 @@ def erased(tmp_path_factory: pytest.TempPathFactory) -> dict:
     logged_in = [u for u in _column(out, "bronze", "access_log", "remote_user") if u]
     web_rows_of_erased = sum(1 for u in logged_in if u.lower() in emails)
     linked_before = set(_column(out, "silver", "web_requests", "user_key"))
+    devices = {
+        device
+        for user, device in zip(
+            _column(out, "silver", "deidentified_events", "user_key"),
+            _column(out, "silver", "deidentified_events", "visitor_key"),
+            strict=True,
+        )
+        if user in keys and device
+    }
+    anonymous_before = set(_column(out, "silver", "web_requests", "visitor_key")) & devices
     result = _materialize(raw, out, [ERASURE_KEY])
     return {
         "raw": raw,
@@ -138,6 +148,8 @@ def erased(tmp_path_factory: pytest.TempPathFactory) -> dict:
         "emails": emails,
         "web_rows_of_erased": web_rows_of_erased,
         "linked_before": linked_before,
+        "devices": devices,
+        "anonymous_before": anonymous_before,
     }
 
 
@@ -178,6 +190,14 @@ def test_an_erased_accounts_web_requests_logged_under_its_email_are_gone(erased:
     assert again.success
     bronze = pq.read_table(partition_file(out, "bronze", "access_log", day))
     assert not {u.lower() for u in bronze.column("remote_user").to_pylist() if u} & emails
+
+
+def test_web_requests_from_an_erased_users_devices_are_gone(erased: dict) -> None:
+    """Requests never logged in, from a device (host + agent) the user's own app events came
+    from, are the user's too."""
+    assert erased["anonymous_before"], "erased users browsed from their devices"
+    left = set(_column(erased["out"], "silver", "web_requests", "visitor_key"))
+    assert not left & erased["devices"]
 
 
 def test_a_deletion_request_by_email_erases_the_account(tmp_path: Path) -> None:

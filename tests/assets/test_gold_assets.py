@@ -576,10 +576,19 @@ def test_opt_out_reaches_web_rows_and_weekly_tables(built: tuple[Path, Path, lis
     linked = pa.concat_tables(
         pq.read_table(p, columns=["user_key", "visitor_key"]) for p in week.requests
     ).to_pandas()
+    devices = pa.concat_tables(
+        pq.read_table(p, columns=["user_key", "visitor_key"]) for p in week.all_events
+    ).to_pandas()
+    # An opted-out user's devices: those their logged-in requests came from, and those their
+    # own app events came from (their anonymous browsing on them is theirs too).
     opted_out_visitors = set(linked.loc[linked["user_key"].isin(opted_out), "visitor_key"])
+    opted_out_devices = set(devices.loc[devices["user_key"].isin(opted_out), "visitor_key"])
     # The sample holds what the test is about: opted-out users whose logged-in requests
-    # were tied to their account, and users who opted out only after the week had ended.
+    # were tied to their account, opted-out users who browsed anonymously from their
+    # devices, and users who opted out only after the week had ended.
     assert opted_out_visitors
+    assert (opted_out_devices - opted_out_visitors) & set(linked["visitor_key"])
+    opted_out_visitors |= opted_out_devices
     later = {u for u, day in opted_out_on.items() if day >= "2026-10-05"}
     active = set(
         pa.concat_tables(pq.read_table(p, columns=["user_key"]) for p in week.events)

@@ -118,3 +118,45 @@ def test_once_the_day_is_fixed_the_period_is_released_with_its_coverage(
         (out / "exports" / EXPORT_ASSETS[0].key.path[-1] / "2026-10" / "manifest.json").read_text()
     )
     assert manifest["coverage"] == coverage
+
+
+def test_only_days_outside_the_logs_span_are_recorded_as_having_no_input(tmp_path: Path) -> None:
+    """A day with no line between days with lines looks like a lost file: it stays missing."""
+    from pipelines import coverage
+    from pipelines.runner import record_days_without_input
+
+    found = {"2026-10-03", "2026-10-05", "2026-10-20"}
+    recorded, gaps = record_days_without_input(tmp_path, found, [("month", "2026-10-01")])
+    assert gaps == ["2026-10-04"] + [f"2026-10-{d:02d}" for d in range(6, 20)]
+    assert recorded == ["2026-10-01", "2026-10-02"] + [f"2026-10-{d}" for d in range(21, 32)]
+    assert coverage.status_of(tmp_path, "web_requests", "2026-10-01") == "no_input"
+    assert coverage.status_of(tmp_path, "web_requests", "2026-10-04") is None
+
+
+def test_an_address_several_accounts_gave_ties_a_request_to_none_of_them(tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    import pyarrow as pa
+
+    from pipelines.accounts import SCHEMA, directory_file, resolve_accounts
+    from pipelines.storage import AtomicParquetWriter
+
+    at = datetime(2026, 10, 1, tzinfo=UTC)
+    days = {
+        "2026-10-01": [("front-desk@clinic.example", "usr_a"), ("jane@clinic.example", "usr_b")],
+        "2026-10-02": [("front-desk@clinic.example", "usr_c")],
+    }
+    for day, entries in days.items():
+        table = pa.table(
+            {
+                "lookup_value": [e[0] for e in entries],
+                "kind": ["email"] * len(entries),
+                "user_id": [e[1] for e in entries],
+                "seen_at": [at] * len(entries),
+            },
+            schema=SCHEMA,
+        )
+        with AtomicParquetWriter(directory_file(tmp_path, day), SCHEMA, private=True) as w:
+            w.write(table)
+    resolved = resolve_accounts(tmp_path, ["Front-Desk@clinic.example", "JANE@clinic.example", "-"])
+    assert resolved == {"jane@clinic.example": "usr_b"}
