@@ -52,19 +52,17 @@ def day_entries(bronze_app_events: Path) -> pa.Table:
     One `user_id` entry per user id seen (at its last event of the day), one `email` entry
     per (address, user id) a signup or profile_update gave.
     """
-    seen = (
-        pq.read_table(bronze_app_events, columns=["user_id", "ts"])
-        .filter(pc.is_valid(pc.field("user_id")))
-        .group_by("user_id")
-        .aggregate([("ts", "max")])
-    )
-    rows = {
-        (value, USER_ID, value): at
+    # Streamed in record batches: memory grows with the day's users, not its events.
+    last_seen: dict[str, object] = {}
+    source = pq.ParquetFile(bronze_app_events)
+    for batch in source.iter_batches(batch_size=65_536, columns=["user_id", "ts"]):
+        seen = pa.table(batch).group_by("user_id").aggregate([("ts", "max")])
         for value, at in zip(
             seen.column("user_id").to_pylist(), seen.column("ts_max").to_pylist(), strict=True
-        )
-        if normalize_account_value(value) == value
-    }
+        ):
+            if value is not None and normalize_account_value(value) == value:
+                last_seen[value] = max(at, last_seen.get(value, at))
+    rows = {(value, USER_ID, value): at for value, at in last_seen.items()}
     # Only profile events carry an address: read their properties, not every event's.
     profiles = pq.read_table(
         bronze_app_events,
