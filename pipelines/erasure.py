@@ -335,15 +335,12 @@ def _partitions(out_dir: Path, layer: str, dataset: str) -> list[tuple[str, Path
 def sweep(out_dir: Path, subjects: ErasedSubjects) -> tuple[SweepReport, set[str]]:
     """Remove the subjects' rows from bronze, quarantine and silver of every day.
 
-    Returns the report and the visitor values found on the users' logged-in requests (their
-    pseudonyms are added to `subjects.visitors` before silver web_requests is swept).
+    Returns the report and the devices (host|agent) of the users' logged-in requests and app
+    events (their pseudonyms are added to `subjects.visitors` before silver web_requests is
+    swept).
     """
     report = SweepReport()
-    found_visitors: set[str] = set()
-    subjects.users |= accounts_of_addresses(out_dir, subjects)
-    subjects.emails |= {
-        pseudonym(subjects.key, EMAIL, a) for a in erased_addresses(out_dir, subjects)
-    }
+    widen_to_addresses(out_dir, subjects)
 
     def account(dataset: str, date_key: str, removed: int) -> None:
         if removed:
@@ -351,20 +348,17 @@ def sweep(out_dir: Path, subjects: ErasedSubjects) -> tuple[SweepReport, set[str
             report.dates.add(date_key)
             report.files_rewritten += 1
 
-    for _, path in _partitions(out_dir, "bronze", "access_log"):
-        by_user_columns = ["remote_user", *_ACCESS_VISITOR]
-        for batch in pq.ParquetFile(path).iter_batches(columns=by_user_columns):
-            users = subjects.account_mask(batch.column("remote_user").to_pylist())
-            visitors = subjects.visitor_values(batch)
-            found_visitors.update(v for v, hit in zip(visitors, users, strict=True) if hit and v)
-    # The devices the users' own app events came from: their web requests from those devices
-    # are theirs too, logged in or not.
-    for _, path in _partitions(out_dir, "bronze", "app_events"):
-        for batch in pq.ParquetFile(path).iter_batches(columns=["user_id", *_APP_VISITOR]):
-            users = subjects.matches(USER, batch.column("user_id").to_pylist(), subjects.users)
-            devices = derived_values([batch.column(c).to_pylist() for c in _APP_VISITOR])
-            found_visitors.update(d for d, hit in zip(devices, users, strict=True) if hit and d)
-    found_visitors.discard(None)
+    # The devices of the users' logged-in requests, and those their own app events came from:
+    # their web requests from those devices are theirs too, logged in or not.
+    found_visitors = _devices_of(
+        out_dir, "access_log", "remote_user", subjects.account_mask, _ACCESS_VISITOR
+    ) | _devices_of(
+        out_dir,
+        "app_events",
+        "user_id",
+        lambda ids: subjects.matches(USER, ids, subjects.users),
+        _APP_VISITOR,
+    )
     subjects.visitors |= {pseudonym(subjects.key, VISITOR, v) for v in found_visitors}
 
     bronze_columns = {
@@ -395,32 +389,45 @@ def sweep(out_dir: Path, subjects: ErasedSubjects) -> tuple[SweepReport, set[str
     return report, found_visitors
 
 
-def erased_addresses(out_dir: Path, subjects: ErasedSubjects) -> set[str]:
-    """The e-mail addresses the account directory knows for the erased users (normalized)."""
-    found: set[str] = set()
-    for path in directory_files(out_dir):
-        table = pq.read_table(path)
-        table = table.filter(pc.equal(table.column("kind"), EMAIL_KIND))
-        hits = subjects.directory_mask(table)
-        found.update(
-            v for v, hit in zip(table.column("lookup_value").to_pylist(), hits, strict=True) if hit
-        )
-    return found
+def widen_to_addresses(out_dir: Path, subjects: ErasedSubjects) -> None:
+    """Add to `subjects` the accounts that gave an erased e-mail address (a request by e-mail),
+    then every address the account directory knows for an erased account, reading the
+    directory's e-mail entries once."""
+    tables = [
+        pq.read_table(p, columns=["lookup_value", "kind", "user_id"])
+        for p in directory_files(out_dir)
+    ]
+    if not tables:
+        return
+    entries = pa.concat_tables(tables)
+    entries = entries.filter(pc.equal(entries.column("kind"), EMAIL_KIND))
+    addresses = entries.column("lookup_value").to_pylist()
+    owners = entries.column("user_id").to_pylist()
+    requested = subjects.matches(EMAIL, addresses, subjects.emails)
+    subjects.users |= {
+        pseudonym(subjects.key, USER, u) for u, hit in zip(owners, requested, strict=True) if hit
+    }
+    erased = subjects.matches(USER, owners, subjects.users)
+    subjects.emails |= {
+        pseudonym(subjects.key, EMAIL, a) for a, hit in zip(addresses, erased, strict=True) if hit
+    }
 
 
-def accounts_of_addresses(out_dir: Path, subjects: ErasedSubjects) -> set[str]:
-    """User pseudonyms of the accounts that gave an erased e-mail address (a request by e-mail)."""
+def _devices_of(
+    out_dir: Path,
+    source: str,
+    account_column: str,
+    is_erased: Callable[[list], list[bool]],
+    device_columns: tuple[str, ...],
+) -> set[str]:
+    """The devices (host|agent) on the bronze rows of `source` that belong to erased accounts."""
     found: set[str] = set()
-    if not subjects.emails:
-        return found
-    for path in directory_files(out_dir):
-        table = pq.read_table(path)
-        table = table.filter(pc.equal(table.column("kind"), EMAIL_KIND))
-        hits = subjects.matches(EMAIL, table.column("lookup_value").to_pylist(), subjects.emails)
-        users = table.column("user_id").to_pylist()
-        found.update(
-            pseudonym(subjects.key, USER, u) for u, hit in zip(users, hits, strict=True) if hit
-        )
+    for _, path in _partitions(out_dir, "bronze", source):
+        columns = [account_column, *device_columns]
+        for batch in pq.ParquetFile(path).iter_batches(columns=columns):
+            hits = is_erased(batch.column(account_column).to_pylist())
+            devices = derived_values([batch.column(c).to_pylist() for c in device_columns])
+            found.update(d for d, hit in zip(devices, hits, strict=True) if hit and d)
     return found
 
 

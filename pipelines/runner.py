@@ -25,7 +25,11 @@ def partition_dates(
     raw_dir: Path, out_dir: Path, start: date | None = None, end: date | None = None
 ) -> list[str]:
     """Every UTC date that a raw line falls on, limited to [start, end] when given."""
-    found = found_dates(raw_dir, out_dir)
+    return select_dates(found_dates(raw_dir, out_dir), start, end)
+
+
+def select_dates(found: list[str], start: date | None, end: date | None) -> list[str]:
+    """The dates of `found` in [start, end]; NothingToRun when none is."""
     selected = [
         d
         for d in found
@@ -138,8 +142,8 @@ def run_pipeline(raw_dir: Path, out_dir: Path, start: date | None, end: date | N
     from pipelines.resources import default_resources
 
     try:
-        dates = partition_dates(raw_dir, out_dir, start, end)
-        found = set(found_dates(raw_dir, out_dir))
+        found = found_dates(raw_dir, out_dir)
+        dates = select_dates(found, start, end)
     except NothingToRun as exc:
         print(f"error: {exc}")
         return 2
@@ -192,7 +196,7 @@ def run_pipeline(raw_dir: Path, out_dir: Path, start: date | None, end: date | N
     gold_months = [m for m in sorted(set(months) | stale_months) if m in closed_months]
     gold_weeks = [w for w in sorted(set(weeks) | stale_weeks) if w in closed_weeks]
     empty, gaps = record_days_without_input(
-        out_dir, found, [("month", m) for m in gold_months] + [("week", w) for w in gold_weeks]
+        out_dir, set(found), [("month", m) for m in gold_months] + [("week", w) for w in gold_weeks]
     )
     if empty:
         print(

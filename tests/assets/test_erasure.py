@@ -65,8 +65,18 @@ def _materialize(raw: Path, out: Path, keys: list, partition: str | None = None)
 
 
 def _column(out: Path, layer: str, dataset: str, column: str) -> list:
+    return _table(out, layer, dataset, [column])[column].to_pylist()
+
+
+def _table(out: Path, layer: str, dataset: str, columns: list[str]) -> pa.Table:
     files = sorted((out / layer / dataset).glob("date=*/part-0.parquet"))
-    return pa.concat_tables(pq.read_table(p, columns=[column]) for p in files)[column].to_pylist()
+    return pa.concat_tables(pq.read_table(p, columns=columns) for p in files)
+
+
+def _rows(out: Path, layer: str, dataset: str, *columns: str) -> list[tuple]:
+    """The values of `columns` row by row, over every partition of a dataset."""
+    table = _table(out, layer, dataset, list(columns))
+    return list(zip(*(table[c].to_pylist() for c in columns), strict=True))
 
 
 @pytest.fixture(scope="module")
@@ -90,13 +100,7 @@ def erased(tmp_path_factory: pytest.TempPathFactory) -> dict:
     by_raw_id = next(u for u in busiest if u.encode() in quarantined)
     by_pseudonym = next(u for u in busiest if u != by_raw_id)
     deleted = {
-        user
-        for user, flag in zip(
-            _column(out, "silver", "user_profiles", "user_key"),
-            _column(out, "silver", "user_profiles", "deleted"),
-            strict=True,
-        )
-        if flag
+        user for user, flag in _rows(out, "silver", "user_profiles", "user_key", "deleted") if flag
     }
     assert deleted, "the sample has account_deleted events"
     requests = raw / "requests"
@@ -127,11 +131,7 @@ def erased(tmp_path_factory: pytest.TempPathFactory) -> dict:
     linked_before = set(_column(out, "silver", "web_requests", "user_key"))
     devices = {
         device
-        for user, device in zip(
-            _column(out, "silver", "deidentified_events", "user_key"),
-            _column(out, "silver", "deidentified_events", "visitor_key"),
-            strict=True,
-        )
+        for user, device in _rows(out, "silver", "deidentified_events", "user_key", "visitor_key")
         if user in keys and device
     }
     anonymous_before = set(_column(out, "silver", "web_requests", "visitor_key")) & devices
