@@ -99,9 +99,9 @@ class GoldTable:
 class PeriodInputs:
     """The silver files a period's gold reads, and the period's label and bounds.
 
-    `profiles` and `all_requests` span every day on disk, not only the period: consent and
-    deletion are applied as the latest known when gold is built, and a visitor is tied to an
-    account by any logged-in request ever seen.
+    `profiles`, `all_requests` and `all_events` span every day on disk, not only the period:
+    consent and deletion are applied as the latest known when gold is built, and a device is
+    tied to an account by any logged-in request or app event ever seen.
     """
 
     label: str
@@ -122,7 +122,7 @@ class PeriodInputs:
 def month_inputs(
     out_dir: Path, month_start: date, month_end: date, period: str = "month"
 ) -> PeriodInputs:
-    """Silver files of the period (events, requests), and every profile and request file."""
+    """Silver files of the period (events, requests), and every profile, request and event file."""
 
     def days(dataset: str, first: date) -> list[Path]:
         found = []

@@ -107,9 +107,7 @@ def _deidentify_partition(
     began = time.perf_counter()
     policy = deidentification.field_policy()
     with erasure_lock(out, exclusive=False):
-        coverage.invalidate(
-            out, [dataset, "user_profiles"] if source == "app_events" else [dataset], date_key
-        )
+        coverage.invalidate(out, coverage.datasets_built_from(source), date_key)
         accounts = resolve_bronze_accounts(out, bronze) if source == "access_log" else None
         if deidentification.engine == "dask":
             with dask_client(
@@ -153,11 +151,14 @@ def _deidentify_partition(
         f"{dataset} {date_key}: {done.rows:,} rows in {seconds:.1f}s on "
         f"{deidentification.engine}, {done.distinct_analyzed:,} distinct values analyzed"
     )
+    names = pq.ParquetFile(written).schema_arrow.names
+    counted = [c for c in _PREVIEW[source] if c in names]
+    linking = accounts is not None
+    summary = pq.read_table(written, columns=[*counted, *(["user_key"] if linking else [])])
     linked = {}
-    if accounts is not None:
-        user_keys = pq.read_table(written, columns=["user_key"]).column("user_key")
+    if linking:
         linked = {
-            "requests_linked_to_accounts": done.rows - user_keys.null_count,
+            "requests_linked_to_accounts": done.rows - summary.column("user_key").null_count,
             "accounts_named_in_log": len(set(accounts.values())),
         }
     return dg.MaterializeResult(
@@ -177,15 +178,10 @@ def _deidentify_partition(
             "published": check.passed,
             "silver_file": dg.MetadataValue.path(str(written)),
             **linked,
-            "rows_by_value": dg.MetadataValue.md(_value_counts(written, _PREVIEW[source])),
+            "rows_by_value": dg.MetadataValue.md(aggregate_preview_markdown(summary, counted)),
         },
         check_results=[check],
     )
-
-
-def _value_counts(path: Path, columns: list[str]) -> str:
-    present = [c for c in columns if c in pq.ParquetFile(path).schema_arrow.names]
-    return aggregate_preview_markdown(pq.read_table(path, columns=present), present)
 
 
 def _check_spec(key: dg.AssetKey) -> dg.AssetCheckSpec:
