@@ -158,13 +158,18 @@ def upload_package(client, staging: Path, bucket: str, key_prefix: str) -> list[
                 client.put_object(Bucket=bucket, Key=key, Body=body)
             uploaded.append(key)
     except BaseException:
-        for key in reversed(uploaded):
-            try:
-                client.delete_object(Bucket=bucket, Key=key)
-            except Exception:
-                continue
+        _delete_objects(client, bucket, list(reversed(uploaded)))
         raise
     return uploaded
+
+
+def _delete_objects(client, bucket: str, keys: list[str]) -> None:
+    """Delete the given objects, best effort: one that fails does not stop the others."""
+    for key in keys:
+        try:
+            client.delete_object(Bucket=bucket, Key=key)
+        except Exception:
+            continue
 
 
 # --- delivery journal ---------------------------------------------------------------------
@@ -261,8 +266,4 @@ def same_content(delivered: Path, staging: Path) -> bool:
 def remove_prefix(client, bucket: str, key_prefix: str) -> None:
     """Delete every object under a prefix (a rolled-back upload), best effort."""
     listing = client.list_objects_v2(Bucket=bucket, Prefix=key_prefix)
-    for item in listing.get("Contents", []):
-        try:
-            client.delete_object(Bucket=bucket, Key=item["Key"])
-        except Exception:
-            continue
+    _delete_objects(client, bucket, [item["Key"] for item in listing.get("Contents", [])])
