@@ -213,6 +213,48 @@ _ELIGIBLE_REQUESTS_SQL = """
 """
 
 
+def open_period(
+    inputs: PeriodInputs, schemas: dict[str, pa.Schema], exclude_opted_out: bool
+) -> duckdb.DuckDBPyConnection:
+    """A DuckDB connection with the period's views: `eligible_events`, `eligible_requests`
+    (with `person_key` and `account_key`), `profiles` and `excluded_users`."""
+    con = duckdb.connect()
+    _register(con, "events", inputs.events, schemas["events"])
+    _register(con, "requests", inputs.requests, schemas["requests"])
+    _register(con, "profile_days", inputs.profiles, schemas["profiles"])
+    _register(con, "linked_requests", inputs.all_requests, schemas["requests"])
+    _register(con, "linked_events", inputs.all_events, schemas["events"])
+    con.execute(_profiles_sql(inputs.end))
+    opted_out = "OR share_with_partners = false" if exclude_opted_out else ""
+    con.execute(
+        f"""
+        CREATE VIEW excluded_users AS
+        SELECT user_key FROM profiles WHERE deleted {opted_out}
+        """
+    )
+    con.execute(
+        """
+        CREATE VIEW eligible_events AS
+        SELECT e.* FROM events e
+        WHERE e.user_key IS NULL OR e.user_key NOT IN (SELECT user_key FROM excluded_users)
+        """
+    )
+    con.execute(_ELIGIBLE_REQUESTS_SQL)
+    return con
+
+
+def run_period_sql(con: duckdb.DuckDBPyConnection, sql: str, inputs: PeriodInputs) -> pd.DataFrame:
+    """Run SQL over the period's views with the parameters it names ($period, $period_start...)."""
+    parameters = {
+        "period": inputs.label,
+        "month": inputs.label,
+        "period_start": inputs.start,
+        "period_end": inputs.end,
+    }
+    used = {name: v for name, v in parameters.items() if re.search(rf"\${name}\b", sql)}
+    return con.execute(sql, used).df()
+
+
 def compute_cells(
     table: GoldTable,
     inputs: PeriodInputs,
@@ -220,37 +262,9 @@ def compute_cells(
     exclude_opted_out: bool,
 ) -> pd.DataFrame:
     """The table's true cells for the month, before disclosure control."""
-    con = duckdb.connect()
+    con = open_period(inputs, schemas, exclude_opted_out)
     try:
-        _register(con, "events", inputs.events, schemas["events"])
-        _register(con, "requests", inputs.requests, schemas["requests"])
-        _register(con, "profile_days", inputs.profiles, schemas["profiles"])
-        _register(con, "linked_requests", inputs.all_requests, schemas["requests"])
-        _register(con, "linked_events", inputs.all_events, schemas["events"])
-        con.execute(_profiles_sql(inputs.end))
-        opted_out = "OR share_with_partners = false" if exclude_opted_out else ""
-        con.execute(
-            f"""
-            CREATE VIEW excluded_users AS
-            SELECT user_key FROM profiles WHERE deleted {opted_out}
-            """
-        )
-        con.execute(
-            """
-            CREATE VIEW eligible_events AS
-            SELECT e.* FROM events e
-            WHERE e.user_key IS NULL OR e.user_key NOT IN (SELECT user_key FROM excluded_users)
-            """
-        )
-        con.execute(_ELIGIBLE_REQUESTS_SQL)
-        parameters = {
-            "period": inputs.label,
-            "month": inputs.label,
-            "period_start": inputs.start,
-            "period_end": inputs.end,
-        }
-        used = {name: v for name, v in parameters.items() if re.search(rf"\${name}\b", table.sql)}
-        frame = con.execute(table.sql, used).df()
+        frame = run_period_sql(con, table.sql, inputs)
     finally:
         con.close()
     for column in table.dimensions:

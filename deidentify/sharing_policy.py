@@ -9,6 +9,7 @@ from pathlib import Path
 import yaml
 
 from deidentify.disclosure import MIN_K, DisclosureRules
+from deidentify.release_policy import ReleasePolicy, ReleasePolicyError, parse_release_policy
 
 DEFAULT_SHARING_POLICY_PATH = Path(__file__).parent / "policy" / "sharing_policy.yaml"
 RECIPIENT_CLASSES = ("partner", "advertiser", "internal_analyst")
@@ -47,6 +48,11 @@ class SharingPolicy:
     k: int
     dominance_share: float
     exclude_opted_out: bool
+    release: ReleasePolicy
+
+    def is_released(self, dataset: str) -> bool:
+        """Whether `dataset` is a differentially private release (rather than internal gold)."""
+        return dataset in self.release.datasets
 
     def rules(self, k: int | None = None) -> DisclosureRules:
         """Disclosure rules at the policy's k, or at a recipient's higher k."""
@@ -96,7 +102,7 @@ class SharingPolicy:
         if dataset not in spec["datasets"]:
             clause = (
                 self.clauses["no-personal-information"]
-                if dataset not in self.datasets
+                if dataset not in self.datasets and not self.is_released(dataset)
                 else self.clauses[spec["clause"]]
             )
             raise PolicyViolation(f"{recipient_class} may not receive {dataset!r}: {clause.cite()}")
@@ -123,7 +129,10 @@ def load_sharing_policy(path: Path = DEFAULT_SHARING_POLICY_PATH) -> SharingPoli
             k=int(control["k"]),
             dominance_share=float(control["dominance_share"]),
             exclude_opted_out=bool(document["exclude_opted_out_users"]["value"]),
+            release=parse_release_policy(document, set(clauses), document["categories"]),
         )
+    except ReleasePolicyError as exc:
+        raise SharingPolicyError(f"{path}: {exc}") from exc
     except (KeyError, TypeError, ValueError) as exc:
         raise SharingPolicyError(f"{path}: missing or malformed entry {exc}") from exc
     cited = [s.get("because") for s in policy.categories.values()]
@@ -140,8 +149,15 @@ def load_sharing_policy(path: Path = DEFAULT_SHARING_POLICY_PATH) -> SharingPoli
         raise SharingPolicyError(f"{path}: recipient classes must be among {RECIPIENT_CLASSES}")
     for name, spec in policy.datasets.items():
         policy.check_dataset(name, spec["categories"])
-    for spec in policy.recipient_classes.values():
+    for recipient_class, spec in policy.recipient_classes.items():
+        external = recipient_class in policy.release.recipient_classes
         for dataset in spec["datasets"]:
-            if dataset not in policy.datasets:
+            if external and not policy.is_released(dataset):
+                raise SharingPolicyError(
+                    f"{path}: {recipient_class} may receive only differentially private "
+                    f"releases (released_datasets), not {dataset!r}: exact aggregates do not "
+                    f"survive differencing between releases"
+                )
+            if not external and dataset not in policy.datasets:
                 raise SharingPolicyError(f"{path}: recipient datasets name unknown {dataset!r}")
     return policy

@@ -1,0 +1,173 @@
+"""The privacy accountant: every release charged to its recipient's monthly budget, in a ledger.
+
+The ledger is an append-only JSON Lines file (`<out>/audit/privacy_budget.jsonl`). Each line is
+one charge: recipient, class, period, the calendar months it touches, datasets, the rho and
+delta spent, and what is spent and left in each month afterwards. Under zCDP the losses of
+releases about the same people add up, so the spent loss of a month is the sum of its lines.
+
+A release is charged to every calendar month its period touches (a week across two months
+charges both): a person's data of a month is in every release whose period overlaps it.
+Recipients of a class with a class budget are also charged together, for the case where they
+pool what they receive.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+from deidentify.dp import zcdp_to_epsilon
+from deidentify.release_policy import Budget, ReleasePolicy
+
+LEDGER_NAME = "privacy_budget.jsonl"
+# Rounding slack: OpenDP's maps are exact to the last bit, sums of floats are not.
+_SLACK = 1e-9
+
+
+class BudgetExceeded(PermissionError):
+    """A release would spend more than its recipient's (or class's) budget; one-line reason."""
+
+
+def months_of(start: date, end: date) -> list[str]:
+    """The calendar months (`YYYY-MM`) that the period [start, end) touches."""
+    months, day = [], start
+    while day < end:
+        label = f"{day.year:04d}-{day.month:02d}"
+        if label not in months:
+            months.append(label)
+        day += timedelta(days=1)
+    return months
+
+
+@dataclass(frozen=True)
+class Charge:
+    """What a release asks of the budget."""
+
+    recipient: str
+    recipient_class: str
+    period: str
+    months: tuple[str, ...]
+    datasets: tuple[str, ...]
+    rho: float
+    delta: float
+    release_id: str
+    note: str = ""
+
+
+class PrivacyAccountant:
+    """Reads and appends the privacy-budget ledger; refuses a charge the budget cannot take."""
+
+    def __init__(self, ledger: Path, policy: ReleasePolicy) -> None:
+        self.ledger = ledger
+        self.policy = policy
+
+    def entries(self) -> list[dict]:
+        """Every charge recorded so far, oldest first."""
+        if not self.ledger.exists():
+            return []
+        lines = self.ledger.read_text(encoding="utf-8").splitlines()
+        return [json.loads(line) for line in lines if line.strip()]
+
+    def _accounts(self, recipient: str, recipient_class: str) -> list[tuple[str, Budget]]:
+        accounts = [(f"recipient:{recipient}", self.policy.recipient_budget)]
+        if recipient_class in self.policy.class_budgets:
+            accounts.append(
+                (f"class:{recipient_class}", self.policy.class_budgets[recipient_class])
+            )
+        return accounts
+
+    @staticmethod
+    def _spent(entries: list[dict], account: str, month: str) -> tuple[float, float]:
+        rho = delta = 0.0
+        for entry in entries:
+            if month in entry["months"] and account in entry["accounts"]:
+                rho += entry["rho"]
+                delta += entry["delta"]
+        return rho, delta
+
+    def spent(self, recipient: str, recipient_class: str, month: str) -> dict[str, dict]:
+        """Spent and left of each account (recipient, class) in a month."""
+        entries = self.entries()
+        report = {}
+        for account, budget in self._accounts(recipient, recipient_class):
+            rho, delta = self._spent(entries, account, month)
+            report[account] = {
+                "rho_spent": rho,
+                "delta_spent": delta,
+                "rho_left": budget.rho - rho,
+                "delta_left": budget.delta - delta,
+            }
+        return report
+
+    def has_release(self, release_id: str) -> bool:
+        """Whether a stored release was charged (a release with no ledger line may not leave)."""
+        return any(entry.get("release_id") == release_id for entry in self.entries())
+
+    def within_budget(self, recipient: str, recipient_class: str, months: list[str]) -> list[str]:
+        """Why the months' spending exceeds a budget (empty when every budget holds)."""
+        problems = []
+        for month in months:
+            for account, left in self.spent(recipient, recipient_class, month).items():
+                if left["rho_left"] < -_SLACK or left["delta_left"] < -_SLACK * 1e-6:
+                    problems.append(f"{account} overspent {month}: {left}")
+        return problems
+
+    @contextmanager
+    def _locked(self) -> Iterator[None]:
+        self.ledger.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.ledger.with_name(f".{self.ledger.name}.lock"), "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+
+    def charge(self, charge: Charge) -> dict:
+        """Append the charge if every budget it touches can take it; else BudgetExceeded."""
+        with self._locked():
+            entries = self.entries()
+            accounts = self._accounts(charge.recipient, charge.recipient_class)
+            after: dict[str, dict] = {}
+            for month in charge.months:
+                for account, budget in accounts:
+                    rho, delta = self._spent(entries, account, month)
+                    rho, delta = rho + charge.rho, delta + charge.delta
+                    if rho > budget.rho + _SLACK or delta > budget.delta * (1 + 1e-9):
+                        raise BudgetExceeded(
+                            f"release of {', '.join(charge.datasets)} to {charge.recipient} for "
+                            f"{charge.period} refused: {account} would spend rho={rho:.4g} "
+                            f"(budget {budget.rho:g}) and delta={delta:.2g} (budget "
+                            f"{budget.delta:g}) in {month}"
+                        )
+                    after.setdefault(month, {})[account] = {
+                        "rho_spent": round(rho, 12),
+                        "rho_left": round(budget.rho - rho, 12),
+                        "delta_spent": delta,
+                        "delta_left": budget.delta - delta,
+                        "epsilon_spent": round(zcdp_to_epsilon(rho, budget.delta), 6),
+                    }
+            entry = {
+                "logged_at": datetime.now(UTC).isoformat(),
+                "recipient": charge.recipient,
+                "recipient_class": charge.recipient_class,
+                "accounts": [account for account, _ in accounts],
+                "period": charge.period,
+                "months": list(charge.months),
+                "datasets": list(charge.datasets),
+                "rho": charge.rho,
+                "delta": charge.delta,
+                "release_id": charge.release_id,
+                "note": charge.note,
+                "after": after,
+            }
+            with open(self.ledger, "a", encoding="utf-8") as stream:
+                stream.write(json.dumps(entry, sort_keys=True) + "\n")
+                stream.flush()
+                os.fsync(stream.fileno())
+        return entry

@@ -1,0 +1,180 @@
+"""The differential-privacy part of the sharing policy: budgets, vocabularies, released datasets."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from deidentify.dp import PEOPLE, Measure, Query
+from deidentify.vocabularies import OPEN_DIMENSIONS
+
+KEY_MODES = ("public", "selected")
+
+
+class ReleasePolicyError(ValueError):
+    """The differential-privacy section of the sharing policy is invalid."""
+
+
+@dataclass(frozen=True)
+class Budget:
+    """A privacy budget for one calendar month: zCDP rho and the delta of key selections."""
+
+    rho: float
+    delta: float
+
+
+@dataclass(frozen=True)
+class Breakdown:
+    """One breakdown of a released dataset as the policy declares it."""
+
+    name: str
+    dimensions: tuple[str, ...]
+    rho: float
+    max_cells_per_person: int
+    keys: str
+
+
+@dataclass(frozen=True)
+class ReleasedDatasetPolicy:
+    """A released dataset: what it is about, what it reads, its bounds and costs."""
+
+    name: str
+    subject: str
+    categories: tuple[str, ...]
+    clause: str
+    clamps: dict[str, float]
+    shares: dict[str, float]
+    breakdowns: tuple[Breakdown, ...]
+
+    @property
+    def rho(self) -> float:
+        """What one release of the dataset costs."""
+        return sum(b.rho for b in self.breakdowns)
+
+    def queries(self, measures: tuple[tuple[str, str], ...]) -> list[Query]:
+        """The OpenDP queries of the dataset, for measures given as (name, kind) pairs."""
+        built = tuple(
+            Measure(
+                name,
+                kind,
+                clamp=float(self.clamps.get(name, 1.0)),
+                share=float(self.shares.get(name, 1.0)),
+            )
+            for name, kind in measures
+        )
+        missing = [m.name for m in built if m.kind == "sum" and m.name not in self.clamps]
+        if missing:
+            raise ReleasePolicyError(f"{self.name}: the policy declares no clamp for {missing}")
+        return [
+            Query(b.name, b.dimensions, built, b.max_cells_per_person, b.keys)
+            for b in self.breakdowns
+        ]
+
+
+@dataclass(frozen=True)
+class ReleasePolicy:
+    """Budgets per recipient and per class, vocabularies, and the released datasets."""
+
+    clause: str
+    recipient_classes: tuple[str, ...]
+    selection_delta: float
+    recipient_budget: Budget
+    class_budgets: dict[str, Budget]
+    vocabularies: dict[str, tuple[str, ...]]
+    datasets: dict[str, ReleasedDatasetPolicy]
+
+
+def _budget(where: str, entry: object) -> Budget:
+    if not isinstance(entry, dict) or not {"rho", "delta"} <= set(entry):
+        raise ReleasePolicyError(f"{where}: give a budget as {{rho: ..., delta: ...}}")
+    budget = Budget(float(entry["rho"]), float(entry["delta"]))
+    if budget.rho <= 0 or not 0 < budget.delta < 1:
+        raise ReleasePolicyError(f"{where}: rho must be positive and delta in (0, 1)")
+    return budget
+
+
+def parse_release_policy(document: dict, clauses: set[str], categories: dict) -> ReleasePolicy:
+    """Read and check the `differential_privacy`, `vocabularies` and `released_datasets` entries."""
+    try:
+        section = document["differential_privacy"]
+        vocabularies = {
+            name: tuple(str(v) for v in values) for name, values in document["vocabularies"].items()
+        }
+        entries = document["released_datasets"]
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise ReleasePolicyError(f"missing or malformed entry {exc}") from exc
+    datasets = {}
+    for name, spec in entries.items():
+        where = f"released dataset {name!r}"
+        breakdowns = []
+        for breakdown, bounds in spec["breakdowns"].items():
+            dims = tuple(d.strip() for d in breakdown.split(" x "))
+            unknown = [d for d in dims if d not in vocabularies and d not in OPEN_DIMENSIONS]
+            if unknown:
+                raise ReleasePolicyError(
+                    f"{where}: breakdown {breakdown!r} groups by {unknown}, which have no "
+                    "vocabulary; declare one under `vocabularies`"
+                )
+            keys = bounds.get("keys", "public")
+            if keys not in KEY_MODES:
+                raise ReleasePolicyError(f"{where}: keys must be one of {KEY_MODES}, got {keys!r}")
+            if "search_term" in dims and keys != "selected":
+                raise ReleasePolicyError(
+                    f"{where}: free text (search_term) reaches a release only through DP key "
+                    "selection; set `keys: selected`"
+                )
+            cells = bounds.get("max_cells_per_person")
+            rho = float(bounds.get("rho", 0))
+            if not isinstance(cells, int) or cells < 1 or rho <= 0:
+                raise ReleasePolicyError(
+                    f"{where}: breakdown {breakdown!r} needs a positive rho and a whole "
+                    "max_cells_per_person of at least 1"
+                )
+            breakdowns.append(Breakdown(breakdown, dims, rho, cells, keys))
+        clamps = {k: float(v) for k, v in (spec.get("clamps") or {}).items()}
+        if any(v <= 0 for v in clamps.values()):
+            raise ReleasePolicyError(f"{where}: every clamp must be positive")
+        if spec.get("clause") not in clauses:
+            raise ReleasePolicyError(f"{where}: cites unknown clause {spec.get('clause')!r}")
+        for category in spec["categories"]:
+            if categories.get(category, {}).get("aggregate_sharing") != "allowed":
+                raise ReleasePolicyError(f"{where}: may not be derived from {category!r}")
+        datasets[name] = ReleasedDatasetPolicy(
+            name=name,
+            subject=str(spec["subject"]),
+            categories=tuple(spec["categories"]),
+            clause=str(spec["clause"]),
+            clamps=clamps,
+            shares={k: float(v) for k, v in (spec.get("shares") or {}).items()},
+            breakdowns=tuple(breakdowns),
+        )
+    if section.get("clause") not in clauses:
+        raise ReleasePolicyError(
+            f"differential_privacy cites unknown clause {section.get('clause')}"
+        )
+    class_budgets = {
+        cls: _budget(f"budget_per_class_per_month.{cls}", entry)
+        for cls, entry in (section.get("budget_per_class_per_month") or {}).items()
+    }
+    policy = ReleasePolicy(
+        clause=str(section["clause"]),
+        recipient_classes=tuple(section["recipient_classes"]),
+        selection_delta=float(section["selection_delta"]),
+        recipient_budget=_budget(
+            "budget_per_recipient_per_month", section.get("budget_per_recipient_per_month")
+        ),
+        class_budgets=class_budgets,
+        vocabularies=vocabularies,
+        datasets=datasets,
+    )
+    for name, dataset in datasets.items():
+        if dataset.rho > policy.recipient_budget.rho:
+            raise ReleasePolicyError(
+                f"released dataset {name!r} costs rho={dataset.rho}, more than a recipient's "
+                f"monthly budget {policy.recipient_budget.rho}"
+            )
+    return policy
+
+
+def people_first(measures: tuple[tuple[str, str], ...]) -> bool:
+    """Whether the first measure counts people (required for key selection)."""
+    return bool(measures) and measures[0][1] == PEOPLE
