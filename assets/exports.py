@@ -1,28 +1,26 @@
-"""Exports: one package per recipient and month (or week), checked again before delivery.
+"""Exports: the delivery of a recipient's stored release, checked again before it leaves.
 
-A package is assembled in a hidden staging folder, scanned, sealed (manifest with every
-file's SHA-256, signed with the delivery key) and only then renamed into
+A package holds the stored differentially private release of the period, nothing else: no
+gold table, no exact count. It is assembled in a hidden staging folder, scanned, sealed
+(manifest with every file's SHA-256, signed with the delivery key) and only then renamed into
 `<out>/exports/<recipient>/<YYYY-MM>/`. Any failed check removes the staging folder and
 stops the run with the reason: nothing partial is ever in the delivery folder.
 """
 
-import dataclasses
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 
 import dagster as dg
-import pandas as pd
-import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 from botocore.exceptions import BotoCoreError, ClientError
 from dagster_aws.s3 import S3Resource
 
-from assets.gold import GOLD_TABLES, WEEKLY_GOLD_TABLES, gold_file
-from assets.gold_build import GoldTable, check_no_identifier, protect
-from deidentify.disclosure import DisclosureRules
+from assets.release_build import dataset_schema, identifier_findings, vocabulary_findings
+from assets.released_datasets import RELEASED_DATASETS
+from assets.releases import release_period
+from deidentify.budget import PrivacyAccountant
 from deidentify.sharing_policy import PolicyViolation
 from pipelines.coverage import Coverage, period_coverage
-from pipelines.erasure import stale_periods
 from pipelines.faults import crash_point
 from pipelines.packaging import (
     MissingSigningKeyError,
@@ -43,81 +41,86 @@ from pipelines.packaging import (
 from pipelines.partitions import monthly_partitions, weekly_partitions
 from pipelines.periods import period_label
 from pipelines.recipients import Recipient
+from pipelines.releases import StoredRelease, budget_ledger, erased_after, latest_release
 from pipelines.resources import DeliveryResource, SharingPolicyResource, StorageResource
-
-_MONTHLY = {table.name: table for table in GOLD_TABLES}
-_WEEKLY = {table.policy_name: table for table in WEEKLY_GOLD_TABLES}
-
-
-def recipient_tables(recipient: Recipient) -> list[GoldTable]:
-    """The gold tables a recipient's package holds: its datasets at its cadence."""
-    tables = _WEEKLY if recipient.cadence == "weekly" else _MONTHLY
-    return [tables[name] for name in recipient.datasets]
 
 
 def period_of(recipient: Recipient, start: datetime) -> str:
     """The package's period: `2026-10` for a month, `2026-W42` for an ISO week."""
-    return period_label("week" if recipient.cadence == "weekly" else "month", start.date())
+    return period_label(release_period(recipient), start.date())
 
 
 class ExportRefused(RuntimeError):
     """A check before delivery failed; the message is the reason given to the engineer."""
 
 
-def recipient_cells(table: GoldTable, gold: pa.Table, k: int) -> pa.Table:
-    """The gold table re-protected at the recipient's k (never weaker than gold's own)."""
-    frame = gold.to_pandas()
-    frame[table.users_column] = frame[table.users_column].fillna(0)
-    cells = frame.drop(columns=["suppressed", "suppression_reason"])
-    previous = frame["suppression_reason"]
-    # Dominance was applied in gold, where the largest contributions are known; here the
-    # threshold and complementary rules run again at the recipient's k.
-    result = protect(dataclasses.replace(table, dominance={}), cells, DisclosureRules(k=k))
-    reasons = result.published.column("suppression_reason").to_pylist()
-    merged = [
-        old if isinstance(old, str) else new for old, new in zip(previous, reasons, strict=True)
-    ]
-    index = result.published.schema.get_field_index("suppression_reason")
-    return result.published.set_column(index, "suppression_reason", pa.array(merged, pa.string()))
-
-
-def _readme(recipient: Recipient, month: str, policy_version: int) -> str:
+def _readme(recipient: Recipient, release: StoredRelease, policy) -> str:
+    record = release.record
+    epsilon = record["epsilon_at_delta"]
     lines = [
-        f"# Export for {recipient.name}, {month}",
+        f"# {recipient.name}: release {release.release_id}",
         "",
-        f"Aggregates under the sharing policy v{policy_version}: no cell counts fewer than "
-        f"{recipient.k} distinct users; suppressed cells are marked (`suppressed = true`) with "
-        "their values left empty. Verify `manifest.sig` (HMAC-SHA256 of `manifest.json` with the "
-        "delivery key) and the SHA-256 of every file listed in the manifest before use.",
+        "## What these numbers are",
+        "",
+        "Every number in this package is an aggregate about many people with random noise "
+        "added, so that nobody, whatever else they know, can tell from it what any one person "
+        "did, or whether they used the service at all (differential privacy, computed with "
+        "OpenDP). Each measure has a column `<measure>_error95`: the true value lies within "
+        "that distance of the published one 95 times out of 100. A small published value can be "
+        "noise around zero; published values are rounded and never negative. Each person "
+        "counts at most a bounded number of times (see the bounds per dataset below), so a "
+        "very active user adds no more than an ordinary one.",
+        "",
+        f"This release cost rho={record['rho']:.4g} (zero-concentrated DP), about "
+        f"epsilon={epsilon['epsilon']:.3g} at delta={epsilon['delta']:g}, charged to this "
+        "recipient's monthly privacy budget. Releases are stored: asking again returns the same "
+        "numbers. A later correction (after an erasure or late data) is a new release with new "
+        "noise; do not average releases, the budget already counts both.",
+        "",
+        f"Sharing policy v{policy.version}. Verify `manifest.sig` (HMAC-SHA256 of "
+        "`manifest.json` with the delivery key) and the SHA-256 of every file listed in the "
+        "manifest before use.",
         "",
     ]
-    for table in recipient_tables(recipient):
+    if record.get("corrects"):
+        lines += [f"**Correction**: {record['note']}.", ""]
+    for name in recipient.datasets:
+        dataset = RELEASED_DATASETS[name]
+        spec = policy.release.datasets[name]
+        schema = dataset_schema(name, policy, release_period(recipient))
+        lines += [f"## {name}", "", dataset.description, "", "| column | type | meaning |"]
+        lines.append("| --- | --- | --- |")
+        for field in schema:
+            meaning = dataset.measure_descriptions.get(field.name, "")
+            if field.name.endswith("_error95"):
+                meaning = "half-width of the 95% interval of the noise"
+            elif field.name == "breakdown":
+                meaning = "which columns group this row (the others are empty)"
+            lines.append(f"| {field.name} | {field.type} | {meaning} |")
         lines += [
-            f"## {table.name}",
             "",
-            table.description,
-            "",
-            "| column | type |",
-            "| --- | --- |",
+            "| breakdown | at most cells a person adds to | clamps |",
+            "| --- | ---: | --- |",
         ]
-        lines += [f"| {f.name} | {f.type} |" for f in table.schema]
+        clamps = ", ".join(f"{m} <= {c:g} per cell" for m, c in spec.clamps.items()) or "-"
+        for breakdown in spec.breakdowns:
+            lines.append(f"| {breakdown.name} | {breakdown.max_cells_per_person} | {clamps} |")
         lines.append("")
     return "\n".join(lines)
 
 
 def build_export_asset(recipient: Recipient) -> dg.AssetsDefinition:
-    """The monthly (or weekly) export package of one recipient."""
-    tables = recipient_tables(recipient)
+    """The monthly (or weekly) export package of one recipient: its stored release, delivered."""
 
     @dg.asset(
         key=dg.AssetKey(["exports", recipient.name]),
         description=(
             f"{recipient.cadence.capitalize()} package for {recipient.name} "
-            f"({recipient.recipient_class}): {', '.join(t.name for t in tables)} at "
-            f"k={recipient.k}, as {', '.join(recipient.formats)}, with manifest, signature and "
-            "data dictionary."
+            f"({recipient.recipient_class}): the stored differentially private release of "
+            f"{', '.join(recipient.datasets)}, as {', '.join(recipient.formats)}, with "
+            "manifest, signature and data dictionary. Delivered only when it changed."
         ),
-        deps=[dg.AssetKey(["gold", table.name]) for table in tables],
+        deps=[dg.AssetKey(["releases", recipient.name])],
         partitions_def=weekly_partitions if recipient.cadence == "weekly" else monthly_partitions,
         group_name="exports",
         kinds={"csv"} if recipient.formats == ("csv",) else {"csv", "parquet"},
@@ -154,15 +157,11 @@ def build_export_asset(recipient: Recipient) -> dg.AssetsDefinition:
                 raise ExportRefused(f"the period is not complete: {coverage.explain()}")
             key = delivery.signing_key()
             manifest = _assemble(recipient, month, policy, storage, staging, coverage)
-            manifest["pseudonymization_key_version"] = _key_version(
-                storage, window.start.date(), window.end.date()
-            )
             manifest["signing_key_version"] = key.version
             manifest["package"] = name
             if previous:
                 manifest["note"] = (
-                    f"correction: replaces the package {previous} (its data changed since, e.g. "
-                    "after an erasure or a late partition)"
+                    f"correction: replaces the package {previous}; {manifest['release']['note']}"
                 )
             seal(staging, manifest, key)
         except (ExportRefused, PolicyViolation, MissingSigningKeyError) as exc:
@@ -219,7 +218,8 @@ def build_export_asset(recipient: Recipient) -> dg.AssetsDefinition:
                 "manifest_sha256": entry["manifest_sha256"],
                 "datasets": dg.MetadataValue.json(manifest["datasets"]),
                 "coverage": dg.MetadataValue.json(coverage.summary()),
-                "k": recipient.k,
+                "release_id": manifest["release"]["release_id"],
+                "rho": manifest["release"]["rho"],
             }
         )
 
@@ -262,68 +262,85 @@ def _upload(
         ) from exc
 
 
-def _key_version(storage: StorageResource, start: date, end: date) -> str | None:
-    files = sorted(
-        p
-        for p in (storage.out_path / "silver" / "deidentified_events").glob("date=*/*.parquet")
-        if start.isoformat() <= p.parent.name.removeprefix("date=") < end.isoformat()
-    )
-    if not files:
-        return None
-    versions = pq.read_table(files[0], columns=["key_version"]).column("key_version")
-    return versions[0].as_py() if len(versions) else None
-
-
 def _assemble(
     recipient: Recipient,
-    month: str,
+    period: str,
     policy,
     storage: StorageResource,
     staging,
     coverage: Coverage,
 ) -> dict:
+    """Write the stored release's files and data dictionary into the staging folder.
+
+    Refuses when there is no stored release, when an erasure touched the period after the
+    release was last checked, when the release has no line in the budget ledger or a budget
+    is overspent, when a value is outside its vocabulary, or when Presidio finds an identifier.
+    """
+    out = storage.out_path
+    for dataset in recipient.datasets:
+        policy.check_recipient(recipient.recipient_class, dataset)
+    release = latest_release(out, recipient.name, period)
+    if release is None:
+        raise ExportRefused(
+            f"no stored release for {period}: materialize releases/{recipient.name} first"
+        )
+    if erased_after(out, period, release.checked_at()):
+        raise ExportRefused(
+            f"an erasure touched {period} after {release.release_id} was built; rerun "
+            f"releases/{recipient.name} (it makes a correction if the erased rows were in it)"
+        )
+    accountant = PrivacyAccountant(budget_ledger(out), policy.release)
+    if not accountant.has_release(release.release_id):
+        raise ExportRefused(f"{release.release_id} has no line in the privacy-budget ledger")
+    overspent = accountant.within_budget(
+        recipient.name, recipient.recipient_class, release.record["months_charged"]
+    )
+    if overspent:
+        raise ExportRefused(f"privacy budget overspent: {'; '.join(overspent)}")
     datasets = {}
-    for table in recipient_tables(recipient):
-        policy.check_recipient(recipient.recipient_class, table.policy_name)
-        name = table.name
-        path = gold_file(storage.out_path, name, month)
-        if month in stale_periods(storage.out_path, name):
-            raise ExportRefused(
-                f"gold/{name} for {month} is stale: an erasure removed rows after it was built; "
-                "rebuild it first (the stale_gold_sensor requests it)"
-            )
-        if not path.exists():
-            raise ExportRefused(
-                f"gold/{name} for {month} is not published: it was not built, or one of its "
-                "checks failed (see its asset checks)"
-            )
-        cells = recipient_cells(table, pq.read_table(path), max(recipient.k, policy.k))
-        published = cells.filter(pa.compute.invert(cells.column("suppressed")))
-        users = pd.Series(published.column(table.users_column).to_pylist(), dtype="float64")
-        if (users < recipient.k).any():
-            raise ExportRefused(f"{name}: a published cell counts fewer than k={recipient.k} users")
-        passed, details = check_no_identifier(table, cells)
-        if not passed:
-            raise ExportRefused(f"{name}: the identifier scan found {details['findings']}")
+    for name in recipient.datasets:
+        table = release.table(name)
+        expected = dataset_schema(name, policy, release_period(recipient))
+        if not table.schema.equals(expected):
+            raise ExportRefused(f"{name}: the stored release does not have the documented columns")
+        outside = vocabulary_findings(name, table, policy)
+        if outside:
+            raise ExportRefused(f"{name}: values outside their vocabulary: {outside}")
+        findings = identifier_findings(name, table)
+        if findings:
+            raise ExportRefused(f"{name}: the identifier scan found {findings}")
         if "csv" in recipient.formats:
-            pacsv.write_csv(cells, staging / f"{name}.csv")
+            pacsv.write_csv(table, staging / f"{name}.csv")
         if "parquet" in recipient.formats:
-            pq.write_table(cells, staging / f"{name}.parquet")
+            pq.write_table(table, staging / f"{name}.parquet")
         crash_point("export")
         datasets[name] = {
-            "rows": cells.num_rows,
-            "suppressed_cells": int(pa.compute.sum(cells.column("suppressed")).as_py() or 0),
-            "source_partition": f"gold/{name} {table.period}={month}",
+            "rows": table.num_rows,
+            "rho": release.record["datasets"][name]["rho"],
+            "source": f"{release.release_id}/{name}.parquet",
         }
-    (staging / "README.md").write_text(_readme(recipient, month, policy.version))
+    (staging / "README.md").write_text(_readme(recipient, release, policy))
     return {
         "recipient": recipient.name,
         "cadence": recipient.cadence,
         "recipient_class": recipient.recipient_class,
-        "period": month,
+        "period": period,
         "policy_version": policy.version,
-        "k": recipient.k,
         "datasets": datasets,
+        "release": {
+            key: release.record[key]
+            for key in (
+                "release_id",
+                "version",
+                "corrects",
+                "note",
+                "rho",
+                "delta",
+                "epsilon_at_delta",
+                "months_charged",
+                "built_at",
+            )
+        },
         "coverage": coverage.summary(),
         "generated_at": datetime.now(UTC).isoformat(),
     }

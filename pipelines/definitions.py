@@ -11,6 +11,7 @@ from assets.bronze import BRONZE_ASSETS
 from assets.erasure import ERASURE_ASSETS
 from assets.exports import build_export_asset
 from assets.gold import GOLD_ASSETS
+from assets.releases import build_release_asset
 from assets.silver import SILVER_ASSETS
 from deidentify.sharing_policy import DEFAULT_SHARING_POLICY_PATH, load_sharing_policy
 from pipelines.jobs import (
@@ -30,8 +31,16 @@ RECIPIENTS = load_recipients(
     ),
     Path(os.environ.get("PIPELINES_RECIPIENTS", DEFAULT_RECIPIENTS_PATH)),
 )
+RELEASE_ASSETS = [build_release_asset(recipient) for recipient in RECIPIENTS]
 EXPORT_ASSETS = [build_export_asset(recipient) for recipient in RECIPIENTS]
-ALL_ASSETS = [*BRONZE_ASSETS, *SILVER_ASSETS, *ERASURE_ASSETS, *GOLD_ASSETS, *EXPORT_ASSETS]
+ALL_ASSETS = [
+    *BRONZE_ASSETS,
+    *SILVER_ASSETS,
+    *ERASURE_ASSETS,
+    *GOLD_ASSETS,
+    *RELEASE_ASSETS,
+    *EXPORT_ASSETS,
+]
 
 defs = dg.Definitions(
     assets=ALL_ASSETS,

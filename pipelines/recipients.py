@@ -8,7 +8,6 @@ from pathlib import Path
 
 import yaml
 
-from deidentify.disclosure import MIN_K
 from deidentify.sharing_policy import PolicyViolation, SharingPolicy
 
 DEFAULT_RECIPIENTS_PATH = Path(__file__).parent / "recipients.yaml"
@@ -53,7 +52,6 @@ class Recipient:
     name: str
     recipient_class: str
     datasets: tuple[str, ...]
-    k: int
     formats: tuple[str, ...]
     cadence: str
     delivery: DeliveryTarget = DeliveryTarget()
@@ -80,14 +78,15 @@ def load_recipients(policy: SharingPolicy, path: Path = DEFAULT_RECIPIENTS_PATH)
         names.add(name)
         where = f"{path.name} recipient {name!r}"
         recipient_class = entry.get("class")
-        k = entry.get("k", policy.k)
+        if "k" in entry:
+            raise RecipientConfigError(
+                f"{where}: `k` no longer applies: partners and advertisers receive only "
+                "differentially private releases, whose protection is the privacy budget in "
+                "the sharing policy; remove `k`"
+            )
         formats = tuple(entry.get("formats") or ("csv",))
         cadence = entry.get("cadence", "monthly")
         delivery = _delivery_target(where, entry.get("delivery") or {"type": "local"})
-        if not isinstance(k, int) or k < MIN_K:
-            raise RecipientConfigError(
-                f"{where}: k={k!r} must be a whole number of at least {MIN_K}"
-            )
         if not formats or set(formats) - set(FORMATS):
             raise RecipientConfigError(f"{where}: formats must be among {FORMATS}, got {formats}")
         if cadence not in CADENCES:
@@ -101,7 +100,7 @@ def load_recipients(policy: SharingPolicy, path: Path = DEFAULT_RECIPIENTS_PATH)
             except PolicyViolation as exc:
                 raise RecipientConfigError(f"{where}: {exc}") from exc
         recipients.append(
-            Recipient(name, str(recipient_class), datasets, k, formats, cadence, delivery)
+            Recipient(name, str(recipient_class), datasets, formats, cadence, delivery)
         )
     return recipients
 

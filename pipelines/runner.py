@@ -137,7 +137,7 @@ def run_pipeline(raw_dir: Path, out_dir: Path, start: date | None, end: date | N
     """
     from assets.erasure import ERASURE_KEY
     from assets.gold import GOLD_TABLE_ASSETS, WEEKLY_GOLD_TABLE_ASSETS, warehouse
-    from pipelines.definitions import ALL_ASSETS, EXPORT_ASSETS, RECIPIENTS
+    from pipelines.definitions import ALL_ASSETS, RECIPIENTS
     from pipelines.partitions import monthly_partitions, weekly_partitions
     from pipelines.resources import default_resources
 
@@ -150,9 +150,18 @@ def run_pipeline(raw_dir: Path, out_dir: Path, start: date | None, end: date | N
     daily = [a.key for a in ALL_ASSETS if a.key.path[0] in ("bronze", "silver")]
     gold = [a.key for a in GOLD_TABLE_ASSETS]
     weekly_gold = [a.key for a in WEEKLY_GOLD_TABLE_ASSETS]
-    cadence = {("exports", r.name): r.cadence for r in RECIPIENTS}
-    exports = [a.key for a in EXPORT_ASSETS if cadence[tuple(a.key.path)] == "monthly"]
-    weekly_exports = [a.key for a in EXPORT_ASSETS if cadence[tuple(a.key.path)] == "weekly"]
+    exports = [
+        dg.AssetKey([layer, r.name])
+        for r in RECIPIENTS
+        if r.cadence == "monthly"
+        for layer in ("releases", "exports")
+    ]
+    weekly_exports = [
+        dg.AssetKey([layer, r.name])
+        for r in RECIPIENTS
+        if r.cadence == "weekly"
+        for layer in ("releases", "exports")
+    ]
     closed_months = set(monthly_partitions.get_partition_keys())
     closed_weeks = set(weekly_partitions.get_partition_keys())
     months = sorted({d[:8] + "01" for d in dates})
@@ -213,9 +222,9 @@ def run_pipeline(raw_dir: Path, out_dir: Path, start: date | None, end: date | N
         run("gold", month, gold)
     for week in gold_weeks:
         run("weekly gold", week, weekly_gold)
-    for month in (m for m in months if m in closed_months and exports):
+    for month in (m for m in gold_months if exports):
         run("exports", month, exports)
-    for week in (w for w in weeks if w in closed_weeks and weekly_exports):
+    for week in (w for w in gold_weeks if weekly_exports):
         run("weekly exports", week, weekly_exports)
     if gold_months or gold_weeks:
         run("warehouse", None, [warehouse.key])
@@ -252,6 +261,9 @@ def _print_summary(totals: dict[str, list], out_dir: Path) -> None:
     for layer in ("bronze", "quarantine", "silver", "gold"):
         if (out_dir / layer).exists():
             print(f"  {layer + '/':<12} {out_dir / layer}")
+    if (out_dir / "releases").exists():
+        ledger = out_dir / "audit" / "privacy_budget.jsonl"
+        print(f"  {'releases/':<12} {out_dir / 'releases'}  (privacy budget ledger: {ledger})")
     if (out_dir / "exports").exists():
         audit = out_dir / "audit" / "exports.jsonl"
         print(f"  {'exports/':<12} {out_dir / 'exports'}  (audit trail: {audit})")
