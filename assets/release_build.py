@@ -111,6 +111,7 @@ def draw_release(
             days,
             noise,
             salt,
+            policy.release.period_scale[period],
         )
         released[name] = result
         tables[name] = to_arrow(

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from deidentify.dp import PEOPLE, Measure, Query
+from deidentify.dp import Measure, Query
 from deidentify.vocabularies import OPEN_DIMENSIONS
 
 KEY_MODES = ("public", "selected")
@@ -31,6 +31,7 @@ class Breakdown:
     rho: float
     max_cells_per_person: int
     keys: str
+    clamps: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -52,22 +53,33 @@ class ReleasedDatasetPolicy:
 
     def queries(self, measures: tuple[tuple[str, str], ...]) -> list[Query]:
         """The OpenDP queries of the dataset, for measures given as (name, kind) pairs."""
-        built = tuple(
-            Measure(
-                name,
-                kind,
-                clamp=float(self.clamps.get(name, 1.0)),
-                share=float(self.shares.get(name, 1.0)),
+        queries = []
+        for breakdown in self.breakdowns:
+            clamps = {**self.clamps, **breakdown.clamps}
+            missing = [name for name, kind in measures if kind == "sum" and name not in clamps]
+            if missing:
+                raise ReleasePolicyError(
+                    f"{self.name}: the policy declares no clamp for {missing} in {breakdown.name}"
+                )
+            built = tuple(
+                Measure(
+                    name,
+                    kind,
+                    clamp=float(clamps.get(name, 1.0)),
+                    share=float(self.shares.get(name, 1.0)),
+                )
+                for name, kind in measures
             )
-            for name, kind in measures
-        )
-        missing = [m.name for m in built if m.kind == "sum" and m.name not in self.clamps]
-        if missing:
-            raise ReleasePolicyError(f"{self.name}: the policy declares no clamp for {missing}")
-        return [
-            Query(b.name, b.dimensions, built, b.max_cells_per_person, b.keys)
-            for b in self.breakdowns
-        ]
+            queries.append(
+                Query(
+                    breakdown.name,
+                    breakdown.dimensions,
+                    built,
+                    breakdown.max_cells_per_person,
+                    breakdown.keys,
+                )
+            )
+        return queries
 
 
 @dataclass(frozen=True)
@@ -81,6 +93,7 @@ class ReleasePolicy:
     class_budgets: dict[str, Budget]
     vocabularies: dict[str, tuple[str, ...]]
     datasets: dict[str, ReleasedDatasetPolicy]
+    period_scale: dict[str, float] = field(default_factory=lambda: {"month": 1.0, "week": 1.0})
 
 
 def _budget(where: str, entry: object) -> Budget:
@@ -129,9 +142,11 @@ def parse_release_policy(document: dict, clauses: set[str], categories: dict) ->
                     f"{where}: breakdown {breakdown!r} needs a positive rho and a whole "
                     "max_cells_per_person of at least 1"
                 )
-            breakdowns.append(Breakdown(breakdown, dims, rho, cells, keys))
+            own_clamps = {k: float(v) for k, v in (bounds.get("clamps") or {}).items()}
+            breakdowns.append(Breakdown(breakdown, dims, rho, cells, keys, own_clamps))
         clamps = {k: float(v) for k, v in (spec.get("clamps") or {}).items()}
-        if any(v <= 0 for v in clamps.values()):
+        every_clamp = [*clamps.values(), *(v for b in breakdowns for v in b.clamps.values())]
+        if any(v <= 0 for v in every_clamp):
             raise ReleasePolicyError(f"{where}: every clamp must be positive")
         if spec.get("clause") not in clauses:
             raise ReleasePolicyError(f"{where}: cites unknown clause {spec.get('clause')!r}")
@@ -165,7 +180,13 @@ def parse_release_policy(document: dict, clauses: set[str], categories: dict) ->
         class_budgets=class_budgets,
         vocabularies=vocabularies,
         datasets=datasets,
+        period_scale={
+            "month": float((section.get("rho_scale_by_period") or {}).get("month", 1.0)),
+            "week": float((section.get("rho_scale_by_period") or {}).get("week", 1.0)),
+        },
     )
+    if not all(0 < v <= 1 for v in policy.period_scale.values()):
+        raise ReleasePolicyError("rho_scale_by_period: each factor must be in (0, 1]")
     for name, dataset in datasets.items():
         if dataset.rho > policy.recipient_budget.rho:
             raise ReleasePolicyError(
@@ -173,8 +194,3 @@ def parse_release_policy(document: dict, clauses: set[str], categories: dict) ->
                 f"monthly budget {policy.recipient_budget.rho}"
             )
     return policy
-
-
-def people_first(measures: tuple[tuple[str, str], ...]) -> bool:
-    """Whether the first measure counts people (required for key selection)."""
-    return bool(measures) and measures[0][1] == PEOPLE

@@ -19,7 +19,7 @@ def _date(text: str) -> date:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The command line: `generate` and `run`."""
+    """The command line: `generate`, `run`, `bench` and `utility`."""
     parser = argparse.ArgumentParser(prog="python -m pipelines", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
 
@@ -49,6 +49,16 @@ def build_parser() -> argparse.ArgumentParser:
         default="in_process",
         help="silver on this process's NER workers, or on a LocalCluster of --workers processes",
     )
+    utility = commands.add_parser(
+        "utility", help="measure released tables against their exact values from silver"
+    )
+    utility.add_argument("--out", type=Path, default=DEFAULT_OUT_DIR, help="the warehouse folder")
+    utility.add_argument("--month", type=_date, default=date(2026, 10, 1), help="YYYY-MM-01")
+    utility.add_argument(
+        "--scales", default="0.25,0.5,1,2,4", help="budget factors, comma-separated (1 = policy)"
+    )
+    utility.add_argument("--trials", type=int, default=3, help="releases drawn per scale")
+    utility.add_argument("--json", type=Path, default=None, help="also write the figures here")
     return parser
 
 
@@ -59,6 +69,11 @@ def main(argv: list[str] | None = None) -> int:
         return _generate(args)
     if args.command == "bench":
         return _bench(args)
+    if args.command == "utility":
+        from pipelines.utility import run_utility
+
+        scales = [float(s) for s in args.scales.split(",")]
+        return run_utility(args.out, args.month, scales, args.trials, args.json)
     return _run(args)
 
 
