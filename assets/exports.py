@@ -195,6 +195,7 @@ def build_export_asset(recipient: Recipient) -> dg.AssetsDefinition:
             "package": name,
             "delivered_to": location,
             "datasets": manifest["datasets"],
+            "release_id": manifest["release"]["release_id"],
             "manifest_sha256": sha256_file(staging / "manifest.json"),
         }
         remote = (

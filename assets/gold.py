@@ -279,7 +279,13 @@ def build_gold_asset(table: GoldTable) -> dg.AssetsDefinition:
         group_name="gold",
         kinds={"duckdb", "parquet"},
         owners=["team:data-engineering"],
-        tags={"layer": "gold", "personal_data": "no", "shareable": "yes", "period": table.period},
+        tags={
+            "layer": "gold",
+            "personal_data": "no",
+            "audience": "internal",
+            "shareable": "no",
+            "period": table.period,
+        },
         metadata={
             "grain": " x ".join(table.dimensions),
             "source_categories": list(table.categories),
@@ -402,8 +408,10 @@ WAREHOUSE_FILE = "warehouse.duckdb"
     key=dg.AssetKey(["gold", "warehouse"]),
     description=(
         "The DuckDB file `<out>/warehouse.duckdb` for analysts: one table per gold dataset "
-        "(every month or week, suppressed cells marked) and a `published_<table>` view of "
-        "the cells that may be read. Rebuilt whole, then swapped into place."
+        "(exact, internal only; every month or week, suppressed cells marked), a "
+        "`published_<table>` view of the cells that may be read, and `shared_releases`: every "
+        "differentially private release as delivered, by recipient and period. Rebuilt whole, "
+        "then swapped into place."
     ),
     deps=[asset.key for asset in (*GOLD_TABLE_ASSETS, *WEEKLY_GOLD_TABLE_ASSETS)],
     group_name="gold",
@@ -433,7 +441,13 @@ def warehouse(storage: StorageResource) -> dg.MaterializeResult:
                 "SELECT * EXCLUDE (suppressed, suppression_reason) "
                 f"FROM {table.name} WHERE NOT suppressed"
             )
+            con.execute(
+                f"COMMENT ON TABLE {table.name} IS 'INTERNAL: exact aggregates for internal "
+                "analysts only, never shared; partners and advertisers receive the "
+                "differentially private releases in shared_releases'"
+            )
             counts[table.name] = con.execute(f"SELECT count(*) FROM {table.name}").fetchall()[0][0]
+        counts["shared_releases"] = load_shared_releases(con, out)
     finally:
         con.close()
     os.replace(temp, target)
@@ -447,6 +461,56 @@ def warehouse(storage: StorageResource) -> dg.MaterializeResult:
             ),
         }
     )
+
+
+def load_shared_releases(con: duckdb.DuckDBPyConnection, out: Path) -> int:
+    """`shared_releases`: every row of every release a recipient was delivered, one table.
+
+    Columns of all released datasets side by side (empty where a dataset lacks one), with
+    recipient, period, release_id, dataset, package and delivered_at.
+    """
+    audit = out / "audit" / "exports.jsonl"
+    deliveries = []
+    if audit.exists():
+        for line in audit.read_text(encoding="utf-8").splitlines():
+            entry = json.loads(line)
+            if entry.get("release_id"):
+                deliveries.append((entry["release_id"], entry["package"], entry.get("logged_at")))
+    files = sorted((out / "releases").glob("*/*/v*/*.parquet"))
+    delivered = {release_id for release_id, _, _ in deliveries}
+    files = [f for f in files if "/".join(f.parts[-4:-1]) in delivered]
+    if not files:
+        con.execute(
+            "CREATE TABLE shared_releases (recipient VARCHAR, period VARCHAR, release_id "
+            "VARCHAR, dataset VARCHAR, package VARCHAR, delivered_at VARCHAR)"
+        )
+        return 0
+    con.execute(
+        "CREATE TEMP TABLE deliveries (release_id VARCHAR, package VARCHAR, delivered_at VARCHAR)"
+    )
+    con.executemany("INSERT INTO deliveries VALUES (?, ?, ?)", deliveries)
+    listing = ", ".join(f"'{p.as_posix()}'" for p in files)
+    con.execute(
+        f"""
+        CREATE TABLE shared_releases AS
+        WITH rows AS (
+            SELECT *, parse_path(filename) AS parts
+            FROM read_parquet([{listing}], union_by_name = true, filename = true)
+        )
+        SELECT parts[-4] AS recipient, parts[-3] AS period,
+               concat_ws('/', parts[-4], parts[-3], parts[-2]) AS release_id,
+               replace(parts[-1], '.parquet', '') AS dataset,
+               d.package, d.delivered_at,
+               rows.* EXCLUDE (filename, parts)
+        FROM rows JOIN deliveries d
+          ON d.release_id = concat_ws('/', parts[-4], parts[-3], parts[-2])
+        """
+    )
+    con.execute(
+        "COMMENT ON TABLE shared_releases IS 'SHARED: every differentially private release as "
+        "delivered to partners and advertisers (noisy values with their 95% error)'"
+    )
+    return con.execute("SELECT count(*) FROM shared_releases").fetchall()[0][0]
 
 
 GOLD_ASSETS = [*GOLD_TABLE_ASSETS, *WEEKLY_GOLD_TABLE_ASSETS, warehouse]

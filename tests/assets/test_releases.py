@@ -1,0 +1,350 @@
+"""Releases and their delivery end to end: stored once, charged, checked, signed, refused."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+import yaml
+
+from assets.gold import warehouse
+from deidentify.sharing_policy import DEFAULT_SHARING_POLICY_PATH
+from pipelines.definitions import ALL_ASSETS, RECIPIENTS
+from pipelines.packaging import SigningKey, verify_package
+from pipelines.releases import latest_release
+from pipelines.resources import SharingPolicyResource
+from tests.assets.conftest import SIGNING_KEY, materialize_month, resources_for
+
+MONTHLY = [r for r in RECIPIENTS if r.cadence == "monthly"]
+
+
+def _keys(recipients, layers=("releases", "exports")) -> list[dg.AssetKey]:
+    return [dg.AssetKey([layer, r.name]) for r in recipients for layer in layers]
+
+
+def _ledger(out: Path) -> list[dict]:
+    path = out / "audit" / "privacy_budget.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+@pytest.fixture(scope="module")
+def delivered(built: tuple[Path, Path, list]) -> tuple[Path, Path, dg.ExecuteInProcessResult]:
+    raw, out, _ = built
+    result = materialize_month(raw, out, _keys(MONTHLY))
+    assert result.success
+    return raw, out, result
+
+
+def test_each_recipient_gets_its_stored_release_signed_and_checked(delivered) -> None:
+    _, out, result = delivered
+    assert all(check.passed for check in result.get_asset_check_evaluations())
+    key = SigningKey(SIGNING_KEY.encode(), "d1")
+    for recipient in MONTHLY:
+        package = out / "exports" / recipient.name / "2026-10"
+        assert verify_package(package, key) == []
+        manifest = json.loads((package / "manifest.json").read_text())
+        assert set(manifest["datasets"]) == set(recipient.datasets)
+        release = latest_release(out, recipient.name, "2026-10")
+        assert (
+            manifest["release"]["release_id"]
+            == release.release_id
+            == f"{recipient.name}/2026-10/v1"
+        )
+        assert manifest["release"]["rho"] > 0 and manifest["signing_key_version"] == "d1"
+        for name in recipient.datasets:
+            csv = (package / f"{name}.csv").read_text()
+            header = csv.splitlines()[0]
+            assert "suppress" not in csv and "error95" in header
+            if "parquet" in recipient.formats:
+                assert pq.read_table(package / f"{name}.parquet").equals(release.table(name))
+        readme = (package / "README.md").read_text()
+        assert "differential privacy" in readme and "error95" in readme
+        tampered = next(package.glob("*.csv"))
+        tampered.write_text(tampered.read_text() + "extra\n")
+        assert any("SHA-256 differs" in p for p in verify_package(package, key))
+    charges = _ledger(out)
+    assert sorted(c["recipient"] for c in charges) == sorted(r.name for r in MONTHLY)
+    for charge in charges:
+        assert charge["months"] == ["2026-10"] and charge["rho"] > 0
+        left = charge["after"]["2026-10"][f"recipient:{charge['recipient']}"]["rho_left"]
+        assert left > 0
+
+
+def test_every_released_table_is_non_empty_with_values_from_its_vocabulary(delivered) -> None:
+    from assets.release_build import vocabulary_findings
+    from deidentify.sharing_policy import load_sharing_policy
+
+    _, out, _ = delivered
+    policy = load_sharing_policy()
+    for recipient in MONTHLY:
+        release = latest_release(out, recipient.name, "2026-10")
+        for name in recipient.datasets:
+            table = release.table(name)
+            assert table.num_rows > 0, name
+            assert vocabulary_findings(name, table, policy) == {}
+            assert {c for c in table.schema.names if c.endswith("_error95")}
+    traffic = latest_release(out, MONTHLY[0].name, "2026-10").table("daily_traffic").to_pylist()
+    assert {r["day"] for r in traffic} == {f"2026-10-{d:02d}" for d in range(1, 32)}
+
+
+def test_a_rerun_redelivers_nothing_and_draws_no_fresh_noise(delivered) -> None:
+    raw, out, _ = delivered
+    recipient = MONTHLY[0]
+    before = latest_release(out, recipient.name, "2026-10")
+    stored = {n: before.table(n) for n in recipient.datasets}
+    charges, audit = len(_ledger(out)), (out / "audit" / "exports.jsonl").read_text()
+    again = materialize_month(raw, out, _keys([recipient]))
+    assert again.success
+    after = latest_release(out, recipient.name, "2026-10")
+    assert after.release_id == before.release_id
+    assert all(after.table(n).equals(stored[n]) for n in recipient.datasets)
+    assert len(_ledger(out)) == charges, "an unchanged release is not charged again"
+    assert (out / "audit" / "exports.jsonl").read_text() == audit
+    assert not (out / "exports" / recipient.name / "2026-10-v2").exists()
+    exported = next(
+        e for e in again.get_asset_materialization_events() if e.asset_key.path[0] == "exports"
+    )
+    assert exported.event_specific_data.materialization.metadata["delivered"].value is False
+
+
+def test_the_warehouse_answers_what_a_partner_got(delivered) -> None:
+    raw, out, _ = delivered
+    with dg.instance_for_test() as instance:
+        assert dg.materialize(
+            ALL_ASSETS, selection=[warehouse.key], resources=resources_for(raw, out),
+            instance=instance,
+        ).success  # fmt: skip
+    con = duckdb.connect(str(out / "warehouse.duckdb"), read_only=True)
+    try:
+        rows = con.execute(
+            "SELECT dataset, count(*) FROM shared_releases WHERE recipient = ? AND period = ? "
+            "GROUP BY dataset",
+            [MONTHLY[0].name, "2026-10"],
+        ).fetchall()
+        comments = dict(
+            con.execute(
+                "SELECT table_name, comment FROM duckdb_tables() WHERE comment IS NOT NULL"
+            ).fetchall()
+        )
+    finally:
+        con.close()
+    assert {name for name, _ in rows} == set(MONTHLY[0].datasets)
+    assert "internal" in comments["traffic_daily"].lower()
+
+
+def test_a_value_planted_in_a_stored_release_stops_the_delivery(delivered) -> None:
+    raw, out, _ = delivered
+    recipient = next(r for r in MONTHLY if "top_search_terms" in r.datasets)
+    release = latest_release(out, recipient.name, "2026-10")
+    path = release.path / "top_search_terms.parquet"
+    original = path.read_bytes()
+    table = pq.read_table(path)
+    terms = table.column("search_term").to_pylist()
+    terms[0] = "jane.doe@gmail.com refill"
+    index = table.schema.get_field_index("search_term")
+    pq.write_table(table.set_column(index, "search_term", pa.array(terms)), path)
+    (out / "exports" / recipient.name / "2026-10").rename(out / "moved-aside")
+    try:
+        result = materialize_month(raw, out, _keys([recipient], ("exports",)))
+    finally:
+        path.write_bytes(original)
+        (out / "moved-aside").rename(out / "exports" / recipient.name / "2026-10")
+    assert not result.success
+    message = next(
+        e.step_failure_data.error.message for e in result.all_events if e.is_step_failure
+    )
+    assert "refused" in message and "EMAIL_ADDRESS" in message
+    assert not (out / "exports" / recipient.name / "2026-10-v2").exists()
+
+
+def test_a_release_the_budget_cannot_take_is_refused_and_not_stored(
+    delivered, tmp_path: Path
+) -> None:
+    raw, out, _ = delivered
+    document = yaml.safe_load(DEFAULT_SHARING_POLICY_PATH.read_text())
+    document["differential_privacy"]["budget_per_recipient_per_month"]["rho"] = 1.01
+    document["differential_privacy"]["budget_per_class_per_month"]["advertiser"]["rho"] = 1.01
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(yaml.safe_dump(document))
+    recipient = next(r for r in RECIPIENTS if r.cadence == "weekly")
+    charges = len(_ledger(out))
+    with dg.instance_for_test() as instance:
+        result = dg.materialize(
+            ALL_ASSETS,
+            selection=_keys([recipient]),
+            partition_key="2026-10-05",
+            resources=resources_for(raw, out, SharingPolicyResource(path=str(policy))),
+            instance=instance,
+            raise_on_error=False,
+        )
+    assert not result.success
+    message = next(
+        e.step_failure_data.error.message for e in result.all_events if e.is_step_failure
+    )
+    assert "refused" in message and "class:advertiser" in message and "\n" not in message.strip()
+    assert latest_release(out, recipient.name, "2026-W41") is None
+    assert len(_ledger(out)) == charges
+    assert not (out / "exports" / recipient.name / "2026-W41").exists()
+
+
+def test_a_weekly_recipient_gets_one_release_per_iso_week(delivered) -> None:
+    raw, out, _ = delivered
+    (recipient,) = [r for r in RECIPIENTS if r.cadence == "weekly"]
+    with dg.instance_for_test() as instance:
+        result = dg.materialize(
+            ALL_ASSETS,
+            selection=_keys([recipient]),
+            partition_key="2026-10-05",
+            resources=resources_for(raw, out),
+            instance=instance,
+        )
+    assert result.success
+    assert all(check.passed for check in result.get_asset_check_evaluations())
+    package = out / "exports" / recipient.name / "2026-W41"
+    assert verify_package(package, SigningKey(SIGNING_KEY.encode(), "d1")) == []
+    manifest = json.loads((package / "manifest.json").read_text())
+    assert manifest["cadence"] == "weekly" and manifest["period"] == "2026-W41"
+    assert set(manifest["datasets"]) == {"daily_traffic"}
+    release = latest_release(out, recipient.name, "2026-W41")
+    rows = release.table("daily_traffic").to_pylist()
+    assert {r["week"] for r in rows} == {"2026-W41"}
+    assert {r["day"] for r in rows} == {f"2026-10-{d:02d}" for d in range(5, 12)}
+    charge = next(c for c in _ledger(out) if c["release_id"] == release.release_id)
+    assert charge["accounts"] == [f"recipient:{recipient.name}", "class:advertiser"]
+    from deidentify.sharing_policy import load_sharing_policy
+
+    monthly_rho = load_sharing_policy().release.datasets["daily_traffic"].rho
+    assert charge["rho"] == pytest.approx(0.2 * monthly_rho, rel=1e-6)
+
+
+def test_recipient_configuration_is_checked_on_load(tmp_path: Path) -> None:
+    from deidentify.sharing_policy import load_sharing_policy
+    from pipelines.recipients import RecipientConfigError, load_recipients
+
+    policy = load_sharing_policy()
+    cases = [
+        (
+            {"name": "../escape", "class": "partner", "datasets": ["daily_traffic"]},
+            "must be a slug",
+        ),
+        (
+            {"name": "leaky", "class": "partner", "datasets": ["silver/deidentified_events"]},
+            r"\[no-personal-information\]",
+        ),
+        (
+            {"name": "exact", "class": "partner", "datasets": ["traffic_daily"]},
+            r"may not receive 'traffic_daily'",
+        ),
+        (
+            {"name": "lowk", "class": "partner", "datasets": ["daily_traffic"], "k": 3},
+            "no longer applies",
+        ),
+        (
+            {
+                "name": "weekly",
+                "class": "advertiser",
+                "datasets": ["daily_traffic"],
+                "cadence": "daily",
+            },
+            "cadence",
+        ),
+        (
+            {
+                "name": "bucketed",
+                "class": "partner",
+                "datasets": ["daily_traffic"],
+                "delivery": {"type": "s3", "bucket": "Bad_Bucket"},
+            },
+            "bucket name",
+        ),
+        (
+            {
+                "name": "leaky-creds",
+                "class": "partner",
+                "datasets": ["daily_traffic"],
+                "delivery": {"type": "s3", "bucket": "drop", "aws_secret_access_key": "x"},
+            },
+            "from the environment",
+        ),
+        (
+            {
+                "name": "escape-prefix",
+                "class": "partner",
+                "datasets": ["daily_traffic"],
+                "delivery": {"type": "s3", "bucket": "drop", "prefix": "a/../b"},
+            },
+            "no `.` or `..` segment",
+        ),
+    ]
+    for entry, message in cases:
+        path = tmp_path / "recipients.yaml"
+        path.write_text(yaml.safe_dump({"version": 2, "recipients": [entry]}))
+        with pytest.raises(RecipientConfigError, match=message):
+            load_recipients(policy, path)
+
+
+def test_a_bucket_recipient_gets_a_verifiable_package_and_nothing_on_failure(
+    delivered, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Delivery to an S3-compatible store (moto's server on localhost), credentials from env."""
+    import boto3
+    from moto.server import ThreadedMotoServer
+
+    from assets.exports import build_export_asset
+    from assets.releases import build_release_asset
+    from pipelines.recipients import DeliveryTarget, Recipient
+
+    raw, out, _ = delivered
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    try:
+        host, port = server.get_host_and_port()
+        for name, value in {
+            "AWS_ENDPOINT_URL": f"http://{host}:{port}",
+            "AWS_ACCESS_KEY_ID": "test-access-key",
+            "AWS_SECRET_ACCESS_KEY": "test-secret-key",
+            "AWS_DEFAULT_REGION": "us-east-1",
+        }.items():
+            monkeypatch.setenv(name, value)
+        client = boto3.client("s3")
+        client.create_bucket(Bucket="partner-drop")
+
+        def deliver_to(bucket: str) -> dg.ExecuteInProcessResult:
+            recipient = Recipient(
+                f"to-{bucket}", "partner", ("daily_traffic",), ("csv",), "monthly",
+                DeliveryTarget("s3", bucket, "incoming/"),
+            )  # fmt: skip
+            release, export = build_release_asset(recipient), build_export_asset(recipient)
+            return materialize_month(raw, out, [release.key, export.key], extra=(release, export))
+
+        result = deliver_to("partner-drop")
+        assert result.success
+        prefix = "incoming/to-partner-drop/2026-10/"
+        listed = client.list_objects_v2(Bucket="partner-drop", Prefix=prefix)["Contents"]
+        names = sorted(o["Key"].removeprefix(prefix) for o in listed)
+        assert names == ["README.md", "daily_traffic.csv", "manifest.json", "manifest.sig"]
+        downloaded = tmp_path / "downloaded"
+        downloaded.mkdir()
+        for name in names:
+            client.download_file("partner-drop", prefix + name, str(downloaded / name))
+        assert verify_package(downloaded, SigningKey(SIGNING_KEY.encode(), "d1")) == []
+        audit = (out / "audit" / "exports.jsonl").read_text().splitlines()
+        assert json.loads(audit[-1])["delivered_to"] == f"s3://partner-drop/{prefix}"
+
+        again = deliver_to("partner-drop")
+        assert again.success, "unchanged data: nothing is uploaded again"
+        keys = {o["Key"] for o in client.list_objects_v2(Bucket="partner-drop")["Contents"]}
+        assert {k.split("/")[2] for k in keys} == {"2026-10"}
+
+        refused = deliver_to("missing-bucket")
+        assert not refused.success
+        message = next(e for e in refused.all_events if e.is_step_failure)
+        assert "upload of to-missing-bucket's package" in message.step_failure_data.error.message
+        assert not list((out / "exports" / "to-missing-bucket").iterdir())
+    finally:
+        server.stop()
