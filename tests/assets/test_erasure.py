@@ -64,6 +64,11 @@ def _materialize(raw: Path, out: Path, keys: list, partition: str | None = None)
         )
 
 
+def _release_and_export() -> list[dg.AssetKey]:
+    name = EXPORT_ASSETS[0].key.path[-1]
+    return [dg.AssetKey(["releases", name]), dg.AssetKey(["exports", name])]
+
+
 def _column(out: Path, layer: str, dataset: str, column: str) -> list:
     return _table(out, layer, dataset, [column])[column].to_pylist()
 
@@ -91,6 +96,8 @@ def erased(tmp_path_factory: pytest.TempPathFactory) -> dict:
     record_days_without_input(out, set(dates), [("month", MONTH)])
     gold = [a.key for a in GOLD_TABLE_ASSETS]
     assert _materialize(raw, out, gold, MONTH).success
+    # The month was released and delivered to a partner before the deletion requests came.
+    assert _materialize(raw, out, _release_and_export(), MONTH).success
 
     quarantined = b"".join(_column(out, "quarantine", "app_events", "raw_line"))
     raw_users = [u for u in _column(out, "bronze", "app_events", "user_id") if u]
@@ -244,8 +251,13 @@ def test_the_ledger_holds_pseudonyms_only(erased: dict) -> None:
     assert all(ledger.column("applied").to_pylist())
 
 
-def test_gold_is_stale_and_exports_refuse_until_it_is_rebuilt(erased: dict) -> None:
+def test_gold_is_stale_and_exports_refuse_until_the_release_is_corrected(erased: dict) -> None:
+    import json
+
+    from pipelines.releases import latest_release
+
     raw, out = erased["raw"], erased["out"]
+    recipient = EXPORT_ASSETS[0].key.path[-1]
     # Days 2026-10-01..06 make October and ISO weeks 40 and 41 stale, for every table.
     assert stale_periods(out) == ["2026-10", "2026-W40", "2026-W41"]
     for table in GOLD_TABLES:
@@ -255,13 +267,31 @@ def test_gold_is_stale_and_exports_refuse_until_it_is_rebuilt(erased: dict) -> N
     refused = _materialize(raw, out, [EXPORT_ASSETS[0].key], MONTH)
     assert not refused.success
     failure = next(e for e in refused.all_events if e.is_step_failure)
-    assert "stale: an erasure removed rows" in failure.step_failure_data.error.message
-    assert not (out / "exports" / EXPORT_ASSETS[0].key.path[-1] / "2026-10").exists()
+    assert "an erasure touched 2026-10 after" in failure.step_failure_data.error.message
+    assert not (out / "exports" / recipient / "2026-10-v2").exists()
 
     assert _materialize(raw, out, [a.key for a in GOLD_TABLE_ASSETS], MONTH).success
     assert stale_periods(out) == ["2026-W40", "2026-W41"], "weekly gold is rebuilt on its own"
     assert gold_file(out, GOLD_TABLES[0].name, "2026-10").exists()
-    assert _materialize(raw, out, [EXPORT_ASSETS[0].key], MONTH).success
+
+    # The release is drawn again without the erased users: a correction, charged again, and
+    # delivered as a new package whose manifest says what it corrects.
+    assert _materialize(raw, out, _release_and_export(), MONTH).success
+    release = latest_release(out, recipient, "2026-10")
+    assert release.version == 2 and release.record["corrects"] == f"{recipient}/2026-10/v1"
+    ledger = (out / "audit" / "privacy_budget.jsonl").read_text().splitlines()
+    charges = [json.loads(line) for line in ledger]
+    assert [c["release_id"] for c in charges if c["recipient"] == recipient] == [
+        f"{recipient}/2026-10/v1",
+        f"{recipient}/2026-10/v2",
+    ]
+    spent = charges[-1]["after"]["2026-10"][f"recipient:{recipient}"]["rho_spent"]
+    assert spent == pytest.approx(charges[0]["rho"] + charges[-1]["rho"])
+    manifest = json.loads(
+        (out / "exports" / recipient / "2026-10-v2" / "manifest.json").read_text()
+    )
+    assert manifest["release"]["release_id"] == release.release_id
+    assert "correction" in manifest["note"] and "correction" in manifest["release"]["note"]
 
 
 def test_reingesting_a_day_does_not_bring_an_erased_user_back(erased: dict) -> None:

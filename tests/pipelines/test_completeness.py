@@ -80,6 +80,15 @@ def test_dagster_refuses_the_same_way(failed_run: dict, monkeypatch: pytest.Monk
             instance=instance,
             raise_on_error=False,
         )
+        release_key = dg.AssetKey(["releases", EXPORT_ASSETS[0].key.path[-1]])
+        release = dg.materialize(
+            ALL_ASSETS,
+            selection=[release_key],
+            partition_key="2026-10-01",
+            resources=resources,
+            instance=instance,
+            raise_on_error=False,
+        )
         export = dg.materialize(
             ALL_ASSETS,
             selection=[EXPORT_ASSETS[0].key],
@@ -93,6 +102,12 @@ def test_dagster_refuses_the_same_way(failed_run: dict, monkeypatch: pytest.Monk
     assert all(BROKEN_DAY in (c.description or "") for c in complete)
     assert complete[0].metadata["days_missing"].value == [BROKEN_DAY]
     assert not gold_file(out, "traffic_daily", "2026-10").exists()
+    release_complete = next(
+        c for c in release.get_asset_check_evaluations() if c.check_name == "period_complete"
+    )
+    assert not release_complete.passed and BROKEN_DAY in (release_complete.description or "")
+    assert not (out / "releases").exists(), "no release is drawn for an incomplete period"
+    assert not (out / "audit" / "privacy_budget.jsonl").exists(), "and nothing is charged"
     assert not export.success
     message = next(
         e.step_failure_data.error.message for e in export.all_events if e.is_step_failure
