@@ -24,7 +24,6 @@ class ReleasedDataset:
     sql: str
 
 
-_PAGE_SECTION = "split_part(split_part(url_template, '?', 1), '/', 2)"
 _WEB_PAGE_VIEW = "NOT coalesce(is_bot, false) AND method = 'GET' AND status < 400"
 
 daily_traffic = ReleasedDataset(
@@ -75,10 +74,8 @@ traffic_by_segment = ReleasedDataset(
             SELECT person_key, url_template, device_type, browser_family, os_family, country
             FROM eligible_requests WHERE {_WEB_PAGE_VIEW}
         )
-        SELECT person,
-               CASE WHEN {_PAGE_SECTION} = '' THEN 'home' ELSE {_PAGE_SECTION} END
-                   AS page_section,
-               device_type, browser_family, os_family, country, count(*) AS page_views
+        SELECT person, url_template AS page_section, device_type, browser_family, os_family,
+               country, count(*) AS page_views
         FROM views GROUP BY ALL
     """,
 )

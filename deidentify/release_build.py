@@ -18,7 +18,7 @@ import pyarrow as pa
 
 from deidentify.dp import PEOPLE, MeasureAccount, NoiseSource, release_query
 from deidentify.release_policy import ReleasedDatasetPolicy, ReleasePolicy
-from deidentify.vocabularies import allowed_values, to_vocabulary
+from deidentify.vocabularies import allowed_values, page_section, to_vocabulary
 
 # Vocabularies whose values the SQL itself guarantees (a constant, a filter): their key grids
 # hold no `other` and `unknown` rows.
@@ -68,9 +68,14 @@ def dataset_dimensions(policy: ReleasedDatasetPolicy) -> list[str]:
 def to_vocabularies(
     contributions: pd.DataFrame, dimensions: list[str], vocabularies: dict[str, tuple[str, ...]]
 ) -> pd.DataFrame:
-    """Every dimension with a vocabulary mapped onto it (`other`, `unknown`) before aggregation."""
+    """Every dimension with a vocabulary mapped onto it (`other`, `unknown`) before aggregation.
+
+    `page_section` arrives as a URL template and is mapped through the route table first.
+    """
     frame = contributions.copy()
     for dimension in dimensions:
+        if dimension == "page_section":
+            frame[dimension] = page_section(frame[dimension])
         if dimension in vocabularies:
             frame[dimension] = to_vocabulary(frame[dimension], vocabularies[dimension])
         elif dimension == "search_term":

@@ -22,8 +22,9 @@ gold_job = dg.define_asset_job(
     selection=dg.AssetSelection.tag("period", "month")
     | dg.AssetSelection.tag("cadence", "monthly"),
     description=(
-        "Build the month's gold aggregates under disclosure control, with their blocking checks, "
-        "then the monthly export packages (a failed gold check stops the exports built on it)."
+        "Build the month's gold aggregates (internal) with their blocking checks, then each "
+        "monthly recipient's differentially private release (drawn once, charged to its privacy "
+        "budget) and its export package (a failed release check stops the export)."
     ),
 )
 
@@ -31,7 +32,10 @@ weekly_gold_job = dg.define_asset_job(
     name="weekly_gold_job",
     op_retry_policy=RETRY_POLICY,
     selection=dg.AssetSelection.tag("period", "week") | dg.AssetSelection.tag("cadence", "weekly"),
-    description="The week's gold aggregates (ISO week, Monday to Sunday), then the weekly exports.",
+    description=(
+        "The week's gold aggregates (ISO week, Monday to Sunday), then the weekly releases and "
+        "export packages."
+    ),
 )
 
 erasure_job = dg.define_asset_job(
