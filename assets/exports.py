@@ -41,7 +41,7 @@ from pipelines.packaging import (
 from pipelines.partitions import monthly_partitions, weekly_partitions
 from pipelines.periods import period_label
 from pipelines.recipients import Recipient
-from pipelines.releases import StoredRelease, budget_ledger, erased_after, latest_release
+from pipelines.releases import StoredRelease, budget_ledger, latest_release
 from pipelines.resources import DeliveryResource, SharingPolicyResource, StorageResource
 
 
@@ -63,8 +63,9 @@ def _readme(recipient: Recipient, release: StoredRelease, policy) -> str:
         "## What these numbers are",
         "",
         "Every number in this package is an aggregate about many people with random noise "
-        "added, so that nobody, whatever else they know, can tell from it what any one person "
-        "did, or whether they used the service at all (differential privacy, computed with "
+        "added, so that whatever else a reader knows, what they can conclude about any one "
+        "person (what they did, or whether they used the service at all) changes only within a "
+        "bounded factor that the budget below states (differential privacy, computed with "
         "OpenDP). Each measure has a column `<measure>_error95`: the true value lies within "
         "that distance of the published one 95 times out of 100. A small published value can be "
         "noise around zero; published values are rounded and never negative. Each person "
@@ -273,9 +274,9 @@ def _assemble(
 ) -> dict:
     """Write the stored release's files and data dictionary into the staging folder.
 
-    Refuses when there is no stored release, when an erasure touched the period after the
-    release was last checked, when the release has no line in the budget ledger or a budget
-    is overspent, when a value is outside its vocabulary, or when Presidio finds an identifier.
+    Refuses when there is no stored release, when the release has no line in the budget ledger
+    or a budget is overspent, when a value is outside its vocabulary, or when Presidio finds an
+    identifier.
     """
     out = storage.out_path
     for dataset in recipient.datasets:
@@ -284,11 +285,6 @@ def _assemble(
     if release is None:
         raise ExportRefused(
             f"no stored release for {period}: materialize releases/{recipient.name} first"
-        )
-    if erased_after(out, period, release.checked_at()):
-        raise ExportRefused(
-            f"an erasure touched {period} after {release.release_id} was built; rerun "
-            f"releases/{recipient.name} (it makes a correction if the erased rows were in it)"
         )
     accountant = PrivacyAccountant(budget_ledger(out), policy.release)
     if not accountant.has_release(release.release_id):
@@ -342,6 +338,6 @@ def _assemble(
                 "built_at",
             )
         },
-        "coverage": coverage.summary(),
+        "coverage": {"complete": coverage.is_complete, "days": coverage.summary()["days_expected"]},
         "generated_at": datetime.now(UTC).isoformat(),
     }

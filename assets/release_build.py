@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
@@ -29,23 +30,23 @@ from deidentify.engine import ScrubEngine, structured_engine, text_engine
 from deidentify.release_build import (
     DatasetRelease,
     dataset_dimensions,
-    fingerprint,
     period_days,
     release_dataset,
     release_schema,
     to_arrow,
-    to_vocabularies,
 )
 from deidentify.scan import scan_table
 from deidentify.sharing_policy import SharingPolicy
 from deidentify.vocabularies import outside_vocabulary
 from pipelines.releases import (
+    StoredDraw,
     StoredRelease,
     budget_ledger,
-    commit_release,
-    discard_release,
+    commit,
+    discard,
+    latest_draw,
     latest_release,
-    mark_checked,
+    stage_draw,
     stage_release,
 )
 
@@ -82,8 +83,7 @@ class ReleaseOutcome:
     """What building a recipient's release of a period did."""
 
     release: StoredRelease
-    drawn: bool
-    datasets: dict[str, DatasetRelease]
+    drawn: dict[str, DatasetRelease]
     ledger_entry: dict | None = None
 
 
@@ -97,7 +97,7 @@ def draw_release(
     end: date,
     noise: NoiseSource | None = None,
 ) -> tuple[dict[str, pa.Table], dict[str, DatasetRelease]]:
-    """Every dataset of a release, noised by OpenDP, as documented Arrow tables."""
+    """Every named dataset noised by OpenDP, as documented Arrow tables."""
     days = period_days(start, end)
     salt = secrets.token_bytes(16)
     tables, released = {}, {}
@@ -120,6 +120,20 @@ def draw_release(
     return tables, released
 
 
+def needs_draw(draw: StoredDraw | None, correction_after_days: int, now: datetime) -> bool:
+    """Whether a dataset's period must be drawn now: never drawn, or its one correction is due.
+
+    The correction is due on the first run `correction_after_days` after the first draw,
+    whatever the data: when it happens depends on the calendar, never on anybody's data.
+    """
+    if draw is None:
+        return True
+    if draw.version > 1:
+        return False
+    drawn_at = datetime.fromisoformat(draw.record["drawn_at"])
+    return now - drawn_at >= timedelta(days=correction_after_days)
+
+
 def build_release(
     out_dir,
     recipient: str,
@@ -132,84 +146,121 @@ def build_release(
     end: date,
     checks,
     noise: NoiseSource | None = None,
+    now: datetime | None = None,
 ) -> ReleaseOutcome:
-    """The recipient's release of the period: the stored one if its data did not change, else
-    a new one (a correction when one existed), checked, charged, then stored.
+    """The recipient's release of the period, made of each dataset's shared draw.
 
-    `checks(tables)` returns the names of failed checks on the staged tables; any failure
-    discards the release before it is charged.
+    A dataset of the period is drawn when it never was, or when its one scheduled correction
+    is due; otherwise the stored draw is re-used and no fresh noise is drawn. `checks(tables)`
+    returns the names of failed checks on the new draws; any failure discards them before
+    anything is charged. The release is charged for every draw it delivers that its
+    recipient (or class, or all recipients together) has not paid for yet.
     """
-    inputs = period_inputs(out_dir, start, end, period)
-    exact = contributions(names, inputs, policy.exclude_opted_out)
-    mapped = {
-        name: to_vocabularies(
-            frame, dataset_dimensions(policy.release.datasets[name]), policy.release.vocabularies
-        )
-        for name, frame in exact.items()
-    }
-    current = fingerprint(mapped) + "|" + ",".join(names)
-    previous = latest_release(out_dir, recipient, label)
-    if previous is not None and previous.record["fingerprint"] == current:
-        mark_checked(previous)
-        return ReleaseOutcome(previous, False, {})
-    tables, released = draw_release(names, exact, policy, period, label, start, end, noise)
-    version = previous.version + 1 if previous else 1
-    rho = sum(r.rho for r in released.values())
-    delta = sum(r.delta for r in released.values())
-    release_id = f"{recipient}/{label}/v{version}"
-    months = months_of(start, end)
-    note = (
-        f"correction of {previous.release_id}: the exact data changed (an erasure, a consent "
-        "change or a late partition)"
-        if previous
-        else "first release of the period"
-    )
-    record = {
-        "release_id": release_id,
-        "recipient": recipient,
-        "recipient_class": recipient_class,
-        "period": label,
-        "period_start": start.isoformat(),
-        "period_end": end.isoformat(),
-        "version": version,
-        "corrects": previous.release_id if previous else None,
-        "note": note,
-        "datasets": {
-            name: {
-                "rows": tables[name].num_rows,
-                "rho": r.rho,
-                "delta": r.delta,
-                "noise": r.noise(),
-                "cells_bounded_away": r.cells_bounded_away,
-            }
-            for name, r in released.items()
-        },
-        "rho": rho,
-        "delta": delta,
-        "epsilon_at_delta": {
-            "epsilon": zcdp_to_epsilon(rho, policy.release.recipient_budget.delta),
-            "delta": policy.release.recipient_budget.delta,
-        },
-        "months_charged": months,
-        "fingerprint": current,
-        "built_at": datetime.now(UTC).isoformat(),
-        "policy_version": policy.version,
-    }
-    staging = stage_release(out_dir, recipient, label, tables, record)
+    now = now or datetime.now(UTC)
+    rules = policy.release
+    current = {name: latest_draw(out_dir, name, label) for name in names}
+    due = [name for name in names if needs_draw(current[name], rules.correction_after_days, now)]
+    tables: dict[str, pa.Table] = {}
+    drawn: dict[str, DatasetRelease] = {}
+    if due:
+        inputs = period_inputs(out_dir, start, end, period)
+        exact = contributions(due, inputs, policy.exclude_opted_out)
+        tables, drawn = draw_release(due, exact, policy, period, label, start, end, noise)
+    staged: dict[str, Path] = {}
     try:
-        failed = checks(tables)
+        failed = checks(tables) if tables else []
         if failed:
-            raise ReleaseRejected(f"check(s) {', '.join(failed)} failed on the staged release")
-        accountant = PrivacyAccountant(budget_ledger(out_dir), policy.release)
-        entry = accountant.charge(
-            Charge(recipient, recipient_class, label, tuple(months), tuple(names), rho, delta,
-                   release_id, note)
+            raise ReleaseRejected(f"check(s) {', '.join(failed)} failed on the new draws")
+        records = {}
+        for name in names:
+            if name in drawn:
+                previous = current[name]
+                version = previous.version + 1 if previous else 1
+                records[name] = _draw_record(name, label, version, previous, drawn[name], now)
+                records[name]["rows"] = tables[name].num_rows
+                staged[name] = stage_draw(out_dir, name, label, tables[name], records[name])
+            else:
+                records[name] = current[name].record
+        previous_release = latest_release(out_dir, recipient, label)
+        draw_ids = {name: records[name]["draw_id"] for name in names}
+        if previous_release is not None and previous_release.record["draws"] == draw_ids:
+            return ReleaseOutcome(previous_release, drawn)
+        version = previous_release.version + 1 if previous_release else 1
+        release_id = f"{recipient}/{label}/v{version}"
+        corrected = [r["corrects"] for r in records.values() if r.get("corrects")]
+        note = (
+            f"scheduled correction of {', '.join(corrected)}: drawn again with every erasure, "
+            "opt-out and late day known by then"
+            if corrected
+            else "first release of the period"
+        )
+        months = months_of(start, end)
+        charge = Charge(
+            recipient, recipient_class, label, tuple(months),
+            {records[n]["draw_id"]: (records[n]["rho"], records[n]["delta"]) for n in names},
+            release_id, note,
         )  # fmt: skip
-        stored = commit_release(staging, version)
-    except BaseException:
-        discard_release(staging)
-        raise
-    return ReleaseOutcome(stored, True, released, entry)
+        entry = PrivacyAccountant(budget_ledger(out_dir), rules).charge(charge)
+        for name, folder in staged.items():
+            commit(folder, records[name]["version"])
+        staged = {}
+        record = {
+            "release_id": release_id,
+            "recipient": recipient,
+            "recipient_class": recipient_class,
+            "period": label,
+            "period_start": start.isoformat(),
+            "period_end": end.isoformat(),
+            "version": version,
+            "corrects": previous_release.release_id if previous_release else None,
+            "note": note,
+            "draws": draw_ids,
+            "datasets": {
+                name: {k: records[name][k] for k in ("rows", "rho", "delta", "noise")}
+                for name in names
+            },
+            "rho": sum(records[name]["rho"] for name in names),
+            "delta": sum(records[name]["delta"] for name in names),
+            "epsilon_at_delta": {
+                "epsilon": zcdp_to_epsilon(
+                    sum(records[name]["rho"] for name in names), rules.recipient_budget.delta
+                ),
+                "delta": rules.recipient_budget.delta,
+            },
+            "months_charged": months,
+            "built_at": now.isoformat(),
+            "policy_version": policy.version,
+        }
+        draws = {name: latest_draw(out_dir, name, label) for name in names}
+        folder = stage_release(
+            out_dir, recipient, label, {n: d.table(n) for n, d in draws.items()}, record
+        )
+        return ReleaseOutcome(StoredRelease(commit(folder, version), record), drawn, entry)
+    finally:
+        for folder in staged.values():
+            discard(folder)
+
+
+def _draw_record(
+    name: str,
+    label: str,
+    version: int,
+    previous: StoredDraw | None,
+    released: DatasetRelease,
+    now: datetime,
+) -> dict:
+    return {
+        "draw_id": f"{name}/{label}/v{version}",
+        "dataset": name,
+        "period": label,
+        "version": version,
+        "corrects": previous.draw_id if previous else None,
+        "rho": released.rho,
+        "delta": released.delta,
+        "noise": released.noise(),
+        "cells_bounded_away": released.cells_bounded_away,
+        "drawn_at": now.isoformat(),
+    }
 
 
 class ReleaseRejected(RuntimeError):

@@ -68,8 +68,9 @@ def build_release_asset(recipient: Recipient) -> dg.AssetsDefinition:
         description=(
             f"Differentially private {period}ly release for {recipient.name} "
             f"({recipient.recipient_class}): {', '.join(recipient.datasets)}. Drawn once with "
-            "OpenDP, charged to the recipient's privacy budget, stored under "
-            f"releases/{recipient.name}/; reruns re-use it."
+            "OpenDP (each dataset's draw shared by all its recipients), charged to the "
+            f"recipient's privacy budget, stored under releases/{recipient.name}/; reruns "
+            "re-use it."
         ),
         deps=[
             dg.AssetDep(silver, partition_mapping=dg.TimeWindowPartitionMapping())
@@ -135,8 +136,7 @@ def build_release_asset(recipient: Recipient) -> dg.AssetsDefinition:
                 return _result(details, {"released": False, "period": label})
         release = outcome.release
         tables = {name: release.table(name) for name in recipient.datasets}
-        if not outcome.drawn:
-            _check_tables(tables, policy, details)
+        _check_tables(tables, policy, details)
         accountant = PrivacyAccountant(budget_ledger(out), policy.release)
         overspent = accountant.within_budget(
             recipient.name, recipient.recipient_class, release.record["months_charged"]
@@ -154,8 +154,9 @@ def build_release_asset(recipient: Recipient) -> dg.AssetsDefinition:
             "period": label,
             "release_id": release.release_id,
             "version": release.version,
-            "drawn_now": outcome.drawn,
-            "note": release.record["note"] if outcome.drawn else "unchanged data: stored release",
+            "drawn_now": dg.MetadataValue.json(sorted(outcome.drawn)),
+            "draws": dg.MetadataValue.json(release.record["draws"]),
+            "note": release.record["note"],
             "rho": release.record["rho"],
             "delta": release.record["delta"],
             "epsilon_at_delta": dg.MetadataValue.json(release.record["epsilon_at_delta"]),

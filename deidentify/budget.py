@@ -7,8 +7,10 @@ releases about the same people add up, so the spent loss of a month is the sum o
 
 A release is charged to every calendar month its period touches (a week across two months
 charges both): a person's data of a month is in every release whose period overlaps it.
-Recipients of a class with a class budget are also charged together, for the case where they
-pool what they receive.
+Every recipient of a dataset and period receives the same draw, so an account pays for a draw
+once: a recipient for the draws it receives, a class with a class budget (recipients that may
+pool what they receive) for the draws any of its recipients receives, and the account of all
+external recipients together for every draw that leaves the company.
 """
 
 from __future__ import annotations
@@ -45,17 +47,18 @@ def months_of(start: date, end: date) -> list[str]:
     return months
 
 
+ALL_RECIPIENTS = "all-recipients"
+
+
 @dataclass(frozen=True)
 class Charge:
-    """What a release asks of the budget."""
+    """What a release asks of the budget: the draws it delivers, each with its (rho, delta)."""
 
     recipient: str
     recipient_class: str
     period: str
     months: tuple[str, ...]
-    datasets: tuple[str, ...]
-    rho: float
-    delta: float
+    draws: dict[str, tuple[float, float]]
     release_id: str
     note: str = ""
 
@@ -80,16 +83,25 @@ class PrivacyAccountant:
             accounts.append(
                 (f"class:{recipient_class}", self.policy.class_budgets[recipient_class])
             )
+        if self.policy.all_recipients_budget is not None:
+            accounts.append((ALL_RECIPIENTS, self.policy.all_recipients_budget))
         return accounts
 
     @staticmethod
     def _spent(entries: list[dict], account: str, month: str) -> tuple[float, float]:
         rho = delta = 0.0
         for entry in entries:
-            if month in entry["months"] and account in entry["accounts"]:
-                rho += entry["rho"]
-                delta += entry["delta"]
+            charged = entry["charged"].get(account)
+            if month in entry["months"] and charged:
+                rho += charged["rho"]
+                delta += charged["delta"]
         return rho, delta
+
+    @staticmethod
+    def _paid(entries: list[dict], account: str) -> set[str]:
+        return {
+            draw for entry in entries for draw in entry["charged"].get(account, {}).get("draws", [])
+        }
 
     def spent(self, recipient: str, recipient_class: str, month: str) -> dict[str, dict]:
         """Spent and left of each account (recipient, class) in a month."""
@@ -133,17 +145,25 @@ class PrivacyAccountant:
         with self._locked():
             entries = self.entries()
             accounts = self._accounts(charge.recipient, charge.recipient_class)
+            charged: dict[str, dict] = {}
+            for account, _ in accounts:
+                unpaid = sorted(set(charge.draws) - self._paid(entries, account))
+                charged[account] = {
+                    "draws": unpaid,
+                    "rho": sum(charge.draws[d][0] for d in unpaid),
+                    "delta": sum(charge.draws[d][1] for d in unpaid),
+                }
             after: dict[str, dict] = {}
             for month in charge.months:
                 for account, budget in accounts:
                     rho, delta = self._spent(entries, account, month)
-                    rho, delta = rho + charge.rho, delta + charge.delta
+                    rho += charged[account]["rho"]
+                    delta += charged[account]["delta"]
                     if rho > budget.rho + _SLACK or delta > budget.delta * (1 + 1e-9):
                         raise BudgetExceeded(
-                            f"release of {', '.join(charge.datasets)} to {charge.recipient} for "
-                            f"{charge.period} refused: {account} would spend rho={rho:.4g} "
-                            f"(budget {budget.rho:g}) and delta={delta:.2g} (budget "
-                            f"{budget.delta:g}) in {month}"
+                            f"release {charge.release_id} refused: {account} would spend "
+                            f"rho={rho:.4g} (budget {budget.rho:g}) and delta={delta:.2g} "
+                            f"(budget {budget.delta:g}) in {month}"
                         )
                     after.setdefault(month, {})[account] = {
                         "rho_spent": round(rho, 12),
@@ -159,9 +179,10 @@ class PrivacyAccountant:
                 "accounts": [account for account, _ in accounts],
                 "period": charge.period,
                 "months": list(charge.months),
-                "datasets": list(charge.datasets),
-                "rho": charge.rho,
-                "delta": charge.delta,
+                "draws": sorted(charge.draws),
+                "rho": charged[f"recipient:{charge.recipient}"]["rho"],
+                "delta": charged[f"recipient:{charge.recipient}"]["delta"],
+                "charged": charged,
                 "release_id": charge.release_id,
                 "note": charge.note,
                 "after": after,

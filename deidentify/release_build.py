@@ -6,13 +6,11 @@ privacy unit), every dimension any breakdown of the dataset groups by, and the m
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 import math
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
-import numpy as np
 import pandas as pd
 import pyarrow as pa
 
@@ -188,21 +186,6 @@ def to_arrow(rows: pd.DataFrame, period_column: str, label: str, schema: pa.Sche
 
 def _missing(value: object) -> bool:
     return value is None or (isinstance(value, float) and math.isnan(value))
-
-
-def fingerprint(frames: dict[str, pd.DataFrame]) -> str:
-    """SHA-256 of the exact contributions, order-free: the same data, the same fingerprint."""
-    digest = hashlib.sha256()
-    for name in sorted(frames):
-        frame = frames[name]
-        columns = sorted(frame.columns)
-        canonical = frame[columns].astype("string").fillna("\x00")
-        canonical = canonical.sort_values(columns, kind="stable").reset_index(drop=True)
-        digest.update(name.encode())
-        digest.update(",".join(columns).encode())
-        hashed = pd.util.hash_pandas_object(canonical, index=False).to_numpy(dtype=np.uint64)
-        digest.update(hashed.tobytes())
-    return digest.hexdigest()
 
 
 def exact_dataset(

@@ -94,6 +94,8 @@ class ReleasePolicy:
     vocabularies: dict[str, tuple[str, ...]]
     datasets: dict[str, ReleasedDatasetPolicy]
     period_scale: dict[str, float] = field(default_factory=lambda: {"month": 1.0, "week": 1.0})
+    all_recipients_budget: Budget | None = None
+    correction_after_days: int = 28
 
 
 def _budget(where: str, entry: object) -> Budget:
@@ -184,7 +186,15 @@ def parse_release_policy(document: dict, clauses: set[str], categories: dict) ->
             "month": float((section.get("rho_scale_by_period") or {}).get("month", 1.0)),
             "week": float((section.get("rho_scale_by_period") or {}).get("week", 1.0)),
         },
+        all_recipients_budget=(
+            _budget("budget_all_recipients_per_month", section["budget_all_recipients_per_month"])
+            if section.get("budget_all_recipients_per_month")
+            else None
+        ),
+        correction_after_days=int(section.get("correction_after_days", 28)),
     )
+    if policy.correction_after_days < 0:
+        raise ReleasePolicyError("correction_after_days must be 0 or more")
     if not all(0 < v <= 1 for v in policy.period_scale.values()):
         raise ReleasePolicyError("rho_scale_by_period: each factor must be in (0, 1]")
     for name, dataset in datasets.items():

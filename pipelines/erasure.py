@@ -40,7 +40,6 @@ from pipelines.accounts import directory_files
 from pipelines.faults import crash_point
 from pipelines.locks import erasure_lock
 from pipelines.periods import period_label
-from pipelines.releases import record_erasure
 from pipelines.storage import (
     PARTITION_FILE,
     AtomicParquetWriter,
@@ -492,14 +491,6 @@ def run_erasure(
                         private=False,
                     )
             outcome.stale_periods = sorted(stale)
-            record_erasure(
-                out_dir,
-                {
-                    period_label(period, date.fromisoformat(day))
-                    for day in outcome.sweep.dates
-                    for period in ("month", "week")
-                },
-            )
         ledger.mark_applied()
         ledger.save(out_dir)
         outcome.ledger_entries = len(ledger.rows)

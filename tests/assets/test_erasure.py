@@ -38,13 +38,13 @@ KEY = "erasure-test-key-0123456789abcdef0123456"
 PSEUDONYM_KEY = PseudonymKey(KEY.encode(), "e1")
 
 
-def _resources(raw: Path, out: Path) -> dict:
+def _resources(raw: Path, out: Path, sharing: SharingPolicyResource | None = None) -> dict:
     return {
         "storage": StorageResource(raw_dir=str(raw), out_dir=str(out)),
         "ingestion": IngestionResource(),
         "pseudonymization": PseudonymizationResource(key=KEY, key_version="e1"),
         "deidentification": DeidentificationResource(workers=1),
-        "sharing": SharingPolicyResource(),
+        "sharing": sharing or SharingPolicyResource(),
         "s3": S3Resource(),
         "delivery": DeliveryResource(
             signing_key_value="erasure-signing-key-0123456789abcdef", key_version="d1"
@@ -52,13 +52,19 @@ def _resources(raw: Path, out: Path) -> dict:
     }
 
 
-def _materialize(raw: Path, out: Path, keys: list, partition: str | None = None):
+def _materialize(
+    raw: Path,
+    out: Path,
+    keys: list,
+    partition: str | None = None,
+    sharing: SharingPolicyResource | None = None,
+):
     with dg.instance_for_test() as instance:
         return dg.materialize(
             ALL_ASSETS,
             selection=keys,
             partition_key=partition,
-            resources=_resources(raw, out),
+            resources=_resources(raw, out, sharing),
             instance=instance,
             raise_on_error=False,
         )
@@ -251,9 +257,14 @@ def test_the_ledger_holds_pseudonyms_only(erased: dict) -> None:
     assert all(ledger.column("applied").to_pylist())
 
 
-def test_gold_is_stale_and_exports_refuse_until_the_release_is_corrected(erased: dict) -> None:
+def test_gold_is_stale_and_the_release_is_corrected_on_schedule(
+    erased: dict, tmp_path: Path
+) -> None:
     import json
 
+    import yaml
+
+    from deidentify.sharing_policy import DEFAULT_SHARING_POLICY_PATH
     from pipelines.releases import latest_release
 
     raw, out = erased["raw"], erased["out"]
@@ -264,19 +275,24 @@ def test_gold_is_stale_and_exports_refuse_until_the_release_is_corrected(erased:
         assert stale_periods(out, table.name) == ["2026-10"]
     for table in WEEKLY_GOLD_TABLES:
         assert stale_periods(out, table.name) == ["2026-W40", "2026-W41"]
-    refused = _materialize(raw, out, [EXPORT_ASSETS[0].key], MONTH)
-    assert not refused.success
-    failure = next(e for e in refused.all_events if e.is_step_failure)
-    assert "an erasure touched 2026-10 after" in failure.step_failure_data.error.message
-    assert not (out / "exports" / recipient / "2026-10-v2").exists()
-
     assert _materialize(raw, out, [a.key for a in GOLD_TABLE_ASSETS], MONTH).success
     assert stale_periods(out) == ["2026-W40", "2026-W41"], "weekly gold is rebuilt on its own"
     assert gold_file(out, GOLD_TABLES[0].name, "2026-10").exists()
 
-    # The release is drawn again without the erased users: a correction, charged again, and
-    # delivered as a new package whose manifest says what it corrects.
+    # The delivered release is not redrawn because of the erasure: whether a correction comes
+    # must not depend on whether the erased person was active. Nothing new is delivered.
     assert _materialize(raw, out, _release_and_export(), MONTH).success
+    assert latest_release(out, recipient, "2026-10").version == 1
+    assert not (out / "exports" / recipient / "2026-10-v2").exists()
+
+    # On its schedule (here: at once), the one correction is drawn without the erased users,
+    # charged again, and delivered as a new package whose manifest says what it corrects.
+    document = yaml.safe_load(DEFAULT_SHARING_POLICY_PATH.read_text())
+    document["differential_privacy"]["correction_after_days"] = 0
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(yaml.safe_dump(document))
+    sharing = SharingPolicyResource(path=str(policy))
+    assert _materialize(raw, out, _release_and_export(), MONTH, sharing).success
     release = latest_release(out, recipient, "2026-10")
     assert release.version == 2 and release.record["corrects"] == f"{recipient}/2026-10/v1"
     ledger = (out / "audit" / "privacy_budget.jsonl").read_text().splitlines()

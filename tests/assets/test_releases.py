@@ -167,8 +167,8 @@ def test_a_release_the_budget_cannot_take_is_refused_and_not_stored(
 ) -> None:
     raw, out, _ = delivered
     document = yaml.safe_load(DEFAULT_SHARING_POLICY_PATH.read_text())
-    document["differential_privacy"]["budget_per_recipient_per_month"]["rho"] = 1.01
-    document["differential_privacy"]["budget_per_class_per_month"]["advertiser"]["rho"] = 1.01
+    document["differential_privacy"]["budget_per_recipient_per_month"]["rho"] = 1.6
+    document["differential_privacy"]["budget_per_class_per_month"]["advertiser"]["rho"] = 1.8
     policy = tmp_path / "policy.yaml"
     policy.write_text(yaml.safe_dump(document))
     recipient = next(r for r in RECIPIENTS if r.cadence == "weekly")
@@ -215,7 +215,11 @@ def test_a_weekly_recipient_gets_one_release_per_iso_week(delivered) -> None:
     assert {r["week"] for r in rows} == {"2026-W41"}
     assert {r["day"] for r in rows} == {f"2026-10-{d:02d}" for d in range(5, 12)}
     charge = next(c for c in _ledger(out) if c["release_id"] == release.release_id)
-    assert charge["accounts"] == [f"recipient:{recipient.name}", "class:advertiser"]
+    assert charge["accounts"] == [
+        f"recipient:{recipient.name}",
+        "class:advertiser",
+        "all-recipients",
+    ]
     from deidentify.sharing_policy import load_sharing_policy
 
     monthly_rho = load_sharing_policy().release.datasets["daily_traffic"].rho
@@ -348,3 +352,48 @@ def test_a_bucket_recipient_gets_a_verifiable_package_and_nothing_on_failure(
         assert not list((out / "exports" / "to-missing-bucket").iterdir())
     finally:
         server.stop()
+
+
+def test_every_recipient_of_a_dataset_gets_the_same_draw(delivered) -> None:
+    """Two recipients pooling their copies learn nothing more than one of them."""
+    _, out, _ = delivered
+    acme, ads = (latest_release(out, r.name, "2026-10") for r in MONTHLY)
+    shared = set(acme.record["draws"]) & set(ads.record["draws"])
+    assert shared >= {"daily_traffic", "traffic_by_segment"}
+    for dataset in shared:
+        assert acme.table(dataset).equals(ads.table(dataset))
+        assert acme.record["draws"][dataset] == ads.record["draws"][dataset]
+    everyone = [c["charged"]["all-recipients"] for c in _ledger(out) if c["period"] == "2026-10"]
+    paid = [draw for charged in everyone for draw in charged["draws"]]
+    assert len(paid) == len(set(paid)), "all recipients together pay for each draw once"
+
+
+def test_the_one_correction_comes_on_schedule_whatever_the_data(delivered, tmp_path: Path) -> None:
+    """A correction that came only when the data changed would tell a recipient that somebody
+    who opted out was active; it comes on the calendar instead, once, changed data or not."""
+    import shutil
+
+    raw, source, _ = delivered
+    out = tmp_path / "out"
+    shutil.copytree(source, out)
+    document = yaml.safe_load(DEFAULT_SHARING_POLICY_PATH.read_text())
+    document["differential_privacy"]["correction_after_days"] = 0
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(yaml.safe_dump(document))
+    sharing = SharingPolicyResource(path=str(policy))
+    recipient = MONTHLY[0]
+    charges = len(_ledger(out))
+    first = latest_release(out, recipient.name, "2026-10")
+    assert materialize_month(raw, out, _keys([recipient]), sharing=sharing).success
+    corrected = latest_release(out, recipient.name, "2026-10")
+    assert corrected.version == 2 and corrected.record["corrects"] == first.release_id
+    assert all(d.endswith("/v2") for d in corrected.record["draws"].values())
+    assert "scheduled correction" in corrected.record["note"]
+    assert len(_ledger(out)) == charges + 1
+    manifest = json.loads(
+        (out / "exports" / recipient.name / "2026-10-v2" / "manifest.json").read_text()
+    )
+    assert manifest["release"]["corrects"] == first.release_id
+    assert materialize_month(raw, out, _keys([recipient]), sharing=sharing).success
+    assert latest_release(out, recipient.name, "2026-10").version == 2, "one correction, no more"
+    assert len(_ledger(out)) == charges + 1

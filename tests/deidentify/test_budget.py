@@ -15,13 +15,15 @@ POLICY = replace(
     load_sharing_policy().release,
     recipient_budget=Budget(rho=1.0, delta=1e-6),
     class_budgets={"advertiser": Budget(rho=1.5, delta=2e-6)},
+    all_recipients_budget=Budget(rho=2.0, delta=4e-6),
 )
 
 
-def _charge(recipient: str, period: str, months: tuple, rho: float, cls: str = "partner"):
-    return Charge(
-        recipient, cls, period, months, ("daily_traffic",), rho, 1e-8, f"{recipient}/{period}"
-    )
+def _charge(
+    recipient: str, period: str, months: tuple, rho: float, cls: str = "partner", draw: str = ""
+) -> Charge:
+    draws = {draw or f"daily_traffic/{period}/{recipient}": (rho, 1e-8)}
+    return Charge(recipient, cls, period, months, draws, f"{recipient}/{period}")
 
 
 def test_a_week_across_two_months_charges_both() -> None:
@@ -53,6 +55,29 @@ def test_advertisers_share_their_class_budget(tmp_path: Path) -> None:
     with pytest.raises(BudgetExceeded, match="class:advertiser"):
         accountant.charge(_charge("ads-two", "2026-10", ("2026-10",), 0.8, "advertiser"))
     accountant.charge(_charge("a-partner", "2026-10", ("2026-10",), 0.8))
+    with pytest.raises(BudgetExceeded, match="all-recipients"):
+        accountant.charge(_charge("b-partner", "2026-10", ("2026-10",), 0.8))
+
+
+def test_one_draw_received_by_many_is_paid_once_by_the_class_and_by_all(tmp_path: Path) -> None:
+    """Every recipient of a dataset and period gets the same draw: pooling copies adds nothing."""
+    accountant = PrivacyAccountant(tmp_path / "ledger.jsonl", POLICY)
+    shared = "daily_traffic/2026-10/v1"
+    first = accountant.charge(
+        _charge("ads-one", "2026-10", ("2026-10",), 0.8, "advertiser", shared)
+    )
+    second = accountant.charge(
+        _charge("ads-two", "2026-10", ("2026-10",), 0.8, "advertiser", shared)
+    )
+    third = accountant.charge(_charge("a-partner", "2026-10", ("2026-10",), 0.8, draw=shared))
+    assert first["charged"]["class:advertiser"]["rho"] == 0.8
+    assert second["charged"]["class:advertiser"]["rho"] == 0.0
+    assert second["charged"]["recipient:ads-two"]["rho"] == 0.8
+    assert third["charged"]["all-recipients"]["rho"] == 0.0
+    again = accountant.charge(
+        _charge("ads-one", "2026-10", ("2026-10",), 0.8, "advertiser", shared)
+    )
+    assert again["rho"] == 0.0, "a recipient never pays twice for a draw it already received"
 
 
 def test_a_ledger_edited_to_overspend_is_caught(tmp_path: Path) -> None:

@@ -132,7 +132,7 @@ def test_once_the_day_is_fixed_the_period_is_released_with_its_coverage(
     manifest = json.loads(
         (out / "exports" / EXPORT_ASSETS[0].key.path[-1] / "2026-10" / "manifest.json").read_text()
     )
-    assert manifest["coverage"] == coverage
+    assert manifest["coverage"] == {"complete": True, "days": 31}
 
 
 def test_only_days_outside_the_logs_span_are_recorded_as_having_no_input(tmp_path: Path) -> None:
