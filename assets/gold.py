@@ -127,6 +127,31 @@ customer_demographics_monthly = GoldTable(
 _PLAN_RANK = (
     "CASE {0} WHEN 'free' THEN 0 WHEN 'basic' THEN 1 WHEN 'pro' THEN 2 WHEN 'enterprise' THEN 3 END"
 )
+# Common table expressions shared by the gold and the released sales tables: `per_customer`,
+# one row per customer and (plan, state, specialty) with the customer's subscription moves and
+# payments in the period.
+SALES_PER_CUSTOMER = f"""
+    sales AS (
+        SELECT e.user_key, p.state, p.specialty, e.event, e.amount_cents,
+               CASE WHEN e.event = 'payment' THEN e.plan ELSE e.plan_to END AS plan,
+               {_PLAN_RANK.format("e.plan_from")} AS rank_from,
+               {_PLAN_RANK.format("e.plan_to")} AS rank_to
+        FROM eligible_events e LEFT JOIN profiles p USING (user_key)
+        WHERE e.event IN ('payment', 'subscription_change')
+    ), per_customer AS (
+        SELECT plan, state, specialty, user_key,
+               count(*) FILTER (WHERE event = 'subscription_change'
+                                AND rank_from = 0 AND rank_to > 0) AS new_subscriptions,
+               count(*) FILTER (WHERE event = 'subscription_change'
+                                AND rank_from > 0 AND rank_to > rank_from) AS upgrades,
+               count(*) FILTER (WHERE event = 'subscription_change'
+                                AND rank_to > 0 AND rank_to < rank_from) AS downgrades,
+               count(*) FILTER (WHERE event = 'subscription_change'
+                                AND rank_to = 0 AND rank_from > 0) AS cancellations,
+               coalesce(sum(amount_cents) FILTER (WHERE event = 'payment'), 0) AS revenue_cents
+        FROM sales GROUP BY ALL
+    )
+"""
 
 sales_monthly = GoldTable(
     name="sales_monthly",
@@ -149,26 +174,7 @@ sales_monthly = GoldTable(
     dominance={"revenue_cents": "top_customer_revenue_cents"},
     chart=("plan", "revenue_cents"),
     sql=f"""
-        WITH sales AS (
-            SELECT e.user_key, p.state, p.specialty, e.event, e.amount_cents,
-                   CASE WHEN e.event = 'payment' THEN e.plan ELSE e.plan_to END AS plan,
-                   {_PLAN_RANK.format("e.plan_from")} AS rank_from,
-                   {_PLAN_RANK.format("e.plan_to")} AS rank_to
-            FROM eligible_events e LEFT JOIN profiles p USING (user_key)
-            WHERE e.event IN ('payment', 'subscription_change')
-        ), per_customer AS (
-            SELECT plan, state, specialty, user_key,
-                   count(*) FILTER (WHERE event = 'subscription_change'
-                                    AND rank_from = 0 AND rank_to > 0) AS new_subscriptions,
-                   count(*) FILTER (WHERE event = 'subscription_change'
-                                    AND rank_from > 0 AND rank_to > rank_from) AS upgrades,
-                   count(*) FILTER (WHERE event = 'subscription_change'
-                                    AND rank_to > 0 AND rank_to < rank_from) AS downgrades,
-                   count(*) FILTER (WHERE event = 'subscription_change'
-                                    AND rank_to = 0 AND rank_from > 0) AS cancellations,
-                   coalesce(sum(amount_cents) FILTER (WHERE event = 'payment'), 0) AS revenue_cents
-            FROM sales GROUP BY ALL
-        )
+        WITH {SALES_PER_CUSTOMER}
         SELECT $period AS month, plan, state, specialty,
                count(*) AS customers,
                sum(new_subscriptions)::BIGINT AS new_subscriptions,

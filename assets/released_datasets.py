@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from assets.gold import SALES_PER_CUSTOMER
 from deidentify.dp import FLAG, PEOPLE, SUM
 
 
@@ -123,10 +124,6 @@ feature_usage = ReleasedDataset(
     """,
 )
 
-_PLAN_RANK = (
-    "CASE {0} WHEN 'free' THEN 0 WHEN 'basic' THEN 1 WHEN 'pro' THEN 2 WHEN 'enterprise' THEN 3 END"
-)
-
 sales_by_segment = ReleasedDataset(
     name="sales_by_segment",
     description=(
@@ -150,25 +147,10 @@ sales_by_segment = ReleasedDataset(
         "revenue_cents": "payments, in US cents",
     },
     sql=f"""
-        WITH sales AS (
-            SELECT e.user_key, p.state, e.event, e.amount_cents,
-                   CASE WHEN e.event = 'payment' THEN e.plan ELSE e.plan_to END AS plan,
-                   {_PLAN_RANK.format("e.plan_from")} AS rank_from,
-                   {_PLAN_RANK.format("e.plan_to")} AS rank_to
-            FROM eligible_events e LEFT JOIN profiles p USING (user_key)
-            WHERE e.event IN ('payment', 'subscription_change') AND e.user_key IS NOT NULL
-        )
-        SELECT user_key AS person, plan, state,
-               count(*) FILTER (WHERE event = 'subscription_change'
-                                AND rank_from = 0 AND rank_to > 0) AS new_subscriptions,
-               count(*) FILTER (WHERE event = 'subscription_change'
-                                AND rank_from > 0 AND rank_to > rank_from) AS upgrades,
-               count(*) FILTER (WHERE event = 'subscription_change'
-                                AND rank_to > 0 AND rank_to < rank_from) AS downgrades,
-               count(*) FILTER (WHERE event = 'subscription_change'
-                                AND rank_to = 0 AND rank_from > 0) AS cancellations,
-               coalesce(sum(amount_cents) FILTER (WHERE event = 'payment'), 0) AS revenue_cents
-        FROM sales GROUP BY ALL
+        WITH {SALES_PER_CUSTOMER}
+        SELECT user_key AS person, plan, state, new_subscriptions, upgrades, downgrades,
+               cancellations, revenue_cents
+        FROM per_customer WHERE user_key IS NOT NULL
     """,
 )
 
