@@ -38,6 +38,7 @@ from deidentify.release_build import (
 from deidentify.scan import scan_table
 from deidentify.sharing_policy import SharingPolicy
 from deidentify.vocabularies import outside_vocabulary
+from pipelines.locks import release_lock
 from pipelines.releases import (
     StoredDraw,
     StoredRelease,
@@ -154,9 +155,30 @@ def build_release(
     is due; otherwise the stored draw is re-used and no fresh noise is drawn. `checks(tables)`
     returns the names of failed checks on the new draws; any failure discards them before
     anything is charged. The release is charged for every draw it delivers that its
-    recipient (or class, or all recipients together) has not paid for yet.
+    recipient (or class, or all recipients together) has not paid for yet. One release is
+    built at a time (the release lock), so two recipients never draw the same dataset twice.
     """
-    now = now or datetime.now(UTC)
+    with release_lock(out_dir):
+        return _build_release(
+            out_dir, recipient, recipient_class, names, policy, period, label, start, end,
+            checks, noise, now or datetime.now(UTC),
+        )  # fmt: skip
+
+
+def _build_release(
+    out_dir,
+    recipient: str,
+    recipient_class: str,
+    names: list[str],
+    policy: SharingPolicy,
+    period: str,
+    label: str,
+    start: date,
+    end: date,
+    checks,
+    noise: NoiseSource | None,
+    now: datetime,
+) -> ReleaseOutcome:
     rules = policy.release
     current = {name: latest_draw(out_dir, name, label) for name in names}
     due = [name for name in names if needs_draw(current[name], rules.correction_after_days, now)]

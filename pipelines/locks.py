@@ -1,4 +1,6 @@
-"""The erasure lock: an erasure sweep never runs while a partition is being written.
+"""Locks between steps: the erasure lock and the release lock.
+
+The erasure lock: an erasure sweep never runs while a partition is being written.
 
 Ingestion, de-identification and gold hold the lock shared (many at once); the erasure sweep
 holds it exclusive. So a partition written while an erasure is recorded either finishes
@@ -19,9 +21,26 @@ from pipelines.storage import make_dirs
 @contextmanager
 def erasure_lock(out_dir: Path, exclusive: bool) -> Iterator[None]:
     """Hold `<out>/.locks/erasure.lock`, shared or exclusive, until the block ends."""
+    with _lock(out_dir, "erasure.lock", exclusive):
+        yield
+
+
+@contextmanager
+def release_lock(out_dir: Path) -> Iterator[None]:
+    """Hold `<out>/.locks/releases.lock` exclusively: one release is drawn at a time.
+
+    Two recipients' releases of one period share their draws; without the lock, two steps
+    running at once could both find no draw and both draw one.
+    """
+    with _lock(out_dir, "releases.lock", exclusive=True):
+        yield
+
+
+@contextmanager
+def _lock(out_dir: Path, name: str, exclusive: bool) -> Iterator[None]:
     folder = out_dir / ".locks"
     make_dirs(folder, private=True)
-    descriptor = os.open(folder / "erasure.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    descriptor = os.open(folder / name, os.O_RDWR | os.O_CREAT, 0o600)
     try:
         fcntl.flock(descriptor, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
         yield

@@ -397,3 +397,28 @@ def test_the_one_correction_comes_on_schedule_whatever_the_data(delivered, tmp_p
     assert materialize_month(raw, out, _keys([recipient]), sharing=sharing).success
     assert latest_release(out, recipient.name, "2026-10").version == 2, "one correction, no more"
     assert len(_ledger(out)) == charges + 1
+
+
+def _build_weekly_traffic(out: str, recipient: str) -> str:
+    from datetime import date
+
+    from assets.release_build import build_release
+    from deidentify.sharing_policy import load_sharing_policy
+
+    outcome = build_release(
+        Path(out), recipient, "advertiser", ["daily_traffic"], load_sharing_policy(), "week",
+        "2026-W42", date(2026, 10, 12), date(2026, 10, 19), lambda tables: [],
+    )  # fmt: skip
+    return outcome.release.record["draws"]["daily_traffic"]
+
+
+def test_two_recipients_built_at_once_share_one_draw(delivered) -> None:
+    from concurrent.futures import ProcessPoolExecutor
+
+    _, out, _ = delivered
+    with ProcessPoolExecutor(2) as pool:
+        draws = list(pool.map(_build_weekly_traffic, [str(out)] * 2, ["at-once-a", "at-once-b"]))
+    assert draws == ["daily_traffic/2026-W42/v1"] * 2
+    assert sorted(
+        p.name for p in (out / "releases" / "_draws" / "daily_traffic" / "2026-W42").iterdir()
+    ) == ["v1"]
