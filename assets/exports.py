@@ -339,5 +339,5 @@ def _assemble(
             )
         },
         "coverage": {"complete": coverage.is_complete, "days": coverage.summary()["days_expected"]},
-        "generated_at": datetime.now(UTC).isoformat(),
+        "generated_on": datetime.now(UTC).date().isoformat(),
     }

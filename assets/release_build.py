@@ -121,15 +121,18 @@ def draw_release(
     return tables, released
 
 
-def needs_draw(draw: StoredDraw | None, correction_after_days: int, now: datetime) -> bool:
+def needs_draw(
+    draw: StoredDraw | None, correction_after_days: int, now: datetime, corrections: bool
+) -> bool:
     """Whether a dataset's period must be drawn now: never drawn, or its one correction is due.
 
-    The correction is due on the first run `correction_after_days` after the first draw,
-    whatever the data: when it happens depends on the calendar, never on anybody's data.
+    The correction is due `correction_after_days` after the first draw, whatever the data, and
+    is drawn only in a run the calendar started (`corrections`): when it happens depends on
+    the calendar, never on anybody's data.
     """
     if draw is None:
         return True
-    if draw.version > 1:
+    if draw.version > 1 or not corrections:
         return False
     drawn_at = datetime.fromisoformat(draw.record["drawn_at"])
     return now - drawn_at >= timedelta(days=correction_after_days)
@@ -148,20 +151,22 @@ def build_release(
     checks,
     noise: NoiseSource | None = None,
     now: datetime | None = None,
+    corrections: bool = False,
 ) -> ReleaseOutcome:
     """The recipient's release of the period, made of each dataset's shared draw.
 
     A dataset of the period is drawn when it never was, or when its one scheduled correction
-    is due; otherwise the stored draw is re-used and no fresh noise is drawn. `checks(tables)`
-    returns the names of failed checks on the new draws; any failure discards them before
-    anything is charged. The release is charged for every draw it delivers that its
-    recipient (or class, or all recipients together) has not paid for yet. One release is
-    built at a time (the release lock), so two recipients never draw the same dataset twice.
+    is due and the run may draw corrections (`corrections`); otherwise the stored draw is
+    re-used and no fresh noise is drawn. `checks(tables)` returns the names of failed checks
+    on the new draws; any failure discards them before anything is charged. The release is
+    charged for every draw it delivers that its recipient (or class, or all recipients
+    together) has not paid for yet. One release is built at a time (the release lock), so two
+    recipients never draw the same dataset twice.
     """
     with release_lock(out_dir):
         return _build_release(
             out_dir, recipient, recipient_class, names, policy, period, label, start, end,
-            checks, noise, now or datetime.now(UTC),
+            checks, noise, now or datetime.now(UTC), corrections,
         )  # fmt: skip
 
 
@@ -178,10 +183,15 @@ def _build_release(
     checks,
     noise: NoiseSource | None,
     now: datetime,
+    corrections: bool,
 ) -> ReleaseOutcome:
     rules = policy.release
     current = {name: latest_draw(out_dir, name, label) for name in names}
-    due = [name for name in names if needs_draw(current[name], rules.correction_after_days, now)]
+    due = [
+        name
+        for name in names
+        if needs_draw(current[name], rules.correction_after_days, now, corrections)
+    ]
     tables: dict[str, pa.Table] = {}
     drawn: dict[str, DatasetRelease] = {}
     if due:
@@ -250,7 +260,7 @@ def _build_release(
                 "delta": rules.recipient_budget.delta,
             },
             "months_charged": months,
-            "built_at": now.isoformat(),
+            "built_at": now.date().isoformat(),
             "policy_version": policy.version,
         }
         draws = {name: latest_draw(out_dir, name, label) for name in names}
@@ -280,8 +290,8 @@ def _draw_record(
         "rho": released.rho,
         "delta": released.delta,
         "noise": released.noise(),
-        "cells_bounded_away": released.cells_bounded_away,
         "drawn_at": now.isoformat(),
+        "drawn_on": now.date().isoformat(),
     }
 
 

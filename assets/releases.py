@@ -25,7 +25,7 @@ from pipelines.locks import erasure_lock
 from pipelines.partitions import monthly_partitions, weekly_partitions
 from pipelines.periods import period_label
 from pipelines.recipients import Recipient
-from pipelines.releases import budget_ledger
+from pipelines.releases import CORRECTION_TAG, budget_ledger
 from pipelines.resources import SharingPolicyResource, StorageResource
 
 COMPLETE = "period_complete"
@@ -128,6 +128,7 @@ def build_release_asset(recipient: Recipient) -> dg.AssetsDefinition:
                     start,
                     end,
                     lambda tables: _check_tables(tables, policy, details),
+                    corrections=context.run.tags.get(CORRECTION_TAG) == "due",
                 )
             except BudgetExceeded as exc:
                 raise dg.Failure(description=str(exc), allow_retries=False) from exc

@@ -55,12 +55,20 @@ class DatasetRelease:
         }
 
 
+# The order of dimension columns in every released table: fixed here, so that reordering the
+# breakdowns in the policy file never changes a documented schema.
+DIMENSION_ORDER = (
+    "day", "source", "page_section", "device_type", "browser_family", "os_family", "country",
+    "event", "specialty", "plan", "state", "title", "age_band", "practice_size_band",
+    "search_term",
+)  # fmt: skip
+
+
 def dataset_dimensions(policy: ReleasedDatasetPolicy) -> list[str]:
-    """Every dimension any breakdown of the dataset groups by, in first-seen order."""
-    seen: list[str] = []
-    for breakdown in policy.breakdowns:
-        seen += [d for d in breakdown.dimensions if d not in seen]
-    return seen
+    """Every dimension any breakdown of the dataset groups by, in the fixed column order."""
+    seen = {d for breakdown in policy.breakdowns for d in breakdown.dimensions}
+    ranked = [d for d in DIMENSION_ORDER if d in seen]
+    return ranked + sorted(seen - set(ranked))
 
 
 def to_vocabularies(

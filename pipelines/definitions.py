@@ -18,7 +18,9 @@ from pipelines.jobs import (
     erasure_job,
     gold_job,
     ingest_job,
+    release_job,
     weekly_gold_job,
+    weekly_release_job,
 )
 from pipelines.recipients import DEFAULT_RECIPIENTS_PATH, load_recipients
 from pipelines.resources import default_resources
@@ -44,7 +46,7 @@ ALL_ASSETS = [
 
 defs = dg.Definitions(
     assets=ALL_ASSETS,
-    jobs=[ingest_job, gold_job, weekly_gold_job, erasure_job],
+    jobs=[ingest_job, gold_job, weekly_gold_job, erasure_job, release_job, weekly_release_job],
     schedules=SCHEDULES,
     sensors=SENSORS,
     resources=default_resources(),

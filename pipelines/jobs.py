@@ -47,3 +47,22 @@ erasure_job = dg.define_asset_job(
         "partition, and mark the affected gold months stale."
     ),
 )
+
+_RELEASES = dg.AssetSelection.groups("releases", "exports")
+
+release_job = dg.define_asset_job(
+    name="release_job",
+    op_retry_policy=RETRY_POLICY,
+    selection=_RELEASES & dg.AssetSelection.tag("cadence", "monthly"),
+    description=(
+        "The month's differentially private releases and export packages, without gold. The "
+        "release_corrections_sensor launches it, tagged, for the scheduled corrections."
+    ),
+)
+
+weekly_release_job = dg.define_asset_job(
+    name="weekly_release_job",
+    op_retry_policy=RETRY_POLICY,
+    selection=_RELEASES & dg.AssetSelection.tag("cadence", "weekly"),
+    description="The week's differentially private releases and export packages, without gold.",
+)

@@ -16,6 +16,7 @@ import os
 import shutil
 import uuid
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pyarrow as pa
@@ -25,6 +26,11 @@ from pipelines.storage import remove_orphans
 
 RELEASE_RECORD = "release.json"
 DRAW_RECORD = "draw.json"
+# The run tag that allows a release step to draw the scheduled corrections that are due. Only
+# the release_corrections_sensor sets it, on the calendar: a run started for any other reason
+# (an erasure, a rebuilt month) never draws a correction, so when one appears says nothing
+# about anybody's data.
+CORRECTION_TAG = "pipelines/corrections"
 
 
 def release_root(out_dir: Path, recipient: str) -> Path:
@@ -132,3 +138,15 @@ def commit(staging: Path, version: int) -> Path:
 def discard(staging: Path) -> None:
     """Remove a staged draw or release that may not be stored."""
     shutil.rmtree(staging, ignore_errors=True)
+
+
+def corrections_due(out_dir: Path, after_days: int, now: datetime) -> list[str]:
+    """Periods with a first draw at least `after_days` old and no correction yet."""
+    due = set()
+    for record in (out_dir / "releases" / "_draws").glob(f"*/*/v1/{DRAW_RECORD}"):
+        if (record.parent.parent / "v2").exists():
+            continue
+        drawn_at = datetime.fromisoformat(json.loads(record.read_text())["drawn_at"])
+        if now - drawn_at >= timedelta(days=after_days):
+            due.add(record.parent.parent.name)
+    return sorted(due)

@@ -1,9 +1,10 @@
-"""A sensor that starts ingestion when raw log files land or change."""
+"""Sensors: raw files land, deletion requests arrive, gold goes stale, corrections fall due."""
 
 from __future__ import annotations
 
 import hashlib
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 
 import dagster as dg
@@ -12,10 +13,18 @@ from pipelines.erasure import REQUESTS_FOLDER, stale_periods
 from pipelines.ingest.raw_lines import DEFAULT_MAX_LINE_BYTES
 from pipelines.ingest.routing import index_source
 from pipelines.ingest.sources import SOURCES
-from pipelines.jobs import erasure_job, gold_job, ingest_job, weekly_gold_job
+from pipelines.jobs import (
+    erasure_job,
+    gold_job,
+    ingest_job,
+    release_job,
+    weekly_gold_job,
+    weekly_release_job,
+)
 from pipelines.partitions import daily_partitions, monthly_partitions, weekly_partitions
 from pipelines.periods import is_week, partition_key
-from pipelines.resources import StorageResource
+from pipelines.releases import CORRECTION_TAG, corrections_due
+from pipelines.resources import SharingPolicyResource, StorageResource
 
 
 def _file_states(root: Path, paths: list[Path]) -> dict[str, list[int]]:
@@ -121,4 +130,47 @@ def stale_gold_sensor(
     return dg.SensorResult(run_requests=requests)
 
 
-SENSORS = [raw_files_sensor, deletion_requests_sensor, stale_gold_sensor]
+@dg.sensor(
+    jobs=[release_job, weekly_release_job],
+    minimum_interval_seconds=3600,
+    description=(
+        "Hourly: for every month (or week) whose first draws are `correction_after_days` old and "
+        "not yet corrected, runs release_job (or weekly_release_job) tagged to draw the one "
+        "scheduled correction. Only the calendar decides, never the data."
+    ),
+    default_status=dg.DefaultSensorStatus.STOPPED,
+)
+def release_corrections_sensor(
+    context: dg.SensorEvaluationContext, storage: StorageResource, sharing: SharingPolicyResource
+) -> dg.SensorResult | dg.SkipReason:
+    """One tagged release run per period whose scheduled correction is due, asked once."""
+    after = sharing.policy().release.correction_after_days
+    labels = corrections_due(storage.out_path, after, datetime.now(UTC))
+    if not labels:
+        return dg.SkipReason("no correction is due")
+    requests = []
+    for label in labels:
+        job, partitions = (
+            (weekly_release_job, weekly_partitions)
+            if is_week(label)
+            else (release_job, monthly_partitions)
+        )
+        partition = partition_key(label)
+        if partitions.has_partition_key(partition):
+            requests.append(
+                dg.RunRequest(
+                    run_key=f"correction:{label}",
+                    partition_key=partition,
+                    job_name=job.name,
+                    tags={CORRECTION_TAG: "due"},
+                )
+            )
+    return dg.SensorResult(run_requests=requests)
+
+
+SENSORS = [
+    raw_files_sensor,
+    deletion_requests_sensor,
+    stale_gold_sensor,
+    release_corrections_sensor,
+]

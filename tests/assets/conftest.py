@@ -98,6 +98,7 @@ def materialize_month(
     keys: list,
     extra: tuple = (),
     sharing: SharingPolicyResource | None = None,
+    tags: dict[str, str] | None = None,
 ) -> dg.ExecuteInProcessResult:
     """Materialize `keys` for the test month; `extra` assets join the code location's."""
     with dg.instance_for_test() as instance:
@@ -108,4 +109,5 @@ def materialize_month(
             resources=resources_for(raw, out, sharing),
             instance=instance,
             raise_on_error=False,
+            tags=tags,
         )

@@ -58,6 +58,7 @@ def _materialize(
     keys: list,
     partition: str | None = None,
     sharing: SharingPolicyResource | None = None,
+    tags: dict[str, str] | None = None,
 ):
     with dg.instance_for_test() as instance:
         return dg.materialize(
@@ -67,6 +68,7 @@ def _materialize(
             resources=_resources(raw, out, sharing),
             instance=instance,
             raise_on_error=False,
+            tags=tags,
         )
 
 
@@ -265,7 +267,7 @@ def test_gold_is_stale_and_the_release_is_corrected_on_schedule(
     import yaml
 
     from deidentify.sharing_policy import DEFAULT_SHARING_POLICY_PATH
-    from pipelines.releases import latest_release
+    from pipelines.releases import CORRECTION_TAG, latest_release
 
     raw, out = erased["raw"], erased["out"]
     recipient = EXPORT_ASSETS[0].key.path[-1]
@@ -290,9 +292,12 @@ def test_gold_is_stale_and_the_release_is_corrected_on_schedule(
     document = yaml.safe_load(DEFAULT_SHARING_POLICY_PATH.read_text())
     document["differential_privacy"]["correction_after_days"] = 0
     policy = tmp_path / "policy.yaml"
-    policy.write_text(yaml.safe_dump(document))
+    policy.write_text(yaml.safe_dump(document, sort_keys=False))
     sharing = SharingPolicyResource(path=str(policy))
     assert _materialize(raw, out, _release_and_export(), MONTH, sharing).success
+    assert latest_release(out, recipient, "2026-10").version == 1, "only the calendar corrects"
+    calendar = {CORRECTION_TAG: "due"}
+    assert _materialize(raw, out, _release_and_export(), MONTH, sharing, calendar).success
     release = latest_release(out, recipient, "2026-10")
     assert release.version == 2 and release.record["corrects"] == f"{recipient}/2026-10/v1"
     ledger = (out / "audit" / "privacy_budget.jsonl").read_text().splitlines()

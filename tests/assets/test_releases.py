@@ -170,7 +170,7 @@ def test_a_release_the_budget_cannot_take_is_refused_and_not_stored(
     document["differential_privacy"]["budget_per_recipient_per_month"]["rho"] = 1.6
     document["differential_privacy"]["budget_per_class_per_month"]["advertiser"]["rho"] = 1.8
     policy = tmp_path / "policy.yaml"
-    policy.write_text(yaml.safe_dump(document))
+    policy.write_text(yaml.safe_dump(document, sort_keys=False))
     recipient = next(r for r in RECIPIENTS if r.cadence == "weekly")
     charges = len(_ledger(out))
     with dg.instance_for_test() as instance:
@@ -370,8 +370,11 @@ def test_every_recipient_of_a_dataset_gets_the_same_draw(delivered) -> None:
 
 def test_the_one_correction_comes_on_schedule_whatever_the_data(delivered, tmp_path: Path) -> None:
     """A correction that came only when the data changed would tell a recipient that somebody
-    who opted out was active; it comes on the calendar instead, once, changed data or not."""
+    who opted out was active; it comes on the calendar instead, once, changed data or not, and
+    only in a run the calendar started (the correction sensor's tag)."""
     import shutil
+
+    from pipelines.releases import CORRECTION_TAG
 
     raw, source, _ = delivered
     out = tmp_path / "out"
@@ -379,12 +382,15 @@ def test_the_one_correction_comes_on_schedule_whatever_the_data(delivered, tmp_p
     document = yaml.safe_load(DEFAULT_SHARING_POLICY_PATH.read_text())
     document["differential_privacy"]["correction_after_days"] = 0
     policy = tmp_path / "policy.yaml"
-    policy.write_text(yaml.safe_dump(document))
+    policy.write_text(yaml.safe_dump(document, sort_keys=False))
     sharing = SharingPolicyResource(path=str(policy))
     recipient = MONTHLY[0]
     charges = len(_ledger(out))
     first = latest_release(out, recipient.name, "2026-10")
     assert materialize_month(raw, out, _keys([recipient]), sharing=sharing).success
+    assert latest_release(out, recipient.name, "2026-10").version == 1, "an untagged run waits"
+    calendar = {CORRECTION_TAG: "due"}
+    assert materialize_month(raw, out, _keys([recipient]), sharing=sharing, tags=calendar).success
     corrected = latest_release(out, recipient.name, "2026-10")
     assert corrected.version == 2 and corrected.record["corrects"] == first.release_id
     assert all(d.endswith("/v2") for d in corrected.record["draws"].values())
@@ -394,7 +400,7 @@ def test_the_one_correction_comes_on_schedule_whatever_the_data(delivered, tmp_p
         (out / "exports" / recipient.name / "2026-10-v2" / "manifest.json").read_text()
     )
     assert manifest["release"]["corrects"] == first.release_id
-    assert materialize_month(raw, out, _keys([recipient]), sharing=sharing).success
+    assert materialize_month(raw, out, _keys([recipient]), sharing=sharing, tags=calendar).success
     assert latest_release(out, recipient.name, "2026-10").version == 2, "one correction, no more"
     assert len(_ledger(out)) == charges + 1
 

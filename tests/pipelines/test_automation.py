@@ -10,8 +10,14 @@ import orjson
 
 from pipelines.definitions import defs
 from pipelines.erasure import stale_marker
-from pipelines.resources import StorageResource
-from pipelines.sensors import deletion_requests_sensor, raw_files_sensor, stale_gold_sensor
+from pipelines.releases import CORRECTION_TAG
+from pipelines.resources import SharingPolicyResource, StorageResource
+from pipelines.sensors import (
+    deletion_requests_sensor,
+    raw_files_sensor,
+    release_corrections_sensor,
+    stale_gold_sensor,
+)
 
 
 def _tick(name: str, when: datetime) -> list[dg.RunRequest]:
@@ -123,3 +129,28 @@ def test_stale_gold_months_are_rebuilt(tmp_path: Path) -> None:
     result = _sensor(stale_gold_sensor, storage, None)
     requested = {(r.job_name, r.partition_key) for r in result.run_requests}
     assert requested == {("gold_job", "2026-09-01"), ("weekly_gold_job", "2026-09-28")}
+
+
+def test_corrections_are_asked_for_by_the_calendar_only(tmp_path: Path) -> None:
+    """A period is corrected once its first draws are old enough, whatever happened to its data."""
+    from datetime import timedelta
+
+    out = tmp_path / "out"
+    storage = StorageResource(raw_dir=str(tmp_path / "raw"), out_dir=str(out))
+    now = datetime.now(UTC)
+    for period, age in (("2026-09", 40), ("2026-W40", 30), ("2026-10", 3), ("2026-08", 90)):
+        folder = out / "releases" / "_draws" / "daily_traffic" / period / "v1"
+        folder.mkdir(parents=True)
+        drawn_at = (now - timedelta(days=age)).isoformat()
+        (folder / "draw.json").write_text(orjson.dumps({"drawn_at": drawn_at}).decode())
+    (out / "releases" / "_draws" / "daily_traffic" / "2026-08" / "v2").mkdir()
+    with dg.instance_for_test() as instance:
+        context = dg.build_sensor_context(
+            instance=instance, resources={"storage": storage, "sharing": SharingPolicyResource()}
+        )
+        result = release_corrections_sensor(context)
+    requested = {(r.job_name, r.partition_key, r.tags[CORRECTION_TAG]) for r in result.run_requests}
+    assert requested == {
+        ("release_job", "2026-09-01", "due"),
+        ("weekly_release_job", "2026-09-28", "due"),
+    }
