@@ -215,7 +215,7 @@ def _build_release(
                 records[name] = current[name].record
         previous_release = latest_release(out_dir, recipient, label)
         draw_ids = {name: records[name]["draw_id"] for name in names}
-        if previous_release is not None and previous_release.record["draws"] == draw_ids:
+        if previous_release is not None and previous_release.record.get("draws") == draw_ids:
             return ReleaseOutcome(previous_release, drawn)
         version = previous_release.version + 1 if previous_release else 1
         release_id = f"{recipient}/{label}/v{version}"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import dagster as dg
@@ -15,6 +15,7 @@ from pipelines.ingest.routing import dates_found, index_source
 from pipelines.ingest.sources import SOURCES
 from pipelines.partitions import FIRST_DATE
 from pipelines.periods import is_week, partition_key, period_end, period_label
+from pipelines.releases import CORRECTION_TAG, corrections_due
 
 
 class NothingToRun(ValueError):
@@ -173,7 +174,7 @@ def run_pipeline(raw_dir: Path, out_dir: Path, start: date | None, end: date | N
     instance = _instance()
     tally = _Tally()
 
-    def run(label: str, partition: str | None, selection: list) -> None:
+    def run(label: str, partition: str | None, selection: list, tags: dict | None = None) -> None:
         if label in ("warehouse", "exports", "weekly exports") and tally.failures:
             print(f"  {partition or label}: {label} not run, because of the failures below")
             return
@@ -184,7 +185,7 @@ def run_pipeline(raw_dir: Path, out_dir: Path, start: date | None, end: date | N
             resources=resources,
             instance=instance,
             raise_on_error=False,
-            tags={"launched_by": "python -m pipelines run"},
+            tags={"launched_by": "python -m pipelines run", **(tags or {})},
             run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
         )
         shown = label
@@ -226,6 +227,14 @@ def run_pipeline(raw_dir: Path, out_dir: Path, start: date | None, end: date | N
         run("exports", month, exports)
     for week in (w for w in gold_weeks if weekly_exports):
         run("weekly exports", week, weekly_exports)
+    # The scheduled corrections that are due (what release_corrections_sensor does in Dagster):
+    # chosen by the calendar only, whatever this run was started for.
+    after = resources["sharing"].policy().release.correction_after_days
+    for label in corrections_due(out_dir, after, datetime.now(UTC)):
+        key, selection = partition_key(label), weekly_exports if is_week(label) else exports
+        if selection and (key in closed_weeks or key in closed_months):
+            run("exports" if not is_week(label) else "weekly exports", key, selection,
+                {CORRECTION_TAG: "due"})  # fmt: skip
     if gold_months or gold_weeks:
         run("warehouse", None, [warehouse.key])
     _print_summary(tally.totals, out_dir)
