@@ -134,6 +134,25 @@ def test_once_the_day_is_fixed_the_period_is_released_with_its_coverage(
     )
     assert manifest["coverage"] == {"complete": True, "days": 31}
 
+    # A later run, once the first draws are old enough (here: at once), draws the one scheduled
+    # correction of every released period, whatever the data; the run after it draws nothing.
+    import yaml
+
+    from deidentify.sharing_policy import DEFAULT_SHARING_POLICY_PATH
+    from pipelines.releases import latest_release
+
+    document = yaml.safe_load(DEFAULT_SHARING_POLICY_PATH.read_text())
+    document["differential_privacy"]["correction_after_days"] = 0
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(yaml.safe_dump(document, sort_keys=False))
+    for _ in range(2):
+        again = run_pipeline_cli(raw, out, {**ENV, "PIPELINES_SHARING_POLICY": str(policy)})
+        assert again.returncode == 0, again.stdout + again.stderr
+    recipient = EXPORT_ASSETS[0].key.path[-1]
+    assert latest_release(out, recipient, "2026-10").version == 2
+    assert (out / "exports" / recipient / "2026-10-v2").exists()
+    assert not (out / "exports" / recipient / "2026-10-v3").exists()
+
 
 def test_only_days_outside_the_logs_span_are_recorded_as_having_no_input(tmp_path: Path) -> None:
     """A day with no line between days with lines looks like a lost file: it stays missing."""
