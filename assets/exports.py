@@ -16,7 +16,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from dagster_aws.s3 import S3Resource
 
 from assets.release_build import dataset_schema, identifier_findings, vocabulary_findings
-from assets.released_datasets import RELEASED_DATASETS
+from assets.released_datasets import COLUMN_MEANINGS, RELEASED_DATASETS
 from assets.releases import release_period
 from deidentify.budget import PrivacyAccountant
 from deidentify.sharing_policy import PolicyViolation
@@ -75,8 +75,9 @@ def _readme(recipient: Recipient, release: StoredRelease, policy) -> str:
         f"This release cost rho={record['rho']:.4g} (zero-concentrated DP), about "
         f"epsilon={epsilon['epsilon']:.3g} at delta={epsilon['delta']:g}, charged to this "
         "recipient's monthly privacy budget. Releases are stored: asking again returns the same "
-        "numbers. A later correction (after an erasure or late data) is a new release with new "
-        "noise; do not average releases, the budget already counts both.",
+        "numbers, and every recipient of a dataset receives the same numbers. Each period is "
+        "corrected once, on a fixed schedule, with the erasures and late data known by then: "
+        "a new draw, charged to the budget like the first.",
         "",
         f"Sharing policy v{policy.version}. Verify `manifest.sig` (HMAC-SHA256 of "
         "`manifest.json` with the delivery key) and the SHA-256 of every file listed in the "
@@ -92,20 +93,28 @@ def _readme(recipient: Recipient, release: StoredRelease, policy) -> str:
         lines += [f"## {name}", "", dataset.description, "", "| column | type | meaning |"]
         lines.append("| --- | --- | --- |")
         for field in schema:
-            meaning = dataset.measure_descriptions.get(field.name, "")
+            meaning = dataset.measure_descriptions.get(field.name) or COLUMN_MEANINGS.get(
+                field.name, ""
+            )
             if field.name.endswith("_error95"):
                 meaning = "half-width of the 95% interval of the noise"
             elif field.name == "breakdown":
                 meaning = "which columns group this row (the others are empty)"
             lines.append(f"| {field.name} | {field.type} | {meaning} |")
-        lines += [
-            "",
-            "| breakdown | at most cells a person adds to | clamps |",
-            "| --- | ---: | --- |",
-        ]
-        clamps = ", ".join(f"{m} <= {c:g} per cell" for m, c in spec.clamps.items()) or "-"
-        for breakdown in spec.breakdowns:
-            lines.append(f"| {breakdown.name} | {breakdown.max_cells_per_person} | {clamps} |")
+        noise = release.record["datasets"][name]["noise"]
+        lines += ["", "| breakdown | cells a person adds to, at most | clamps | ±95% error |"]
+        lines.append("| --- | ---: | --- | --- |")
+        for query in spec.queries(dataset.measures):
+            clamps = ", ".join(
+                f"{m.name} <= {m.clamp:g} per cell" for m in query.measures if m.kind == "sum"
+            )
+            errors = ", ".join(
+                f"{measure} ±{values['error95']:g}"
+                for measure, values in noise.get(query.breakdown, {}).items()
+            )
+            lines.append(
+                f"| {query.breakdown} | {query.max_cells_per_person} | {clamps or '-'} | {errors} |"
+            )
         lines.append("")
     return "\n".join(lines)
 

@@ -13,6 +13,27 @@ from dataclasses import dataclass
 from assets.gold import SALES_PER_CUSTOMER
 from deidentify.dp import FLAG, PEOPLE, SUM
 
+# What each period and dimension column of a released table holds, for the data dictionary.
+COLUMN_MEANINGS = {
+    "month": "the calendar month (UTC) the row is about",
+    "week": "the ISO week (Monday to Sunday, UTC) the row is about",
+    "day": "the day (UTC)",
+    "source": "app: the app's page-view events; web: the web access log",
+    "page_section": "the page section (first segment of the URL's route)",
+    "device_type": "desktop, mobile or tablet",
+    "browser_family": "the browser family",
+    "os_family": "the operating system family",
+    "country": "the country of the visitor's network (ISO code)",
+    "event": "the feature used",
+    "specialty": "the customer's medical specialty",
+    "plan": "the subscription plan",
+    "state": "the customer's US state",
+    "title": "the customer's professional title",
+    "age_band": "the customer's ten-year age band",
+    "practice_size_band": "the number of people in the customer's practice, banded",
+    "search_term": "a scrubbed search term that enough people searched for",
+}
+
 
 @dataclass(frozen=True)
 class ReleasedDataset:

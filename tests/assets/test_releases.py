@@ -64,6 +64,8 @@ def test_each_recipient_gets_its_stored_release_signed_and_checked(delivered) ->
                 assert pq.read_table(package / f"{name}.parquet").equals(release.table(name))
         readme = (package / "README.md").read_text()
         assert "differential privacy" in readme and "error95" in readme
+        assert "| page_section | 16 | page_views <= 100 per cell | page_views ±" in readme
+        assert "| day | string | the day (UTC) |" in readme
         tampered = next(package.glob("*.csv"))
         tampered.write_text(tampered.read_text() + "extra\n")
         assert any("SHA-256 differs" in p for p in verify_package(package, key))
