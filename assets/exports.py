@@ -345,6 +345,7 @@ def _assemble(
                 "epsilon_at_delta",
                 "months_charged",
                 "built_at",
+                "draws",
             )
         },
         "coverage": {"complete": coverage.is_complete, "days": coverage.summary()["days_expected"]},

@@ -56,6 +56,7 @@ def test_each_recipient_gets_its_stored_release_signed_and_checked(delivered) ->
             == f"{recipient.name}/2026-10/v1"
         )
         assert manifest["release"]["rho"] > 0 and manifest["signing_key_version"] == "d1"
+        assert manifest["release"]["draws"] == release.record["draws"]
         for name in recipient.datasets:
             csv = (package / f"{name}.csv").read_text()
             header = csv.splitlines()[0]
