@@ -7,6 +7,7 @@ deidentify/budget.py, the files pipelines/releases.py.
 
 from __future__ import annotations
 
+import functools
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -138,6 +139,18 @@ def needs_draw(
     return now - drawn_at >= timedelta(days=correction_after_days)
 
 
+def _one_release_at_a_time(build):
+    """Hold the release lock around `build(out_dir, ...)`: two steps never draw the same dataset."""
+
+    @functools.wraps(build)
+    def locked(out_dir, *args, **kwargs):
+        with release_lock(out_dir):
+            return build(out_dir, *args, **kwargs)
+
+    return locked
+
+
+@_one_release_at_a_time
 def build_release(
     out_dir,
     recipient: str,
@@ -163,28 +176,7 @@ def build_release(
     together) has not paid for yet. One release is built at a time (the release lock), so two
     recipients never draw the same dataset twice.
     """
-    with release_lock(out_dir):
-        return _build_release(
-            out_dir, recipient, recipient_class, names, policy, period, label, start, end,
-            checks, noise, now or datetime.now(UTC), corrections,
-        )  # fmt: skip
-
-
-def _build_release(
-    out_dir,
-    recipient: str,
-    recipient_class: str,
-    names: list[str],
-    policy: SharingPolicy,
-    period: str,
-    label: str,
-    start: date,
-    end: date,
-    checks,
-    noise: NoiseSource | None,
-    now: datetime,
-    corrections: bool,
-) -> ReleaseOutcome:
+    now = now or datetime.now(UTC)
     rules = policy.release
     current = {name: latest_draw(out_dir, name, label) for name in names}
     due = [

@@ -115,19 +115,27 @@ def stale_gold_sensor(
     for label in periods:
         markers = sorted((storage.out_path / "gold" / "_stale").glob(f"*/period={label}.json"))
         stamp = max(p.stat().st_mtime_ns for p in markers)
-        job, partitions = (
-            (weekly_gold_job, weekly_partitions)
-            if is_week(label)
-            else (gold_job, monthly_partitions)
-        )
-        partition = partition_key(label)
-        if partitions.has_partition_key(partition):
-            requests.append(
-                dg.RunRequest(
-                    run_key=f"{label}:{stamp}", partition_key=partition, job_name=job.name
-                )
-            )
+        request = _period_run(label, gold_job.name, weekly_gold_job.name, f"{label}:{stamp}")
+        if request is not None:
+            requests.append(request)
     return dg.SensorResult(run_requests=requests)
+
+
+def _period_run(
+    label: str,
+    monthly_job: str,
+    weekly_job: str,
+    run_key: str,
+    tags: dict[str, str] | None = None,
+) -> dg.RunRequest | None:
+    """A run of the monthly (or weekly) job, by name, for a period label; None for an open one."""
+    job, partitions = (
+        (weekly_job, weekly_partitions) if is_week(label) else (monthly_job, monthly_partitions)
+    )
+    partition = partition_key(label)
+    if not partitions.has_partition_key(partition):
+        return None
+    return dg.RunRequest(run_key=run_key, partition_key=partition, job_name=job, tags=tags or {})
 
 
 @dg.sensor(
@@ -148,24 +156,12 @@ def release_corrections_sensor(
     labels = corrections_due(storage.out_path, after, datetime.now(UTC))
     if not labels:
         return dg.SkipReason("no correction is due")
-    requests = []
-    for label in labels:
-        job, partitions = (
-            (weekly_release_job, weekly_partitions)
-            if is_week(label)
-            else (release_job, monthly_partitions)
-        )
-        partition = partition_key(label)
-        if partitions.has_partition_key(partition):
-            requests.append(
-                dg.RunRequest(
-                    run_key=f"correction:{label}",
-                    partition_key=partition,
-                    job_name=job.name,
-                    tags={CORRECTION_TAG: "due"},
-                )
-            )
-    return dg.SensorResult(run_requests=requests)
+    tags = {CORRECTION_TAG: "due"}
+    requests = [
+        _period_run(label, release_job.name, weekly_release_job.name, f"correction:{label}", tags)
+        for label in labels
+    ]
+    return dg.SensorResult(run_requests=[r for r in requests if r is not None])
 
 
 SENSORS = [
