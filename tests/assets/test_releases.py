@@ -431,3 +431,22 @@ def test_two_recipients_built_at_once_share_one_draw(delivered) -> None:
     assert sorted(
         p.name for p in (out / "releases" / "_draws" / "daily_traffic" / "2026-W42").iterdir()
     ) == ["v1"]
+
+
+def test_the_utility_command_measures_every_shared_table(delivered, tmp_path: Path) -> None:
+    from datetime import date
+
+    from assets.released_datasets import RELEASED_DATASETS
+    from pipelines.utility import run_utility
+
+    _, out, _ = delivered
+    figures = tmp_path / "utility.json"
+    code = run_utility(out, date(2026, 10, 1), [0.5, 1.0], 1, figures)
+    results = json.loads(figures.read_text())
+    assert [r["scale"] for r in results] == [0.5, 1.0]
+    default = results[1]
+    assert set(default["metrics"]) == set(RELEASED_DATASETS)
+    traffic = default["metrics"]["daily_traffic"]["active_users"]
+    assert 0 <= traffic["median_relative_error"] < 1 and traffic["rows"] == 62
+    assert default["goals"]["every shared table non-empty"]["met"]
+    assert code == (0 if all(g["met"] for g in default["goals"].values()) else 1)
