@@ -86,7 +86,6 @@ class ReleaseOutcome:
 
     release: StoredRelease
     drawn: dict[str, DatasetRelease]
-    ledger_entry: dict | None = None
 
 
 def draw_release(
@@ -224,7 +223,7 @@ def build_release(
             {records[n]["draw_id"]: (records[n]["rho"], records[n]["delta"]) for n in names},
             release_id, note,
         )  # fmt: skip
-        entry = PrivacyAccountant(budget_ledger(out_dir), rules).charge(charge)
+        PrivacyAccountant(budget_ledger(out_dir), rules).charge(charge)
         for name, folder in staged.items():
             commit(folder, records[name]["version"])
         staged = {}
@@ -259,7 +258,7 @@ def build_release(
         folder = stage_release(
             out_dir, recipient, label, {n: d.table(n) for n, d in draws.items()}, record
         )
-        return ReleaseOutcome(StoredRelease(commit(folder, version), record), drawn, entry)
+        return ReleaseOutcome(StoredRelease(commit(folder, version), record), drawn)
     finally:
         for folder in staged.values():
             discard(folder)
