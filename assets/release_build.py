@@ -25,7 +25,7 @@ from assets.gold_build import (
     run_period_sql,
 )
 from assets.released_datasets import RELEASED_DATASETS
-from deidentify.budget import Charge, PrivacyAccountant, months_of
+from deidentify.budget import Charge, DrawCost, PrivacyAccountant, months_of
 from deidentify.dp import NoiseSource, zcdp_to_epsilon
 from deidentify.engine import ScrubEngine, structured_engine, text_engine
 from deidentify.release_build import (
@@ -40,6 +40,7 @@ from deidentify.scan import scan_table
 from deidentify.sharing_policy import SharingPolicy
 from deidentify.vocabularies import outside_vocabulary
 from pipelines.locks import release_lock
+from pipelines.periods import period_label
 from pipelines.releases import (
     StoredDraw,
     StoredRelease,
@@ -177,37 +178,51 @@ def build_release(
     """
     now = now or datetime.now(UTC)
     rules = policy.release
-    current = {name: latest_draw(out_dir, name, label) for name in names}
+    units = {
+        name: draw_units(policy.release.datasets[name], period, label, start, end) for name in names
+    }
+    keys = [(name, unit) for name in names for unit in units[name]]
+    current = {(name, unit): latest_draw(out_dir, name, unit.label) for name, unit in keys}
     due = [
-        name
-        for name in names
-        if needs_draw(current[name], rules.correction_after_days, now, corrections)
+        key
+        for key in keys
+        if needs_draw(current[key], rules.correction_after_days, now, corrections)
     ]
-    tables: dict[str, pa.Table] = {}
-    drawn: dict[str, DatasetRelease] = {}
-    if due:
-        inputs = period_inputs(out_dir, start, end, period)
-        exact = contributions(due, inputs, policy.exclude_opted_out)
-        tables, drawn = draw_release(due, exact, policy, period, label, start, end, noise)
-    staged: dict[str, Path] = {}
+    tables: dict[tuple, pa.Table] = {}
+    drawn: dict[tuple, DatasetRelease] = {}
+    for unit in dict.fromkeys(unit for _, unit in due):
+        due_names = [name for name, u in due if u == unit]
+        inputs = period_inputs(out_dir, unit.start, unit.end, unit.period)
+        exact = contributions(due_names, inputs, policy.exclude_opted_out)
+        unit_tables, unit_drawn = draw_release(
+            due_names, exact, policy, unit.period, unit.label, unit.start, unit.end, noise
+        )
+        for name in due_names:
+            tables[(name, unit)], drawn[(name, unit)] = unit_tables[name], unit_drawn[name]
+    staged: dict[tuple, Path] = {}
     try:
-        failed = checks(tables) if tables else []
+        new_by_name: dict[str, list[pa.Table]] = {}
+        for (name, _), table in tables.items():
+            new_by_name.setdefault(name, []).append(table)
+        staged_tables = {name: pa.concat_tables(parts) for name, parts in new_by_name.items()}
+        failed = checks(staged_tables) if staged_tables else []
         if failed:
             raise ReleaseRejected(f"check(s) {', '.join(failed)} failed on the new draws")
         records = {}
-        for name in names:
-            if name in drawn:
-                previous = current[name]
+        for key in keys:
+            name, unit = key
+            if key in drawn:
+                previous = current[key]
                 version = previous.version + 1 if previous else 1
-                records[name] = _draw_record(name, label, version, previous, drawn[name], now)
-                records[name]["rows"] = tables[name].num_rows
-                staged[name] = stage_draw(out_dir, name, label, tables[name], records[name])
+                records[key] = _draw_record(name, unit, version, previous, drawn[key], now)
+                records[key]["rows"] = tables[key].num_rows
+                staged[key] = stage_draw(out_dir, name, unit.label, tables[key], records[key])
             else:
-                records[name] = current[name].record
+                records[key] = current[key].record
         previous_release = latest_release(out_dir, recipient, label)
-        draw_ids = {name: records[name]["draw_id"] for name in names}
+        draw_ids = {name: [records[(name, u)]["draw_id"] for u in units[name]] for name in names}
         if previous_release is not None and previous_release.record.get("draws") == draw_ids:
-            return ReleaseOutcome(previous_release, drawn)
+            return ReleaseOutcome(previous_release, {n: d for (n, _), d in drawn.items()})
         version = previous_release.version + 1 if previous_release else 1
         release_id = f"{recipient}/{label}/v{version}"
         corrected = [r["corrects"] for r in records.values() if r.get("corrects")]
@@ -217,16 +232,17 @@ def build_release(
             if corrected
             else "first release of the period"
         )
-        months = months_of(start, end)
-        charge = Charge(
-            recipient, recipient_class, label, tuple(months),
-            {records[n]["draw_id"]: (records[n]["rho"], records[n]["delta"]) for n in names},
-            release_id, note,
-        )  # fmt: skip
+        costs = {
+            r["draw_id"]: DrawCost(r["rho"], r["delta"], tuple(r["months"]))
+            for r in records.values()
+        }
+        months = sorted({m for cost in costs.values() for m in cost.months})
+        charge = Charge(recipient, recipient_class, label, tuple(months), costs, release_id, note)
         PrivacyAccountant(budget_ledger(out_dir), rules).charge(charge)
-        for name, folder in staged.items():
-            commit(folder, records[name]["version"])
+        for key, folder in staged.items():
+            commit(folder, records[key]["version"])
         staged = {}
+        by_name = {name: [records[(name, u)] for u in units[name]] for name in names}
         record = {
             "release_id": release_id,
             "recipient": recipient,
@@ -239,14 +255,18 @@ def build_release(
             "note": note,
             "draws": draw_ids,
             "datasets": {
-                name: {k: records[name][k] for k in ("rows", "rho", "delta", "noise")}
-                for name in names
+                name: {
+                    "rho": sum(r["rho"] for r in parts),
+                    "delta": sum(r["delta"] for r in parts),
+                    "noise": parts[0]["noise"],
+                }
+                for name, parts in by_name.items()
             },
-            "rho": sum(records[name]["rho"] for name in names),
-            "delta": sum(records[name]["delta"] for name in names),
+            "rho": sum(cost.rho for cost in costs.values()),
+            "delta": sum(cost.delta for cost in costs.values()),
             "epsilon_at_delta": {
                 "epsilon": zcdp_to_epsilon(
-                    sum(records[name]["rho"] for name in names), rules.recipient_budget.delta
+                    sum(cost.rho for cost in costs.values()), rules.recipient_budget.delta
                 ),
                 "delta": rules.recipient_budget.delta,
             },
@@ -254,28 +274,84 @@ def build_release(
             "built_at": now.date().isoformat(),
             "policy_version": policy.version,
         }
-        draws = {name: latest_draw(out_dir, name, label) for name in names}
-        folder = stage_release(
-            out_dir, recipient, label, {n: d.table(n) for n, d in draws.items()}, record
+        released = {
+            name: assemble(
+                name,
+                [latest_draw(out_dir, name, u.label).table(name) for u in units[name]],
+                policy,
+                period,
+                label,
+                start,
+                end,
+            )
+            for name in names
+        }
+        for name, table in released.items():
+            record["datasets"][name]["rows"] = table.num_rows
+        folder = stage_release(out_dir, recipient, label, released, record)
+        return ReleaseOutcome(
+            StoredRelease(commit(folder, version), record), {n: d for (n, _), d in drawn.items()}
         )
-        return ReleaseOutcome(StoredRelease(commit(folder, version), record), drawn)
     finally:
         for folder in staged.values():
             discard(folder)
 
 
+@dataclass(frozen=True)
+class DrawUnit:
+    """The period one draw covers: the release's own period, or an ISO week of it."""
+
+    period: str
+    label: str
+    start: date
+    end: date
+
+
+def draw_units(spec, period: str, label: str, start: date, end: date) -> list[DrawUnit]:
+    """The draws a dataset's release of [start, end) is made of: itself, or its ISO weeks."""
+    if spec.drawn_by != "week" or period == "week":
+        return [DrawUnit(period, label, start, end)]
+    units, monday = [], start - timedelta(days=start.weekday())
+    while monday < end:
+        week_end = monday + timedelta(days=7)
+        units.append(DrawUnit("week", period_label("week", monday), monday, week_end))
+        monday = week_end
+    return units
+
+
+def assemble(
+    name: str,
+    parts: list[pa.Table],
+    policy: SharingPolicy,
+    period: str,
+    label: str,
+    start: date,
+    end: date,
+) -> pa.Table:
+    """A dataset's release of the period from its draws: the draws' rows of the period's days."""
+    schema = dataset_schema(name, policy, period)
+    if len(parts) == 1 and parts[0].schema.equals(schema):
+        return parts[0]
+    frame = pd.concat([part.to_pandas() for part in parts], ignore_index=True)
+    days = set(period_days(start, end))
+    frame = frame[frame["day"].isin(days)].drop(columns=["week", "month"], errors="ignore")
+    frame.insert(0, period_column(period), label)
+    return pa.Table.from_pandas(frame[schema.names], schema=schema, preserve_index=False)
+
+
 def _draw_record(
     name: str,
-    label: str,
+    unit: DrawUnit,
     version: int,
     previous: StoredDraw | None,
     released: DatasetRelease,
     now: datetime,
 ) -> dict:
     return {
-        "draw_id": f"{name}/{label}/v{version}",
+        "draw_id": f"{name}/{unit.label}/v{version}",
         "dataset": name,
-        "period": label,
+        "period": unit.label,
+        "months": months_of(unit.start, unit.end),
         "version": version,
         "corrects": previous.draw_id if previous else None,
         "rho": released.rho,

@@ -15,6 +15,7 @@ from assets.metadata import preview_markdown
 from assets.release_build import (
     ReleaseRejected,
     build_release,
+    draw_units,
     identifier_findings,
     vocabulary_findings,
 )
@@ -33,7 +34,10 @@ VOCABULARY = "values_in_vocabulary"
 IDENTIFIERS = "no_identifier_in_release"
 BUDGET = "charged_within_budget"
 RELEASE_CHECKS = {
-    COMPLETE: "Every day of the period is complete in silver, or recorded with no input.",
+    COMPLETE: (
+        "Every day the release draws from (the period, and for a dataset drawn by week every "
+        "day of the weeks that touch it) is complete in silver, or recorded with no input."
+    ),
     VOCABULARY: "Every dimension value is in its closed vocabulary (or `other`, `unknown`).",
     IDENTIFIERS: "Every string value re-scanned by Presidio (NER on search terms): no finding.",
     BUDGET: "The stored release has its line in the privacy-budget ledger and every budget holds.",
@@ -106,7 +110,12 @@ def build_release_asset(recipient: Recipient) -> dg.AssetsDefinition:
             raise dg.Failure(description=str(exc), allow_retries=False) from exc
         details: dict[str, tuple[bool, dict]] = {}
         with erasure_lock(out, exclusive=False):
-            coverage = period_coverage(out, start, end)
+            units = [
+                unit
+                for dataset in recipient.datasets
+                for unit in draw_units(policy.release.datasets[dataset], period, label, start, end)
+            ]
+            coverage = period_coverage(out, min(u.start for u in units), max(u.end for u in units))
             details[COMPLETE] = (
                 coverage.is_complete,
                 {**coverage.summary(), "explanation": coverage.explain()},

@@ -5,8 +5,8 @@ one charge: recipient, class, period, the calendar months it touches, datasets, 
 delta spent, and what is spent and left in each month afterwards. Under zCDP the losses of
 releases about the same people add up, so the spent loss of a month is the sum of its lines.
 
-A release is charged to every calendar month its period touches (a week across two months
-charges both): a person's data of a month is in every release whose period overlaps it.
+Each draw is charged to every calendar month its data come from (a week across two months
+charges both): a person's data of a month is in every draw whose period overlaps it.
 Every recipient of a dataset and period receives the same draw, so an account pays for a draw
 once: a recipient for the draws it receives, a class with a class budget (recipients that may
 pool what they receive) for the draws any of its recipients receives, and the account of all
@@ -51,14 +51,23 @@ ALL_RECIPIENTS = "all-recipients"
 
 
 @dataclass(frozen=True)
+class DrawCost:
+    """What one draw costs, and the calendar months of the data it was drawn from."""
+
+    rho: float
+    delta: float
+    months: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class Charge:
-    """What a release asks of the budget: the draws it delivers, each with its (rho, delta)."""
+    """What a release asks of the budget: the draws it delivers, each with its cost."""
 
     recipient: str
     recipient_class: str
     period: str
     months: tuple[str, ...]
-    draws: dict[str, tuple[float, float]]
+    draws: dict[str, DrawCost]
     release_id: str
     note: str = ""
 
@@ -91,10 +100,10 @@ class PrivacyAccountant:
     def _spent(entries: list[dict], account: str, month: str) -> tuple[float, float]:
         rho = delta = 0.0
         for entry in entries:
-            charged = entry["charged"].get(account)
-            if month in entry["months"] and charged:
-                rho += charged["rho"]
-                delta += charged["delta"]
+            for cost in entry["charged"].get(account, {}).get("draws", {}).values():
+                if month in cost["months"]:
+                    rho += cost["rho"]
+                    delta += cost["delta"]
         return rho, delta
 
     @staticmethod
@@ -149,16 +158,28 @@ class PrivacyAccountant:
             for account, _ in accounts:
                 unpaid = sorted(set(charge.draws) - self._paid(entries, account))
                 charged[account] = {
-                    "draws": unpaid,
-                    "rho": sum(charge.draws[d][0] for d in unpaid),
-                    "delta": sum(charge.draws[d][1] for d in unpaid),
+                    "draws": {
+                        d: {
+                            "rho": charge.draws[d].rho,
+                            "delta": charge.draws[d].delta,
+                            "months": list(charge.draws[d].months),
+                        }
+                        for d in unpaid
+                    },
+                    "rho": sum(charge.draws[d].rho for d in unpaid),
+                    "delta": sum(charge.draws[d].delta for d in unpaid),
                 }
+            months = sorted(
+                set(charge.months).union(*(cost.months for cost in charge.draws.values()))
+            )
             after: dict[str, dict] = {}
-            for month in charge.months:
+            for month in months:
                 for account, budget in accounts:
                     rho, delta = self._spent(entries, account, month)
-                    rho += charged[account]["rho"]
-                    delta += charged[account]["delta"]
+                    for cost in charged[account]["draws"].values():
+                        if month in cost["months"]:
+                            rho += cost["rho"]
+                            delta += cost["delta"]
                     if rho > budget.rho + _SLACK or delta > budget.delta * (1 + 1e-9):
                         raise BudgetExceeded(
                             f"release {charge.release_id} refused: {account} would spend "
@@ -178,7 +199,7 @@ class PrivacyAccountant:
                 "recipient_class": charge.recipient_class,
                 "accounts": [account for account, _ in accounts],
                 "period": charge.period,
-                "months": list(charge.months),
+                "months": months,
                 "draws": sorted(charge.draws),
                 "rho": charged[f"recipient:{charge.recipient}"]["rho"],
                 "delta": charged[f"recipient:{charge.recipient}"]["delta"],

@@ -8,6 +8,10 @@ from deidentify.dp import Measure, Query
 from deidentify.vocabularies import OPEN_DIMENSIONS
 
 KEY_MODES = ("public", "selected")
+# `period`: drawn for each period a recipient receives. `week`: drawn once per ISO week; a
+# monthly release takes the days of the month from the weeks that touch it, so a day is drawn
+# once whatever the cadences of its recipients.
+DRAWN_BY = ("period", "week")
 
 
 class ReleasePolicyError(ValueError):
@@ -45,6 +49,7 @@ class ReleasedDatasetPolicy:
     clamps: dict[str, float]
     shares: dict[str, float]
     breakdowns: tuple[Breakdown, ...]
+    drawn_by: str = "period"
 
     @property
     def rho(self) -> float:
@@ -155,6 +160,14 @@ def parse_release_policy(document: dict, clauses: set[str], categories: dict) ->
         for category in spec["categories"]:
             if categories.get(category, {}).get("aggregate_sharing") != "allowed":
                 raise ReleasePolicyError(f"{where}: may not be derived from {category!r}")
+        drawn_by = str(spec.get("drawn_by", "period"))
+        if drawn_by not in DRAWN_BY:
+            raise ReleasePolicyError(f"{where}: drawn_by must be one of {DRAWN_BY}")
+        if drawn_by == "week" and any("day" not in b.dimensions for b in breakdowns):
+            raise ReleasePolicyError(
+                f"{where}: a dataset drawn by week must group every breakdown by day, so that "
+                "a month can be cut from its weeks"
+            )
         datasets[name] = ReleasedDatasetPolicy(
             name=name,
             subject=str(spec["subject"]),
@@ -163,6 +176,7 @@ def parse_release_policy(document: dict, clauses: set[str], categories: dict) ->
             clamps=clamps,
             shares={k: float(v) for k, v in (spec.get("shares") or {}).items()},
             breakdowns=tuple(breakdowns),
+            drawn_by=drawn_by,
         )
     if section.get("clause") not in clauses:
         raise ReleasePolicyError(

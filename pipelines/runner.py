@@ -131,6 +131,19 @@ class _Tally:
                 )
 
 
+def weeks_touching(month: str) -> list[str]:
+    """Partition keys of the ISO weeks that hold a day of the month (`2026-10-01`): a release
+    drawn by week reads every day of them."""
+    start = date.fromisoformat(month)
+    end = period_end("month", start)
+    monday = start - timedelta(days=start.weekday())
+    weeks = []
+    while monday < end:
+        weeks.append(monday.isoformat())
+        monday += timedelta(days=7)
+    return weeks
+
+
 def run_pipeline(raw_dir: Path, out_dir: Path, start: date | None, end: date | None) -> int:
     """Materialize bronze and silver per day, gold per closed month, then the warehouse.
 
@@ -205,8 +218,12 @@ def run_pipeline(raw_dir: Path, out_dir: Path, start: date | None, end: date | N
     stale_weeks = {partition_key(label) for label in stale if is_week(label)}
     gold_months = [m for m in sorted(set(months) | stale_months) if m in closed_months]
     gold_weeks = [w for w in sorted(set(weeks) | stale_weeks) if w in closed_weeks]
+    touching = sorted({w for m in gold_months for w in weeks_touching(m)})
     empty, gaps = record_days_without_input(
-        out_dir, set(found), [("month", m) for m in gold_months] + [("week", w) for w in gold_weeks]
+        out_dir,
+        set(found),
+        [("month", m) for m in gold_months]
+        + [("week", w) for w in sorted(set(gold_weeks) | set(touching))],
     )
     if empty:
         print(

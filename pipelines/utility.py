@@ -22,7 +22,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from assets.release_build import contributions, draw_release, period_inputs
+from assets.release_build import (
+    DrawUnit,
+    assemble,
+    contributions,
+    draw_release,
+    draw_units,
+    period_inputs,
+)
 from assets.released_datasets import RELEASED_DATASETS
 from deidentify.dp import PEOPLE, bound_contributions
 from deidentify.release_build import dataset_dimensions, exact_dataset, to_vocabularies
@@ -88,6 +95,7 @@ def measure_utility(
     names = list(RELEASED_DATASETS)
     inputs = period_inputs(out_dir, start, end, "month")
     exact_rows = contributions(names, inputs, policy.exclude_opted_out)
+    unit_rows = _rows_by_unit(names, policy, out_dir, start, end)
     truth = {
         name: exact_dataset(
             exact_rows[name],
@@ -108,9 +116,7 @@ def measure_utility(
         result = ScaleResult(scale, sum(policy.release.datasets[n].rho for n in names) * scale)
         samples: dict[tuple, list] = {}
         for _ in range(trials):
-            tables, _released = draw_release(
-                names, exact_rows, _scaled(policy, scale), "month", label, start, end
-            )
+            tables = _draw_month(names, unit_rows, _scaled(policy, scale), label, start, end)
             for name in names:
                 frame = tables[name].to_pandas()
                 dims = dataset_dimensions(policy.release.datasets[name])
@@ -138,6 +144,47 @@ def measure_utility(
         result.goals = _goals(result, samples, kept)
         results.append(result)
     return results
+
+
+def _rows_by_unit(
+    names: list[str], policy: SharingPolicy, out_dir: Path, start: date, end: date
+) -> dict[DrawUnit, dict[str, pd.DataFrame]]:
+    """Exact contributions of each draw a month's release is made of (a month, or its weeks)."""
+    wanted: dict[DrawUnit, list[str]] = {}
+    label = f"{start.year:04d}-{start.month:02d}"
+    for name in names:
+        for unit in draw_units(policy.release.datasets[name], "month", label, start, end):
+            wanted.setdefault(unit, []).append(name)
+    return {
+        unit: contributions(
+            unit_names,
+            period_inputs(out_dir, unit.start, unit.end, unit.period),
+            policy.exclude_opted_out,
+        )
+        for unit, unit_names in wanted.items()
+    }
+
+
+def _draw_month(
+    names: list[str],
+    unit_rows: dict[DrawUnit, dict[str, pd.DataFrame]],
+    policy: SharingPolicy,
+    label: str,
+    start: date,
+    end: date,
+) -> dict:
+    """Every dataset of the month drawn as production draws it, never stored or charged."""
+    parts: dict[str, list] = {name: [] for name in names}
+    for unit, rows in unit_rows.items():
+        tables, _ = draw_release(
+            list(rows), rows, policy, unit.period, unit.label, unit.start, unit.end
+        )
+        for name, table in tables.items():
+            parts[name].append(table)
+    return {
+        name: assemble(name, tables, policy, "month", label, start, end)
+        for name, tables in parts.items()
+    }
 
 
 def _goal_samples(samples, name, measure, frame, truth, dims) -> None:

@@ -18,7 +18,7 @@ from pipelines.resources import (
     SharingPolicyResource,
     StorageResource,
 )
-from pipelines.runner import partition_dates, record_days_without_input
+from pipelines.runner import partition_dates, record_days_without_input, weeks_touching
 from pipelines.sample.generator import GeneratorConfig, generate
 from pipelines.sample.people import Population
 
@@ -72,7 +72,9 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, list]:
         # The sample's 10 days are materialized; the rest of October and of ISO week 41 hold
         # no raw line, and are recorded so (as `python -m pipelines run` does).
         record_days_without_input(
-            out, set(partition_dates(raw, out)), [("month", MONTH), ("week", "2026-10-05")]
+            out,
+            set(partition_dates(raw, out)),
+            [("month", MONTH)] + [("week", week) for week in weeks_touching(MONTH)],
         )
         result = dg.materialize(
             ALL_ASSETS,

@@ -29,7 +29,7 @@ from pipelines.resources import (
     SharingPolicyResource,
     StorageResource,
 )
-from pipelines.runner import partition_dates, record_days_without_input
+from pipelines.runner import partition_dates, record_days_without_input, weeks_touching
 from pipelines.sample.generator import GeneratorConfig, generate
 from pipelines.storage import AtomicParquetWriter, partition_file
 
@@ -101,7 +101,9 @@ def erased(tmp_path_factory: pytest.TempPathFactory) -> dict:
     dates = partition_dates(raw, out)
     for date_key in dates:
         assert _materialize(raw, out, daily, date_key).success
-    record_days_without_input(out, set(dates), [("month", MONTH)])
+    record_days_without_input(
+        out, set(dates), [("month", MONTH)] + [("week", w) for w in weeks_touching(MONTH)]
+    )
     gold = [a.key for a in GOLD_TABLE_ASSETS]
     assert _materialize(raw, out, gold, MONTH).success
     # The month was released and delivered to a partner before the deletion requests came.

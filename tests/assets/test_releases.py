@@ -73,7 +73,9 @@ def test_each_recipient_gets_its_stored_release_signed_and_checked(delivered) ->
     charges = _ledger(out)
     assert sorted(c["recipient"] for c in charges) == sorted(r.name for r in MONTHLY)
     for charge in charges:
-        assert charge["months"] == ["2026-10"] and charge["rho"] > 0
+        # daily_traffic is drawn by ISO week: the weeks around October charge September and
+        # November too.
+        assert charge["months"] == ["2026-09", "2026-10", "2026-11"] and charge["rho"] > 0
         left = charge["after"]["2026-10"][f"recipient:{charge['recipient']}"]["rho_left"]
         assert left > 0
 
@@ -168,31 +170,31 @@ def test_a_value_planted_in_a_stored_release_stops_the_delivery(delivered) -> No
 def test_a_release_the_budget_cannot_take_is_refused_and_not_stored(
     delivered, tmp_path: Path
 ) -> None:
+    from assets.exports import build_export_asset
+    from assets.releases import build_release_asset
+    from pipelines.recipients import Recipient
+
     raw, out, _ = delivered
     document = yaml.safe_load(DEFAULT_SHARING_POLICY_PATH.read_text())
-    document["differential_privacy"]["budget_per_recipient_per_month"]["rho"] = 1.6
-    document["differential_privacy"]["budget_per_class_per_month"]["advertiser"]["rho"] = 1.8
+    document["differential_privacy"]["budget_per_recipient_per_month"]["rho"] = 2.0
     policy = tmp_path / "policy.yaml"
     policy.write_text(yaml.safe_dump(document, sort_keys=False))
-    recipient = next(r for r in RECIPIENTS if r.cadence == "weekly")
+    recipient = Recipient("budget-probe", "partner", MONTHLY[0].datasets, ("csv",), "monthly")
+    release, export = build_release_asset(recipient), build_export_asset(recipient)
     charges = len(_ledger(out))
-    with dg.instance_for_test() as instance:
-        result = dg.materialize(
-            ALL_ASSETS,
-            selection=_keys([recipient]),
-            partition_key="2026-10-05",
-            resources=resources_for(raw, out, SharingPolicyResource(path=str(policy))),
-            instance=instance,
-            raise_on_error=False,
-        )
+    result = materialize_month(
+        raw, out, [release.key, export.key], extra=(release, export),
+        sharing=SharingPolicyResource(path=str(policy)),
+    )  # fmt: skip
     assert not result.success
     message = next(
         e.step_failure_data.error.message for e in result.all_events if e.is_step_failure
     )
-    assert "refused" in message and "class:advertiser" in message and "\n" not in message.strip()
-    assert latest_release(out, recipient.name, "2026-W41") is None
+    assert "refused" in message and "recipient:budget-probe" in message
+    assert "\n" not in message.strip()
+    assert latest_release(out, recipient.name, "2026-10") is None
     assert len(_ledger(out)) == charges
-    assert not (out / "exports" / recipient.name / "2026-W41").exists()
+    assert not (out / "exports" / recipient.name / "2026-10").exists()
 
 
 def test_a_weekly_recipient_gets_one_release_per_iso_week(delivered) -> None:
@@ -396,7 +398,7 @@ def test_the_one_correction_comes_on_schedule_whatever_the_data(delivered, tmp_p
     assert materialize_month(raw, out, _keys([recipient]), sharing=sharing, tags=calendar).success
     corrected = latest_release(out, recipient.name, "2026-10")
     assert corrected.version == 2 and corrected.record["corrects"] == first.release_id
-    assert all(d.endswith("/v2") for d in corrected.record["draws"].values())
+    assert all(d.endswith("/v2") for ids in corrected.record["draws"].values() for d in ids)
     assert "scheduled correction" in corrected.record["note"]
     assert len(_ledger(out)) == charges + 1
     manifest = json.loads(
@@ -416,7 +418,7 @@ def _build_weekly_traffic(out: str, recipient: str) -> str:
 
     outcome = build_release(
         Path(out), recipient, "advertiser", ["daily_traffic"], load_sharing_policy(), "week",
-        "2026-W42", date(2026, 10, 12), date(2026, 10, 19), lambda tables: [],
+        "2026-W45", date(2026, 11, 2), date(2026, 11, 9), lambda tables: [],
     )  # fmt: skip
     return outcome.release.record["draws"]["daily_traffic"]
 
@@ -427,10 +429,9 @@ def test_two_recipients_built_at_once_share_one_draw(delivered) -> None:
     _, out, _ = delivered
     with ProcessPoolExecutor(2) as pool:
         draws = list(pool.map(_build_weekly_traffic, [str(out)] * 2, ["at-once-a", "at-once-b"]))
-    assert draws == ["daily_traffic/2026-W42/v1"] * 2
-    assert sorted(
-        p.name for p in (out / "releases" / "_draws" / "daily_traffic" / "2026-W42").iterdir()
-    ) == ["v1"]
+    assert draws == [["daily_traffic/2026-W45/v1"]] * 2
+    folder = out / "releases" / "_draws" / "daily_traffic" / "2026-W45"
+    assert sorted(p.name for p in folder.iterdir()) == ["v1"]
 
 
 def test_the_utility_command_measures_every_shared_table(delivered, tmp_path: Path) -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from deidentify.budget import BudgetExceeded, Charge, PrivacyAccountant, months_of
+from deidentify.budget import BudgetExceeded, Charge, DrawCost, PrivacyAccountant, months_of
 from deidentify.release_policy import Budget
 from deidentify.sharing_policy import load_sharing_policy
 
@@ -22,7 +22,7 @@ POLICY = replace(
 def _charge(
     recipient: str, period: str, months: tuple, rho: float, cls: str = "partner", draw: str = ""
 ) -> Charge:
-    draws = {draw or f"daily_traffic/{period}/{recipient}": (rho, 1e-8)}
+    draws = {draw or f"daily_traffic/{period}/{recipient}": DrawCost(rho, 1e-8, months)}
     return Charge(recipient, cls, period, months, draws, f"{recipient}/{period}")
 
 
