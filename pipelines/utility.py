@@ -139,6 +139,7 @@ def measure_utility(
                 "share_kept_after_bounding": round(kept[(name, measure)], 4),
                 "median_relative_error": round(float(np.mean(medians)), 4) if medians else None,
                 "worst_release_median": max(medians) if medians else None,
+                "release_medians": medians,
                 "p95_relative_error": _quantile(errors, 0.95),
             }
         result.goals = _goals(result, samples, kept)

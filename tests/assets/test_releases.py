@@ -219,6 +219,11 @@ def test_a_weekly_recipient_gets_one_release_per_iso_week(delivered) -> None:
     rows = release.table("daily_traffic").to_pylist()
     assert {r["week"] for r in rows} == {"2026-W41"}
     assert {r["day"] for r in rows} == {f"2026-10-{d:02d}" for d in range(5, 12)}
+    # The same draw of each day as the monthly recipients got: nothing to average across cadences.
+    monthly = latest_release(out, MONTHLY[0].name, "2026-10").table("daily_traffic").to_pylist()
+    cells = ("day", "source", "active_users", "page_views")
+    same_days = [{k: r[k] for k in cells} for r in monthly if r["day"] in {x["day"] for x in rows}]
+    assert sorted(same_days, key=str) == sorted(({k: r[k] for k in cells} for r in rows), key=str)
     charge = next(c for c in _ledger(out) if c["release_id"] == release.release_id)
     assert charge["accounts"] == [
         f"recipient:{recipient.name}",
