@@ -40,7 +40,7 @@ from deidentify.scan import scan_table
 from deidentify.sharing_policy import SharingPolicy
 from deidentify.vocabularies import outside_vocabulary
 from pipelines.locks import release_lock
-from pipelines.periods import period_label
+from pipelines.periods import is_week, partition_key, period_end, period_label
 from pipelines.releases import (
     StoredDraw,
     StoredRelease,
@@ -233,7 +233,7 @@ def build_release(
             else "first release of the period"
         )
         costs = {
-            r["draw_id"]: DrawCost(r["rho"], r["delta"], tuple(r["months"]))
+            r["draw_id"]: DrawCost(r["rho"], r["delta"], tuple(_draw_months(r)))
             for r in records.values()
         }
         months = sorted({m for cost in costs.values() for m in cost.months})
@@ -295,6 +295,15 @@ def build_release(
     finally:
         for folder in staged.values():
             discard(folder)
+
+
+def _draw_months(record: dict) -> list[str]:
+    """The calendar months of a draw's data (recorded since draws are by week; else derived)."""
+    if "months" in record:
+        return record["months"]
+    start = date.fromisoformat(partition_key(record["period"]))
+    period = "week" if is_week(record["period"]) else "month"
+    return months_of(start, period_end(period, start))
 
 
 @dataclass(frozen=True)

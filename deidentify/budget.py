@@ -97,19 +97,40 @@ class PrivacyAccountant:
         return accounts
 
     @staticmethod
-    def _spent(entries: list[dict], account: str, month: str) -> tuple[float, float]:
+    def _costs(entry: dict, account: str) -> list[tuple[float, float, list[str]]]:
+        """(rho, delta, months) of what an entry charged an account.
+
+        Reads the lines of earlier ledger formats too (one total per line, or a list of draws),
+        charging them to the line's months: a ledger is never rewritten.
+        """
+        if "charged" not in entry:
+            if account not in entry.get("accounts", []):
+                return []
+            return [(entry["rho"], entry["delta"], entry["months"])]
+        charged = entry["charged"].get(account)
+        if not charged:
+            return []
+        draws = charged.get("draws", {})
+        if isinstance(draws, dict):
+            return [(c["rho"], c["delta"], c["months"]) for c in draws.values()]
+        return [(charged["rho"], charged["delta"], entry["months"])]
+
+    @classmethod
+    def _spent(cls, entries: list[dict], account: str, month: str) -> tuple[float, float]:
         rho = delta = 0.0
         for entry in entries:
-            for cost in entry["charged"].get(account, {}).get("draws", {}).values():
-                if month in cost["months"]:
-                    rho += cost["rho"]
-                    delta += cost["delta"]
+            for cost_rho, cost_delta, months in cls._costs(entry, account):
+                if month in months:
+                    rho += cost_rho
+                    delta += cost_delta
         return rho, delta
 
     @staticmethod
     def _paid(entries: list[dict], account: str) -> set[str]:
         return {
-            draw for entry in entries for draw in entry["charged"].get(account, {}).get("draws", [])
+            draw
+            for entry in entries
+            for draw in entry.get("charged", {}).get(account, {}).get("draws", [])
         }
 
     def spent(self, recipient: str, recipient_class: str, month: str) -> dict[str, dict]:

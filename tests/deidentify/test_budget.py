@@ -87,3 +87,19 @@ def test_a_ledger_edited_to_overspend_is_caught(tmp_path: Path) -> None:
     with open(ledger, "a") as stream:
         stream.write(json.dumps({**entry, "release_id": "acme/2026-10/v2"}) + "\n")
     assert accountant.within_budget("acme", "partner", ["2026-10"])
+
+
+def test_lines_of_earlier_ledger_formats_still_count(tmp_path: Path) -> None:
+    """A ledger is never rewritten: lines written before draws were charged one by one count too."""
+    ledger = tmp_path / "ledger.jsonl"
+    oldest = {"recipient": "acme", "accounts": ["recipient:acme"], "months": ["2026-10"],
+              "rho": 0.4, "delta": 1e-8, "release_id": "acme/2026-10/v1"}  # fmt: skip
+    listed = {"recipient": "acme", "months": ["2026-10"], "release_id": "acme/2026-10/v2",
+              "charged": {"recipient:acme": {"draws": ["x/2026-10/v1"], "rho": 0.3, "delta": 0.0}}}  # fmt: skip
+    ledger.write_text(json.dumps(oldest) + "\n" + json.dumps(listed) + "\n")
+    accountant = PrivacyAccountant(ledger, POLICY)
+    assert accountant.spent("acme", "partner", "2026-10")["recipient:acme"][
+        "rho_spent"
+    ] == pytest.approx(0.7)
+    with pytest.raises(BudgetExceeded):
+        accountant.charge(_charge("acme", "2026-10", ("2026-10",), 0.4))
