@@ -15,10 +15,14 @@ import pyarrow.parquet as pq
 from botocore.exceptions import BotoCoreError, ClientError
 from dagster_aws.s3 import S3Resource
 
-from assets.release_build import dataset_schema, identifier_findings, vocabulary_findings
+from assets.release_build import (
+    dataset_schema,
+    identifier_findings,
+    ledger_standing,
+    vocabulary_findings,
+)
 from assets.released_datasets import COLUMN_MEANINGS, RELEASED_DATASETS
 from assets.releases import release_period
-from deidentify.budget import PrivacyAccountant
 from deidentify.sharing_policy import PolicyViolation
 from pipelines.coverage import Coverage, period_coverage
 from pipelines.faults import crash_point
@@ -41,7 +45,7 @@ from pipelines.packaging import (
 from pipelines.partitions import monthly_partitions, weekly_partitions
 from pipelines.periods import period_label
 from pipelines.recipients import Recipient
-from pipelines.releases import StoredRelease, budget_ledger, latest_release
+from pipelines.releases import StoredRelease, latest_release
 from pipelines.resources import DeliveryResource, SharingPolicyResource, StorageResource
 
 
@@ -295,12 +299,11 @@ def _assemble(
         raise ExportRefused(
             f"no stored release for {period}: materialize releases/{recipient.name} first"
         )
-    accountant = PrivacyAccountant(budget_ledger(out), policy.release)
-    if not accountant.has_release(release.release_id):
-        raise ExportRefused(f"{release.release_id} has no line in the privacy-budget ledger")
-    overspent = accountant.within_budget(
-        recipient.name, recipient.recipient_class, release.record["months_charged"]
+    charged, overspent = ledger_standing(
+        out, release, recipient.name, recipient.recipient_class, policy
     )
+    if not charged:
+        raise ExportRefused(f"{release.release_id} has no line in the privacy-budget ledger")
     if overspent:
         raise ExportRefused(f"privacy budget overspent: {'; '.join(overspent)}")
     datasets = {}
@@ -312,7 +315,7 @@ def _assemble(
         outside = vocabulary_findings(name, table, policy)
         if outside:
             raise ExportRefused(f"{name}: values outside their vocabulary: {outside}")
-        findings = identifier_findings(name, table)
+        findings = identifier_findings(table)
         if findings:
             raise ExportRefused(f"{name}: the identifier scan found {findings}")
         if "csv" in recipient.formats:

@@ -29,7 +29,7 @@ from assets.gold_build import (
     reasons_table,
     write_gold,
 )
-from assets.metadata import counts_markdown, preview_markdown, table_schema
+from assets.metadata import check_metadata, counts_markdown, preview_markdown, table_schema
 from deidentify.field_policy import load_field_policy
 from deidentify.profiles import PROFILE_SCHEMA
 from deidentify.sharing_policy import PolicyViolation
@@ -341,10 +341,7 @@ def build_gold_asset(table: GoldTable) -> dg.AssetsDefinition:
                 dg.AssetCheckResult(
                     check_name=name,
                     passed=passed,
-                    metadata={
-                        k: dg.MetadataValue.json(v) if isinstance(v, dict | list) else v
-                        for k, v in details.items()
-                    },
+                    metadata=check_metadata(details),
                     description=None if passed else details.get("explanation"),
                 )
                 for name, (passed, details) in outcomes.items()

@@ -348,11 +348,22 @@ def check_no_identifier(table: GoldTable, written: pa.Table) -> tuple[bool, dict
     columns = [
         f.name for f in written.schema if pa.types.is_string(f.type) and f.name != table.period
     ]
+    summary = identifier_scan(written, columns, table.free_text_columns)
+    return not summary, {"findings": summary}
+
+
+def identifier_scan(
+    written: pa.Table, columns: list[str], free_text_columns: tuple[str, ...] | list[str] = ()
+) -> dict[str, int]:
+    """Presidio findings (`"<column>: <entity>"` -> count) in a table that is about to be shared.
+
+    `columns` go through the pattern, checksum and name-list recognizers; `free_text_columns`
+    also through spaCy's NER.
+    """
     findings = scan_table(written, _scanner(structured_engine()), columns)
-    if table.free_text_columns:
-        findings += scan_table(written, _scanner(text_engine()), list(table.free_text_columns))
-    summary = {f"{column}: {entity}": n for (column, entity), n in findings.items()}
-    return not findings, {"findings": summary}
+    if free_text_columns:
+        findings += scan_table(written, _scanner(text_engine()), list(free_text_columns))
+    return {f"{column}: {entity}": n for (column, entity), n in findings.items()}
 
 
 def _scanner(engine: ScrubEngine) -> ScrubEngine:

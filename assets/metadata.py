@@ -18,6 +18,13 @@ def counts_markdown(
     return "\n".join(lines)
 
 
+def check_metadata(details: Mapping[str, object]) -> dict[str, object]:
+    """An asset check's details as Dagster metadata: dicts and lists as JSON, the rest as is."""
+    return {
+        k: dg.MetadataValue.json(v) if isinstance(v, dict | list) else v for k, v in details.items()
+    }
+
+
 def table_schema(schema: pa.Schema) -> dg.TableSchema:
     """The Arrow schema as Dagster's column schema metadata."""
     return dg.TableSchema(columns=[dg.TableColumn(name=f.name, type=str(f.type)) for f in schema])

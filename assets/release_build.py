@@ -18,8 +18,8 @@ import pyarrow as pa
 
 from assets.gold import silver_schemas
 from assets.gold_build import (
-    GOLD_SCAN_ENTITIES,
     PeriodInputs,
+    identifier_scan,
     month_inputs,
     open_period,
     run_period_sql,
@@ -27,7 +27,6 @@ from assets.gold_build import (
 from assets.released_datasets import RELEASED_DATASETS
 from deidentify.budget import Charge, DrawCost, PrivacyAccountant, months_of
 from deidentify.dp import NoiseSource, zcdp_to_epsilon
-from deidentify.engine import ScrubEngine, structured_engine, text_engine
 from deidentify.release_build import (
     DatasetRelease,
     dataset_dimensions,
@@ -36,17 +35,16 @@ from deidentify.release_build import (
     release_schema,
     to_arrow,
 )
-from deidentify.scan import scan_table
 from deidentify.sharing_policy import SharingPolicy
 from deidentify.vocabularies import outside_vocabulary
 from pipelines.locks import release_lock
-from pipelines.periods import is_week, partition_key, period_end, period_label
+from pipelines.packaging import discard
+from pipelines.periods import is_week, iso_weeks, partition_key, period_end, period_label
 from pipelines.releases import (
     StoredDraw,
     StoredRelease,
     budget_ledger,
     commit,
-    discard,
     latest_draw,
     latest_release,
     stage_draw,
@@ -74,11 +72,6 @@ def contributions(
         return {name: run_period_sql(con, RELEASED_DATASETS[name].sql, inputs) for name in names}
     finally:
         con.close()
-
-
-def period_inputs(out_dir, start: date, end: date, period: str) -> PeriodInputs:
-    """The silver files a release of [start, end) reads."""
-    return month_inputs(out_dir, start, end, period)
 
 
 @dataclass
@@ -192,7 +185,7 @@ def build_release(
     drawn: dict[tuple, DatasetRelease] = {}
     for unit in dict.fromkeys(unit for _, unit in due):
         due_names = [name for name, u in due if u == unit]
-        inputs = period_inputs(out_dir, unit.start, unit.end, unit.period)
+        inputs = month_inputs(out_dir, unit.start, unit.end, unit.period)
         exact = contributions(due_names, inputs, policy.exclude_opted_out)
         unit_tables, unit_drawn = draw_release(
             due_names, exact, policy, unit.period, unit.label, unit.start, unit.end, noise
@@ -221,8 +214,9 @@ def build_release(
                 records[key] = current[key].record
         previous_release = latest_release(out_dir, recipient, label)
         draw_ids = {name: [records[(name, u)]["draw_id"] for u in units[name]] for name in names}
+        drawn_by_name = {name: result for (name, _), result in drawn.items()}
         if previous_release is not None and previous_release.record.get("draws") == draw_ids:
-            return ReleaseOutcome(previous_release, {n: d for (n, _), d in drawn.items()})
+            return ReleaseOutcome(previous_release, drawn_by_name)
         version = previous_release.version + 1 if previous_release else 1
         release_id = f"{recipient}/{label}/v{version}"
         corrected = [r["corrects"] for r in records.values() if r.get("corrects")]
@@ -277,7 +271,10 @@ def build_release(
         released = {
             name: assemble(
                 name,
-                [latest_draw(out_dir, name, u.label).table(name) for u in units[name]],
+                [
+                    tables[(name, u)] if (name, u) in tables else current[(name, u)].table(name)
+                    for u in units[name]
+                ],
                 policy,
                 period,
                 label,
@@ -289,18 +286,14 @@ def build_release(
         for name, table in released.items():
             record["datasets"][name]["rows"] = table.num_rows
         folder = stage_release(out_dir, recipient, label, released, record)
-        return ReleaseOutcome(
-            StoredRelease(commit(folder, version), record), {n: d for (n, _), d in drawn.items()}
-        )
+        return ReleaseOutcome(StoredRelease(commit(folder, version), record), drawn_by_name)
     finally:
         for folder in staged.values():
             discard(folder)
 
 
 def _draw_months(record: dict) -> list[str]:
-    """The calendar months of a draw's data (recorded since draws are by week; else derived)."""
-    if "months" in record:
-        return record["months"]
+    """The calendar months of a draw's data, from the period it was drawn for."""
     start = date.fromisoformat(partition_key(record["period"]))
     period = "week" if is_week(record["period"]) else "month"
     return months_of(start, period_end(period, start))
@@ -320,12 +313,10 @@ def draw_units(spec, period: str, label: str, start: date, end: date) -> list[Dr
     """The draws a dataset's release of [start, end) is made of: itself, or its ISO weeks."""
     if spec.drawn_by != "week" or period == "week":
         return [DrawUnit(period, label, start, end)]
-    units, monday = [], start - timedelta(days=start.weekday())
-    while monday < end:
-        week_end = monday + timedelta(days=7)
-        units.append(DrawUnit("week", period_label("week", monday), monday, week_end))
-        monday = week_end
-    return units
+    return [
+        DrawUnit("week", period_label("week", monday), monday, period_end("week", monday))
+        for monday in iso_weeks(start, end)
+    ]
 
 
 def assemble(
@@ -360,7 +351,6 @@ def _draw_record(
         "draw_id": f"{name}/{unit.label}/v{version}",
         "dataset": name,
         "period": unit.label,
-        "months": months_of(unit.start, unit.end),
         "version": version,
         "corrects": previous.draw_id if previous else None,
         "rho": released.rho,
@@ -369,6 +359,18 @@ def _draw_record(
         "drawn_at": now.isoformat(),
         "drawn_on": now.date().isoformat(),
     }
+
+
+def ledger_standing(
+    out_dir: Path, release: StoredRelease, recipient: str, recipient_class: str, policy
+) -> tuple[bool, list[str]]:
+    """(whether the release has its line in the budget ledger, why a budget it touches is
+    overspent): what must hold before a stored release may leave."""
+    accountant = PrivacyAccountant(budget_ledger(out_dir), policy.release)
+    overspent = accountant.within_budget(
+        recipient, recipient_class, release.record["months_charged"]
+    )
+    return accountant.has_release(release.release_id), overspent
 
 
 class ReleaseRejected(RuntimeError):
@@ -387,14 +389,8 @@ def vocabulary_findings(name: str, table: pa.Table, policy: SharingPolicy) -> di
     return findings
 
 
-def identifier_findings(name: str, table: pa.Table) -> dict[str, int]:
+def identifier_findings(table: pa.Table) -> dict[str, int]:
     """Presidio re-scan of every string column (NER on the search terms): findings by column."""
     columns = [f.name for f in table.schema if pa.types.is_string(f.type)]
-    engine = structured_engine()
-    scanner = ScrubEngine(engine.analyzer, [e for e in engine.entities if e in GOLD_SCAN_ENTITIES])
-    findings = scan_table(table, scanner, columns)
-    if "search_term" in table.schema.names:
-        text = text_engine()
-        ner = ScrubEngine(text.analyzer, [e for e in text.entities if e in GOLD_SCAN_ENTITIES])
-        findings += scan_table(table, ner, ["search_term"])
-    return {f"{column}: {entity}": n for (column, entity), n in findings.items()}
+    free_text = [c for c in ("search_term",) if c in table.schema.names]
+    return identifier_scan(table, columns, free_text)

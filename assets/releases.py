@@ -11,12 +11,13 @@ import dagster as dg
 import pyarrow as pa
 
 from assets.charts import bar_chart_png, markdown_image
-from assets.metadata import preview_markdown
+from assets.metadata import check_metadata, preview_markdown
 from assets.release_build import (
     ReleaseRejected,
     build_release,
     draw_units,
     identifier_findings,
+    ledger_standing,
     vocabulary_findings,
 )
 from deidentify.budget import BudgetExceeded, PrivacyAccountant
@@ -56,7 +57,7 @@ def release_period(recipient: Recipient) -> str:
 
 def _check_tables(tables: dict[str, pa.Table], policy, details: dict) -> list[str]:
     vocabulary = {n: f for n, t in tables.items() if (f := vocabulary_findings(n, t, policy))}
-    identifiers = {n: f for n, t in tables.items() if (f := identifier_findings(n, t))}
+    identifiers = {n: f for n, t in tables.items() if (f := identifier_findings(t))}
     details[VOCABULARY] = (not vocabulary, {"values_outside": vocabulary})
     details[IDENTIFIERS] = (not identifiers, {"findings": identifiers})
     return [name for name in (VOCABULARY, IDENTIFIERS) if not details[name][0]]
@@ -147,17 +148,17 @@ def build_release_asset(recipient: Recipient) -> dg.AssetsDefinition:
         release = outcome.release
         tables = {name: release.table(name) for name in recipient.datasets}
         _check_tables(tables, policy, details)
-        accountant = PrivacyAccountant(budget_ledger(out), policy.release)
-        overspent = accountant.within_budget(
-            recipient.name, recipient.recipient_class, release.record["months_charged"]
+        charged, overspent = ledger_standing(
+            out, release, recipient.name, recipient.recipient_class, policy
         )
-        charged = accountant.has_release(release.release_id)
         details[BUDGET] = (
             charged and not overspent,
             {"release_id": release.release_id, "in_ledger": charged, "overspent": overspent},
         )
-        month = release.record["months_charged"][0]
-        left = accountant.spent(recipient.name, recipient.recipient_class, month)
+        month = period_label("month", start)
+        left = PrivacyAccountant(budget_ledger(out), policy.release).spent(
+            recipient.name, recipient.recipient_class, month
+        )
         first = tables[recipient.datasets[0]]
         metadata = {
             "released": True,
@@ -204,9 +205,8 @@ def _result(details: dict, metadata: dict) -> dg.MaterializeResult:
             dg.AssetCheckResult(
                 check_name=name,
                 passed=passed,
-                metadata={k: dg.MetadataValue.json(v) if isinstance(v, dict | list) else v
-                          for k, v in info.items()},
+                metadata=check_metadata(info),
                 description=None if passed else str(info.get("explanation", info))[:500],
             )
-        )  # fmt: skip
+        )
     return dg.MaterializeResult(metadata=metadata, check_results=checks)

@@ -86,7 +86,6 @@ class QueryRelease:
 
     rows: pd.DataFrame
     accounts: list[MeasureAccount] = field(default_factory=list)
-    cells_bounded_away: int = 0
 
     @property
     def rho(self) -> float:
@@ -174,9 +173,7 @@ def selection_threshold(max_cells: int, scale: float, delta: float) -> tuple[flo
     return high, rho, spent_delta
 
 
-def bound_contributions(
-    contributions: pd.DataFrame, query: Query, salt: bytes
-) -> tuple[pd.DataFrame, int]:
+def bound_contributions(contributions: pd.DataFrame, query: Query, salt: bytes) -> pd.DataFrame:
     """Per person and cell, the clamped measures of at most `max_cells_per_person` cells.
 
     Which cells a person keeps is decided by a keyed hash of (salt, person, cell): random
@@ -200,7 +197,6 @@ def bound_contributions(
     ]
     cells = cells.sort_values(["person", "_order"], kind="stable")
     kept = cells[cells.groupby("person", sort=False).cumcount() < query.max_cells_per_person]
-    dropped = len(cells) - len(kept)
     kept = kept.drop(columns="_order").copy()
     for measure in query.measures:
         if measure.kind == PEOPLE:
@@ -209,7 +205,7 @@ def bound_contributions(
             kept[measure.name] = (kept[measure.name] > 0).astype("float64")
         else:
             kept[measure.name] = kept[measure.name].clip(lower=0.0, upper=measure.clamp)
-    return kept, dropped
+    return kept
 
 
 def cell_key(frame: pd.DataFrame, dims: Sequence[str]) -> pd.Series:
@@ -237,7 +233,7 @@ def release_query(
     noise = noise or NoiseSource()
     salt = salt if salt is not None else secrets.token_bytes(16)
     dims = list(query.dimensions)
-    bounded, dropped = bound_contributions(contributions, query, salt)
+    bounded = bound_contributions(contributions, query, salt)
     names = [m.name for m in query.measures]
     totals = bounded.groupby(dims, dropna=False, sort=False)[names].sum().reset_index()
     total_share = sum(m.share for m in query.measures)
@@ -285,7 +281,7 @@ def release_query(
     for measure in query.measures:
         released[f"{measure.name}_error95"] = math.ceil(by_name[measure.name].error95)
     released.insert(0, "breakdown", query.breakdown)
-    return QueryRelease(released.reset_index(drop=True), accounts, dropped)
+    return QueryRelease(released.reset_index(drop=True), accounts)
 
 
 def zcdp_to_epsilon(rho: float, delta: float) -> float:

@@ -32,7 +32,6 @@ class DatasetRelease:
     accounts: dict[str, list[MeasureAccount]] = field(default_factory=dict)
     rho: float = 0.0
     delta: float = 0.0
-    cells_bounded_away: int = 0
 
     def noise(self) -> dict[str, dict]:
         """Per breakdown and measure: noise scale, 95% error, L2 sensitivity, rho, threshold."""
@@ -144,7 +143,6 @@ def release_dataset(
         result.accounts[query.breakdown] = released.accounts
         result.rho += released.rho
         result.delta += released.delta
-        result.cells_bounded_away += released.cells_bounded_away
     result.rows = _shape(parts, dimensions, measures)
     return result
 

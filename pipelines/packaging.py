@@ -79,11 +79,14 @@ def verify_package(package: Path, key: SigningKey) -> list[str]:
     return problems
 
 
-def staging_folder(recipient_root: Path) -> Path:
-    """A hidden folder beside the deliveries where a package is assembled."""
-    recipient_root.mkdir(parents=True, exist_ok=True)
-    remove_orphans(recipient_root, ".staging-*")
-    folder = recipient_root / f".staging-{os.getpid()}-{uuid.uuid4().hex}"
+def staging_folder(parent: Path) -> Path:
+    """A hidden folder in `parent` where a package (or a draw, or a release) is assembled.
+
+    Leftovers of dead writers in `parent` are removed first.
+    """
+    parent.mkdir(parents=True, exist_ok=True)
+    remove_orphans(parent, ".staging-*")
+    folder = parent / f".staging-{os.getpid()}-{uuid.uuid4().hex}"
     folder.mkdir()
     return folder
 

@@ -31,3 +31,13 @@ def period_end(period: str, start: date) -> date:
     if period == "week":
         return start + timedelta(days=7)
     return date(start.year + start.month // 12, start.month % 12 + 1, 1)
+
+
+def iso_weeks(start: date, end: date) -> list[date]:
+    """The Mondays of the ISO weeks that hold a day of [start, end)."""
+    monday = start - timedelta(days=start.weekday())
+    mondays = []
+    while monday < end:
+        mondays.append(monday)
+        monday += timedelta(days=7)
+    return mondays

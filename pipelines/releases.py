@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -22,7 +20,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from pipelines.storage import remove_orphans
+from pipelines.packaging import staging_folder
 
 RELEASE_RECORD = "release.json"
 DRAW_RECORD = "draw.json"
@@ -103,10 +101,7 @@ def latest_draw(out_dir: Path, dataset: str, period: str) -> StoredDraw | None:
 
 def stage(folder: Path, tables: dict[str, pa.Table], record_name: str, record: dict) -> Path:
     """Write tables and their record into a hidden staging folder inside `folder`."""
-    folder.mkdir(parents=True, exist_ok=True)
-    remove_orphans(folder, ".staging-*")
-    staging = folder / f".staging-{os.getpid()}-{uuid.uuid4().hex}"
-    staging.mkdir()
+    staging = staging_folder(folder)
     for name, table in tables.items():
         pq.write_table(table, staging / f"{name}.parquet")
     (staging / record_name).write_text(json.dumps(record, indent=2, sort_keys=True))
@@ -133,11 +128,6 @@ def commit(staging: Path, version: int) -> Path:
         raise FileExistsError(f"{target} exists: a stored version is never overwritten")
     os.rename(staging, target)
     return target
-
-
-def discard(staging: Path) -> None:
-    """Remove a staged draw or release that may not be stored."""
-    shutil.rmtree(staging, ignore_errors=True)
 
 
 def corrections_due(out_dir: Path, after_days: int, now: datetime) -> list[str]:

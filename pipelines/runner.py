@@ -14,7 +14,7 @@ from pipelines.ingest.raw_lines import DEFAULT_MAX_LINE_BYTES
 from pipelines.ingest.routing import dates_found, index_source
 from pipelines.ingest.sources import SOURCES
 from pipelines.partitions import FIRST_DATE
-from pipelines.periods import is_week, partition_key, period_end, period_label
+from pipelines.periods import is_week, iso_weeks, partition_key, period_end, period_label
 from pipelines.releases import CORRECTION_TAG, corrections_due
 
 
@@ -135,13 +135,7 @@ def weeks_touching(month: str) -> list[str]:
     """Partition keys of the ISO weeks that hold a day of the month (`2026-10-01`): a release
     drawn by week reads every day of them."""
     start = date.fromisoformat(month)
-    end = period_end("month", start)
-    monday = start - timedelta(days=start.weekday())
-    weeks = []
-    while monday < end:
-        weeks.append(monday.isoformat())
-        monday += timedelta(days=7)
-    return weeks
+    return [monday.isoformat() for monday in iso_weeks(start, period_end("month", start))]
 
 
 def run_pipeline(raw_dir: Path, out_dir: Path, start: date | None, end: date | None) -> int:

@@ -22,18 +22,19 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from assets.gold_build import month_inputs
 from assets.release_build import (
     DrawUnit,
     assemble,
     contributions,
     draw_release,
     draw_units,
-    period_inputs,
 )
 from assets.released_datasets import RELEASED_DATASETS
 from deidentify.dp import PEOPLE, bound_contributions
 from deidentify.release_build import dataset_dimensions, exact_dataset, to_vocabularies
 from deidentify.sharing_policy import SharingPolicy, load_sharing_policy
+from pipelines.periods import period_label
 
 GOAL_TRAFFIC_MEDIAN = 0.05
 GOAL_CUSTOMERS_MEDIAN = 0.10
@@ -73,7 +74,7 @@ def _kept_share(
     mapped = to_vocabularies(frame, dims, policy.release.vocabularies)
     shares = []
     for query in spec.queries(dataset.measures):
-        bounded, _ = bound_contributions(mapped, query, b"utility")
+        bounded = bound_contributions(mapped, query, b"utility")
         if query.measures[0].name == measure or dict(dataset.measures)[measure] == PEOPLE:
             total = mapped.groupby(["person", *query.dimensions], dropna=False).ngroups
         else:
@@ -93,9 +94,9 @@ def measure_utility(
     """Utility of every released dataset at each budget scale, averaged over `trials` draws."""
     policy = policy or load_sharing_policy()
     names = list(RELEASED_DATASETS)
-    inputs = period_inputs(out_dir, start, end, "month")
+    inputs = month_inputs(out_dir, start, end, "month")
     exact_rows = contributions(names, inputs, policy.exclude_opted_out)
-    unit_rows = _rows_by_unit(names, policy, out_dir, start, end)
+    unit_rows = _rows_by_unit(names, policy, out_dir, start, end, exact_rows)
     truth = {
         name: exact_dataset(
             exact_rows[name],
@@ -110,7 +111,7 @@ def measure_utility(
         for name in names
         for m, _ in RELEASED_DATASETS[name].measures
     }
-    label = f"{start.year:04d}-{start.month:02d}"
+    label = period_label("month", start)
     results = []
     for scale in scales:
         result = ScaleResult(scale, sum(policy.release.datasets[n].rho for n in names) * scale)
@@ -148,19 +149,33 @@ def measure_utility(
 
 
 def _rows_by_unit(
-    names: list[str], policy: SharingPolicy, out_dir: Path, start: date, end: date
+    names: list[str],
+    policy: SharingPolicy,
+    out_dir: Path,
+    start: date,
+    end: date,
+    month_rows: dict[str, pd.DataFrame],
 ) -> dict[DrawUnit, dict[str, pd.DataFrame]]:
-    """Exact contributions of each draw a month's release is made of (a month, or its weeks)."""
+    """Exact contributions of each draw a month's release is made of (a month, or its weeks).
+
+    The month's own contributions (`month_rows`) are re-used, not read again.
+    """
     wanted: dict[DrawUnit, list[str]] = {}
-    label = f"{start.year:04d}-{start.month:02d}"
     for name in names:
-        for unit in draw_units(policy.release.datasets[name], "month", label, start, end):
+        units = draw_units(
+            policy.release.datasets[name], "month", period_label("month", start), start, end
+        )
+        for unit in units:
             wanted.setdefault(unit, []).append(name)
     return {
-        unit: contributions(
-            unit_names,
-            period_inputs(out_dir, unit.start, unit.end, unit.period),
-            policy.exclude_opted_out,
+        unit: (
+            {name: month_rows[name] for name in unit_names}
+            if unit.period == "month"
+            else contributions(
+                unit_names,
+                month_inputs(out_dir, unit.start, unit.end, unit.period),
+                policy.exclude_opted_out,
+            )
         )
         for unit, unit_names in wanted.items()
     }
