@@ -8,9 +8,10 @@ stops the run with the reason: nothing partial is ever in the delivery folder.
 """
 
 from datetime import UTC, datetime
+from pathlib import Path
 
 import dagster as dg
-import pyarrow.csv as pacsv
+import pyarrow as pa
 import pyarrow.parquet as pq
 from botocore.exceptions import BotoCoreError, ClientError
 from dagster_aws.s3 import S3Resource
@@ -23,8 +24,9 @@ from assets.release_build import (
 )
 from assets.released_datasets import COLUMN_MEANINGS, RELEASED_DATASETS
 from assets.releases import release_period
-from deidentify.sharing_policy import PolicyViolation
+from deidentify.sharing_policy import PolicyViolation, guard_policy_version
 from pipelines.coverage import Coverage, period_coverage
+from pipelines.csv_safety import write_recipient_csv
 from pipelines.faults import crash_point
 from pipelines.packaging import (
     MissingSigningKeyError,
@@ -169,6 +171,7 @@ def build_export_asset(recipient: Recipient) -> dg.AssetsDefinition:
         try:
             if not coverage.is_complete:
                 raise ExportRefused(f"the period is not complete: {coverage.explain()}")
+            guard_policy_version(policy, audit_dir)
             key = delivery.signing_key()
             manifest = _assemble(recipient, month, policy, storage, staging, coverage)
             manifest["signing_key_version"] = key.version
@@ -211,6 +214,8 @@ def build_export_asset(recipient: Recipient) -> dg.AssetsDefinition:
             "datasets": manifest["datasets"],
             "release_id": manifest["release"]["release_id"],
             "manifest_sha256": sha256_file(staging / "manifest.json"),
+            "policy_version": manifest["policy_version"],
+            "policy_sha256": manifest["policy_sha256"],
         }
         remote = (
             recipient.delivery.key_prefix(recipient.name, name)
@@ -235,6 +240,8 @@ def build_export_asset(recipient: Recipient) -> dg.AssetsDefinition:
                 "coverage": dg.MetadataValue.json(coverage.summary()),
                 "release_id": manifest["release"]["release_id"],
                 "rho": manifest["release"]["rho"],
+                "policy_version": manifest["policy_version"],
+                "policy_sha256": manifest["policy_sha256"],
             }
         )
 
@@ -275,6 +282,15 @@ def _upload(
                 "credentials in the environment; the step is retried."
             )
         ) from exc
+
+
+def write_dataset_files(table: pa.Table, staging: Path, name: str, formats) -> None:
+    """One dataset's files in the package: `<name>.csv` with formula-leading cells neutralised
+    (OWASP CSV injection: a recipient opens it in a spreadsheet), `<name>.parquet` as stored."""
+    if "csv" in formats:
+        write_recipient_csv(table, staging / f"{name}.csv")
+    if "parquet" in formats:
+        pq.write_table(table, staging / f"{name}.parquet")
 
 
 def _assemble(
@@ -318,10 +334,7 @@ def _assemble(
         findings = identifier_findings(table)
         if findings:
             raise ExportRefused(f"{name}: the identifier scan found {findings}")
-        if "csv" in recipient.formats:
-            pacsv.write_csv(table, staging / f"{name}.csv")
-        if "parquet" in recipient.formats:
-            pq.write_table(table, staging / f"{name}.parquet")
+        write_dataset_files(table, staging, name, recipient.formats)
         crash_point("export")
         datasets[name] = {
             "rows": table.num_rows,
@@ -335,6 +348,7 @@ def _assemble(
         "recipient_class": recipient.recipient_class,
         "period": period,
         "policy_version": policy.version,
+        "policy_sha256": policy.sha256,
         "datasets": datasets,
         "release": {
             key: release.record[key]

@@ -2,7 +2,10 @@
 
 Every column comes from the field policy (deidentify/policy/field_policy.yaml): keys are
 keyed HMAC pseudonyms, quasi-identifiers are generalized, free text is scrubbed by
-Presidio, and any field the policy does not name is dropped.
+Presidio, and any field the policy does not name is dropped. User-agent families and typed
+profile values are closed onto the sharing policy's vocabularies, and a value in which the
+identifier re-scan finds something is generalized to `other` (counted in the metadata), so
+one hostile value cannot hold back the day.
 """
 
 import os
@@ -17,6 +20,8 @@ from assets.metadata import aggregate_preview_markdown, counts_markdown, table_s
 from deidentify.engine import structured_engine
 from deidentify.profiles import build_user_profiles_from_file
 from deidentify.scan import scan_batches
+from deidentify.sharing_policy import DEFAULT_SHARING_POLICY_PATH
+from deidentify.transform import silver_vocabularies
 from pipelines import coverage
 from pipelines.accounts import resolve_bronze_accounts
 from pipelines.deidentify_partition import (
@@ -40,6 +45,13 @@ _PREVIEW = {
     "app_events": ["event", "country", "device_type", "browser_family"],
     "access_log": ["method", "status", "country", "device_type", "browser_family"],
 }
+
+
+def closed_vocabularies() -> dict[str, tuple[str, ...]]:
+    """The vocabularies silver closes its columns onto: those of the sharing policy the code
+    location loads (`PIPELINES_SHARING_POLICY`, else the shipped one), as releases use them."""
+    path = os.environ.get("PIPELINES_SHARING_POLICY") or DEFAULT_SHARING_POLICY_PATH
+    return silver_vocabularies(Path(path))
 
 
 def candidate_file(out_dir: Path, dataset: str, date_key: str) -> Path:
@@ -106,6 +118,7 @@ def _deidentify_partition(
     make_dirs(candidate.parent, private=True)
     began = time.perf_counter()
     policy = deidentification.field_policy()
+    vocabularies = closed_vocabularies()
     with erasure_lock(out, exclusive=False):
         coverage.invalidate(out, coverage.datasets_built_from(source), date_key)
         accounts = resolve_bronze_accounts(out, bronze) if source == "access_log" else None
@@ -122,6 +135,7 @@ def _deidentify_partition(
                     deidentification.batch_rows,
                     client,
                     accounts,
+                    vocabularies,
                 )
         else:
             done = deidentify_in_process(
@@ -133,6 +147,7 @@ def _deidentify_partition(
                 deidentification.worker_count(),
                 deidentification.batch_rows,
                 accounts,
+                vocabularies,
             )
         check = _no_identifier_check(candidate)
         if check.passed:
@@ -172,6 +187,13 @@ def _deidentify_partition(
                 counts_markdown("field", done.fields_dropped, unit="values dropped")
             ),
             "distinct_values_analyzed": done.distinct_analyzed,
+            "values_generalized_by_rescan": sum(done.values_generalized_by_rescan.values()),
+            "rescan_generalized": dg.MetadataValue.md(
+                counts_markdown("column: entity", done.rescan_findings, unit="values generalized")
+            ),
+            "values_outside_vocabulary": dg.MetadataValue.md(
+                counts_markdown("column", done.values_outside_vocabulary, unit="values now `other`")
+            ),
             "engine": deidentification.engine,
             "pseudonymization_key_version": key.version,
             "seconds": round(seconds, 2),
@@ -274,7 +296,7 @@ def user_profiles(
     target = partition_file(storage.out_path, "silver", "user_profiles", date_key)
     with erasure_lock(storage.out_path, exclusive=False):
         coverage.invalidate(storage.out_path, ["user_profiles"], date_key)
-        profiles = build_user_profiles_from_file(source)
+        profiles = build_user_profiles_from_file(source, closed_vocabularies())
         with AtomicParquetWriter(target, profiles.schema) as writer:
             writer.write(profiles)
         if coverage.status_of(storage.out_path, "deidentified_events", date_key) is not None:

@@ -1,11 +1,19 @@
-"""Per-user profile rows folded from de-identified events (no identifier goes in or out)."""
+"""Per-user profile rows folded from de-identified events (no identifier goes in or out).
+
+The typed profile values (title, specialty, state) are closed onto the sharing policy's
+vocabularies: silver's events already are, and a profile folded from a silver file written
+before they were is closed here, so free text a user typed never becomes a profile value.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 import duckdb
 import pyarrow as pa
+
+from deidentify.vocabularies import close_to_vocabulary
 
 PROFILE_ATTRIBUTES = (
     "title",
@@ -74,26 +82,45 @@ _PROFILE_SQL = f"""
 _MEMORY_LIMIT = "1GB"
 
 
-def build_user_profiles(events: pa.Table) -> pa.Table:
+def build_user_profiles(
+    events: pa.Table, vocabularies: Mapping[str, tuple[str, ...]] | None = None
+) -> pa.Table:
     """One row per user_key of a day's de-identified events, latest values of the day.
 
     Latest means the last non-null value by event minute (ties: the later row), for profile
-    attributes only from signup/profile_update, consent only from consent_update.
+    attributes only from signup/profile_update, consent only from consent_update. Attributes
+    with a vocabulary in `vocabularies` hold one of its values, `other` or null.
     """
     numbered = events.append_column("row_in_day", pa.array(range(events.num_rows), pa.int64()))
-    return _run(lambda con: con.register("source", numbered))
+    return close_profiles(_run(lambda con: con.register("source", numbered)), vocabularies)
 
 
-def build_user_profiles_from_file(path: Path) -> pa.Table:
+def build_user_profiles_from_file(
+    path: Path, vocabularies: Mapping[str, tuple[str, ...]] | None = None
+) -> pa.Table:
     """`build_user_profiles` over a silver Parquet file, streamed by DuckDB in bounded memory
     (grouped by user, so memory grows with the day's users, not its events)."""
     quoted = str(path).replace("'", "''")
-    return _run(
+    profiles = _run(
         lambda con: con.execute(
             "CREATE VIEW source AS SELECT *, file_row_number AS row_in_day "
             f"FROM read_parquet('{quoted}', file_row_number = true)"
         )
     )
+    return close_profiles(profiles, vocabularies)
+
+
+def close_profiles(
+    profiles: pa.Table, vocabularies: Mapping[str, tuple[str, ...]] | None
+) -> pa.Table:
+    """Each profile attribute that has a vocabulary mapped onto it (`other` when outside)."""
+    for name in PROFILE_ATTRIBUTES:
+        if not vocabularies or name not in vocabularies:
+            continue
+        closed, _ = close_to_vocabulary(profiles.column(name).to_pylist(), vocabularies[name])
+        index = profiles.schema.get_field_index(name)
+        profiles = profiles.set_column(index, name, pa.array(closed, pa.string()))
+    return profiles
 
 
 def _run(register) -> pa.Table:

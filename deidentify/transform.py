@@ -3,13 +3,24 @@
 A `Deidentifier` is made per partition (it carries the key, the scrubber's memo and the
 counts for metadata) and is fed record batches; it holds no state beyond that partition,
 so the same code runs in a Dagster step, a test, or a distributed worker.
+
+Two last steps make what one person typed harmless for everybody else's releases:
+
+- every string value the silver identifier check would scan is re-scanned here, with the same
+  recognizers, and a value with a finding is generalized to `other` (dropped, for free text)
+  and counted: an e-mail in one user agent no longer fails the day's check, which would hold
+  back every recipient's month;
+- the user-agent families and the typed profile fields are closed onto the sharing policy's
+  vocabularies (`vocabularies.CLOSED_AT_SILVER`): a value outside them is `other`.
 """
 
 from __future__ import annotations
 
+import functools
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import orjson
 import pyarrow as pa
@@ -20,9 +31,12 @@ from deidentify import scrubber as scrubber_module
 from deidentify.accounts import account_keys
 from deidentify.field_policy import FieldPolicy, FieldRule, SourcePolicy
 from deidentify.pseudonymize import PseudonymKey, pseudonyms
+from deidentify.scan import scannable_columns
 from deidentify.scrubber import Scrubber
+from deidentify.sharing_policy import DEFAULT_SHARING_POLICY_PATH, load_sharing_policy
 from deidentify.urls import referrer_parts, url_template
 from deidentify.user_agents import classify_many
+from deidentify.vocabularies import CLOSED_AT_SILVER, OTHER, close_to_vocabulary
 
 DATE_COLUMN = "event_date"
 # A visitor (device) is the client address plus user agent: the access log's remote host, the
@@ -38,6 +52,15 @@ _GENERALIZERS: dict[str, Callable[[object], object]] = {
     "file_extension": generalize.file_extension,
     "count": generalize.count_items,
 }
+
+
+@functools.cache
+def silver_vocabularies(
+    path: Path = DEFAULT_SHARING_POLICY_PATH,
+) -> dict[str, tuple[str, ...]]:
+    """The sharing policy's vocabularies of the columns silver closes (`CLOSED_AT_SILVER`)."""
+    vocabularies = load_sharing_policy(path).release.vocabularies
+    return {c: vocabularies[c] for c in CLOSED_AT_SILVER if c in vocabularies}
 
 
 def derived_values(parts: list[list]) -> list[str | None]:
@@ -65,6 +88,12 @@ class DeidentifyStats:
 
     rows: int = 0
     fields_dropped: Counter[str] = field(default_factory=Counter)
+    # column -> values (rows) generalized because the identifier re-scan found something
+    values_generalized_by_rescan: Counter[str] = field(default_factory=Counter)
+    # "column: entity" -> of those, the values with that finding
+    rescan_findings: Counter[str] = field(default_factory=Counter)
+    # column -> values (rows) outside the column's vocabulary, now `other`
+    values_outside_vocabulary: Counter[str] = field(default_factory=Counter)
 
 
 class Deidentifier:
@@ -77,9 +106,14 @@ class Deidentifier:
         key: PseudonymKey,
         scrubber: Scrubber,
         accounts: Mapping[str, str] | None = None,
+        vocabularies: Mapping[str, tuple[str, ...]] | None = None,
     ) -> None:
         """`accounts` maps a logged account value (normalized) to its user id; a source whose
-        policy links requests to accounts needs it (the plumbing builds it from bronze)."""
+        policy links requests to accounts needs it (the plumbing builds it from bronze).
+
+        `vocabularies` are the closed vocabularies of the sharing policy (column -> values);
+        by default those of the policy shipped with the code (`silver_vocabularies()`).
+        """
         self.policy = policy
         self.rules: SourcePolicy = policy.source(source)
         if accounts is None and any(r.action == "account" for r in self.rules.fields.values()):
@@ -91,6 +125,20 @@ class Deidentifier:
         self.key = key
         self.scrubber = scrubber
         self.schema = self.rules.silver_schema(DATE_COLUMN)
+        self.vocabularies = {
+            c: v
+            for c, v in (silver_vocabularies() if vocabularies is None else vocabularies).items()
+            if c in CLOSED_AT_SILVER and c in self.schema.names
+        }
+        # What the silver identifier check scans; free text with a finding is dropped, any
+        # other value becomes `other`.
+        self._rescanned = scannable_columns(self.schema)
+        self._free_text = {
+            rule.column or rule.field
+            for rule in [*self.rules.fields.values(), *self.rules.properties.values()]
+            if rule.action == "scrub_text"
+        } | ({"referrer_search_terms"} if "referrer_search_terms" in self.schema.names else set())
+        self._findings: dict[str, tuple[str, ...]] = {}
         self.stats = DeidentifyStats()
         self._urls: dict[str, str | None] = {}
         self._referrers: dict[str, tuple[str | None, str | None]] = {}
@@ -112,6 +160,8 @@ class Deidentifier:
                 self._apply(rule, values, columns, years, ts)
         self._count_dropped_fields(table)
         self._scrub_pending_text(columns)
+        self._generalize_findings(columns)
+        self._close_vocabularies(columns)
         columns["key_version"] = [self.key.version] * rows
         self.stats.rows += rows
         arrays = [pa.array(columns[f.name], type=f.type) for f in self.schema]
@@ -127,6 +177,60 @@ class Deidentifier:
         for name, texts in pending.items():
             columns[name] = scrubbed[start : start + len(texts.values)]
             start += len(texts.values)
+
+    def _generalize_findings(self, columns: dict) -> None:
+        """Re-scan every value the silver identifier check would scan, as it would (same
+        engine, `<ENTITY>` placeholders ignored); a value with a finding becomes `other`, or
+        None in a free-text column, and is counted."""
+        for name in self._rescanned:
+            values = columns.get(name)
+            if values is None:
+                continue
+            if not isinstance(values, list):
+                values = columns[name] = values.to_pylist()
+            found = self._findings_of(values)
+            if not any(found.get(v) for v in dict.fromkeys(values) if v):
+                continue
+            replacement = None if name in self._free_text else OTHER
+            for i, value in enumerate(values):
+                entities = found.get(value) if value else None
+                if entities:
+                    values[i] = replacement
+                    self.stats.values_generalized_by_rescan[name] += 1
+                    self.stats.rescan_findings.update(f"{name}: {e}" for e in entities)
+
+    def _findings_of(self, values: list) -> dict[str, tuple[str, ...]]:
+        """Entity types found in each distinct value (memoized for the partition)."""
+        distinct = [v for v in dict.fromkeys(values) if isinstance(v, str) and v]
+        new = [v for v in distinct if v not in self._findings]
+        if new:
+            if len(self._findings) + len(new) > scrubber_module.MEMO_LIMIT:
+                self._findings.clear()
+                new = distinct
+            engine = self.scrubber.structured
+            for text, results in zip(new, engine.analyze_many(new), strict=True):
+                self._findings[text] = tuple(
+                    sorted(
+                        {
+                            r.entity_type
+                            for r in results
+                            if not text[r.start : r.end].startswith("<")
+                        }
+                    )
+                )
+        return {v: self._findings[v] for v in distinct}
+
+    def _close_vocabularies(self, columns: dict) -> None:
+        """User-agent families and typed profile values: their vocabulary's value or `other`."""
+        for name, vocabulary in self.vocabularies.items():
+            values = columns.get(name)
+            if values is None:
+                continue
+            if not isinstance(values, list):
+                values = values.to_pylist()
+            columns[name], outside = close_to_vocabulary(values, vocabulary)
+            if outside:
+                self.stats.values_outside_vocabulary[name] += outside
 
     def _field_values(self, table: pa.Table, name: str) -> list:
         derived = DERIVED_FIELDS[self.rules.name].get(name)

@@ -7,6 +7,8 @@ never become a published value.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import pandas as pd
 
 OTHER = "other"
@@ -14,6 +16,12 @@ UNKNOWN = "unknown"
 # Dimensions whose values are not a vocabulary: the days of the period (public), and scrubbed
 # search terms, which reach a release only through DP key selection.
 OPEN_DIMENSIONS = ("day", "search_term")
+# Silver columns closed onto the sharing policy's vocabularies when silver is written: the
+# families ua-parser reads out of a user agent (a product token such as `usr_8f3a2b/1.0
+# CFNetwork/...` comes back as a "browser family") and the profile values a user types. Other
+# columns with a vocabulary are closed by construction (device_type, country, age_band,
+# practice_size_band) or are the product's own values (event, plan), and are left as they are.
+CLOSED_AT_SILVER = ("browser_family", "os_family", "title", "specialty", "state")
 
 
 def page_section(url_templates: pd.Series) -> pd.Series:
@@ -24,9 +32,10 @@ def page_section(url_templates: pd.Series) -> pd.Series:
 
 
 def to_vocabulary(values: pd.Series, vocabulary: tuple[str, ...]) -> pd.Series:
-    """Each value if its vocabulary holds it, `unknown` if missing, else `other`."""
+    """Each value if its vocabulary holds it (or is `other`, `unknown` already, as silver
+    writes them), `unknown` if missing, else `other`."""
     text = values.astype("string")
-    known = text.isin(list(vocabulary))
+    known = text.isin(list(allowed_values(vocabulary)))
     mapped = text.where(known, OTHER).where(text.notna(), UNKNOWN)
     return mapped.astype("object")
 
@@ -40,3 +49,28 @@ def outside_vocabulary(values: pd.Series, vocabulary: tuple[str, ...]) -> list[s
     """The distinct values not allowed for this vocabulary (empty when every value is)."""
     allowed = set(allowed_values(vocabulary))
     return sorted({str(v) for v in values.dropna().unique() if str(v) not in allowed})
+
+
+def close_to_vocabulary(
+    values: Sequence[object], vocabulary: tuple[str, ...]
+) -> tuple[list[str | None], int]:
+    """Silver's closing of one column: each value as its vocabulary spells it, else `other`.
+
+    The match ignores case and surrounding blanks (`cardiology ` is Cardiology); a missing
+    value stays missing (a profile field not given is not `unknown` in silver), and `other` or
+    `unknown` in any case is kept as such (ua-parser's "Other", an absent user agent's
+    "Unknown"). Also returns how many values were outside the vocabulary and became `other`.
+    """
+    canonical = {v.strip().casefold(): v for v in allowed_values(vocabulary)}
+    out: list[str | None] = []
+    outside = 0
+    for value in values:
+        if value is None:
+            out.append(None)
+            continue
+        known = canonical.get(str(value).strip().casefold())
+        if known is None:
+            outside += 1
+            known = OTHER
+        out.append(known)
+    return out, outside

@@ -43,6 +43,25 @@ class PartitionDeidentified:
     entities: Counter[str] = field(default_factory=Counter)
     fields_dropped: Counter[str] = field(default_factory=Counter)
     distinct_analyzed: int = 0
+    values_generalized_by_rescan: Counter[str] = field(default_factory=Counter)
+    rescan_findings: Counter[str] = field(default_factory=Counter)
+    values_outside_vocabulary: Counter[str] = field(default_factory=Counter)
+
+    def add(self, counts: Mapping) -> None:
+        """Add one batch's counts (as `deidentify_batch` returns them)."""
+        self.entities.update(counts["entities"])
+        self.distinct_analyzed += counts["distinct_analyzed"]
+        for name in _STATS_COUNTERS:
+            getattr(self, name).update(counts[name])
+
+
+# The counters of `DeidentifyStats` a partition's metadata reports.
+_STATS_COUNTERS = (
+    "fields_dropped",
+    "values_generalized_by_rescan",
+    "rescan_findings",
+    "values_outside_vocabulary",
+)
 
 
 def deidentify_in_process(
@@ -54,24 +73,31 @@ def deidentify_in_process(
     workers: int,
     batch_rows: int,
     accounts: Mapping[str, str] | None = None,
+    vocabularies: Mapping[str, tuple[str, ...]] | None = None,
 ) -> PartitionDeidentified:
     """Stream bronze through one Deidentifier here; NER spread over `workers` processes.
 
-    `accounts` is the account directory for the partition's logged-in requests (access_log).
+    `accounts` is the account directory for the partition's logged-in requests (access_log);
+    `vocabularies` the sharing policy's closed vocabularies (default: the shipped policy's).
     """
     with Scrubber(workers=workers) as scrubber:
-        deidentifier = Deidentifier(policy, source, key, scrubber, accounts)
+        deidentifier = Deidentifier(policy, source, key, scrubber, accounts, vocabularies)
         with AtomicParquetWriter(target, deidentifier.schema) as writer:
             for batch in pq.ParquetFile(bronze).iter_batches(batch_size=batch_rows):
                 writer.write(deidentifier.transform(batch))
                 crash_point("silver")
-    return PartitionDeidentified(
-        schema=deidentifier.schema,
-        rows=deidentifier.stats.rows,
-        entities=Counter(scrubber.entities),
-        fields_dropped=Counter(deidentifier.stats.fields_dropped),
-        distinct_analyzed=scrubber.distinct_analyzed,
-    )
+    result = PartitionDeidentified(schema=deidentifier.schema, rows=deidentifier.stats.rows)
+    result.add(_counts(deidentifier, Counter(scrubber.entities), scrubber.distinct_analyzed))
+    return result
+
+
+def _counts(deidentifier: Deidentifier, entities: Counter[str], analyzed: int) -> dict:
+    stats = deidentifier.stats
+    return {
+        "entities": entities,
+        "distinct_analyzed": analyzed,
+        **{name: Counter(getattr(stats, name)) for name in _STATS_COUNTERS},
+    }
 
 
 @functools.cache
@@ -86,18 +112,19 @@ def deidentify_batch(
     source: str,
     key: PseudonymKey,
     accounts: Mapping[str, str] | None = None,
+    vocabularies: Mapping[str, tuple[str, ...]] | None = None,
 ) -> tuple[pa.Table, dict]:
     """Run on a Dask worker: one bronze batch in, its silver rows and counts out."""
     scrubber = _worker_scrubber()
     entities_before = Counter(scrubber.entities)
     analyzed_before = scrubber.distinct_analyzed
-    deidentifier = Deidentifier(policy, source, key, scrubber, accounts)
+    deidentifier = Deidentifier(policy, source, key, scrubber, accounts, vocabularies)
     table = deidentifier.transform(batch)
-    return table, {
-        "entities": scrubber.entities - entities_before,
-        "fields_dropped": deidentifier.stats.fields_dropped,
-        "distinct_analyzed": scrubber.distinct_analyzed - analyzed_before,
-    }
+    return table, _counts(
+        deidentifier,
+        scrubber.entities - entities_before,
+        scrubber.distinct_analyzed - analyzed_before,
+    )
 
 
 def deidentify_on_dask(
@@ -109,6 +136,7 @@ def deidentify_on_dask(
     batch_rows: int,
     client,
     accounts: Mapping[str, str] | None = None,
+    vocabularies: Mapping[str, tuple[str, ...]] | None = None,
 ) -> PartitionDeidentified:
     """Submit every bronze batch to the cluster and write the results in bronze order."""
     schema = policy.source(source).silver_schema("event_date")
@@ -121,15 +149,13 @@ def deidentify_on_dask(
         table, counts = future.result()
         writer.write(table)
         result.rows += table.num_rows
-        result.entities.update(counts["entities"])
-        result.fields_dropped.update(counts["fields_dropped"])
-        result.distinct_analyzed += counts["distinct_analyzed"]
+        result.add(counts)
 
     # The policy and key go to every worker once; each batch is scattered, not embedded in
     # the task graph (Dask's advice for data of megabytes). hash=False: with content keys, the
     # next partition's scatter of the same policy gets the key this one's release is freeing.
-    shared_policy, shared_key, shared_accounts = client.scatter(
-        [policy, key, accounts], broadcast=True, hash=False
+    shared_policy, shared_key, shared_accounts, shared_vocabularies = client.scatter(
+        [policy, key, accounts, vocabularies], broadcast=True, hash=False
     )
     with AtomicParquetWriter(target, schema) as writer:
         try:
@@ -147,6 +173,7 @@ def deidentify_on_dask(
                             source,
                             shared_key,
                             shared_accounts,
+                            shared_vocabularies,
                         ),
                     )
                 )
