@@ -32,7 +32,7 @@ from assets.gold_build import (
 from assets.metadata import check_metadata, counts_markdown, preview_markdown, table_schema
 from deidentify.field_policy import load_field_policy
 from deidentify.profiles import PROFILE_SCHEMA
-from deidentify.sharing_policy import PolicyViolation
+from deidentify.sharing_policy import PolicyViolation, guard_policy_version
 from pipelines.coverage import period_coverage
 from pipelines.erasure import clear_stale
 from pipelines.faults import crash_point
@@ -307,6 +307,7 @@ def build_gold_asset(table: GoldTable) -> dg.AssetsDefinition:
         policy = sharing.policy()
         try:
             policy.check_dataset(table.policy_name, table.categories)
+            guard_policy_version(policy, storage.out_path / "audit")
         except PolicyViolation as exc:
             raise dg.Failure(description=str(exc), allow_retries=False) from exc
         window = context.partition_time_window
@@ -383,6 +384,7 @@ def build_gold_asset(table: GoldTable) -> dg.AssetsDefinition:
                 "k": rules.k,
                 "dominance_share": rules.dominance_share,
                 "sharing_policy_version": policy.version,
+                "policy_sha256": policy.sha256,
                 "silver_days_read": len(inputs.events) + len(inputs.requests),
                 "coverage": dg.MetadataValue.json(coverage.summary()),
                 "seconds": round(time.perf_counter() - began, 2),

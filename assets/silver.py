@@ -19,6 +19,7 @@ import pyarrow.parquet as pq
 from assets.metadata import aggregate_preview_markdown, counts_markdown, table_schema
 from deidentify.engine import structured_engine
 from deidentify.profiles import build_user_profiles_from_file
+from deidentify.raw_ids import raw_id_findings
 from deidentify.scan import scan_batches
 from deidentify.sharing_policy import DEFAULT_SHARING_POLICY_PATH
 from deidentify.transform import silver_vocabularies
@@ -87,6 +88,8 @@ def _no_identifier_check(silver: Path) -> dg.AssetCheckResult:
     findings = scan_batches(
         file.iter_batches(batch_size=50_000), file.schema_arrow, structured_engine()
     )
+    # The input contract's own ids (usr_..., org_..., sessions, event UUIDs), in any column.
+    findings.update(raw_id_findings(file.iter_batches(batch_size=50_000), file.schema_arrow))
     summary = {f"{column}: {entity}": n for (column, entity), n in findings.items()}
     return dg.AssetCheckResult(
         check_name=NO_IDENTIFIER_CHECK,
@@ -97,7 +100,8 @@ def _no_identifier_check(silver: Path) -> dg.AssetCheckResult:
         },
         description=None
         if not findings
-        else "The pattern recognizers found identifiers in silver columns.",
+        else "The pattern recognizers found identifiers (or raw ids of the input contract) in "
+        "silver columns.",
     )
 
 

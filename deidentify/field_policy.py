@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 import pyarrow as pa
-import yaml
 
+from deidentify.config_yaml import ConfigModel, read_config, validate
 from deidentify.urls import UrlRules
 
 DEFAULT_POLICY_PATH = Path(__file__).parent / "policy" / "field_policy.yaml"
@@ -125,17 +126,47 @@ class FieldPolicy:
         return self.sources[name]
 
 
-def _rule(source: str, field: str, spec: object) -> FieldRule:
+class RuleEntry(ConfigModel):
+    """One field's rule as written: `{action: ..., column: ..., method: ..., ...}`."""
+
+    example: ClassVar[str] = "{action: drop}"
+    action: str
+    column: str | None = None
+    method: str | None = None
+    namespace: str | None = None
+    type: str | None = None
+
+
+class SourceSection(ConfigModel):
+    """`app_events:` or `access_log:`: rules for top-level fields and (events) properties."""
+
+    fields: dict[str, RuleEntry]
+    properties: dict[str, RuleEntry] | None = None
+
+
+class UrlSection(ConfigModel):
+    """`url:`: the allowlists of URL scrubbing."""
+
+    known_path_segments: list[str] | None = None
+    kept_query_keys: list[str] | None = None
+    search_engines: dict[str, str] | None = None
+
+
+class FieldPolicyFile(ConfigModel):
+    """field_policy.yaml as a whole."""
+
+    version: int
+    app_events: SourceSection
+    access_log: SourceSection
+    url: UrlSection | None = None
+
+
+def _rule(source: str, field: str, spec: RuleEntry) -> FieldRule:
     where = f"{source}.{field}"
-    if not isinstance(spec, dict) or "action" not in spec:
-        raise FieldPolicyError(f"{where}: expected a mapping with an `action`, got {spec!r}")
-    unknown_keys = set(spec) - {"action", "column", "method", "namespace", "type"}
-    if unknown_keys:
-        raise FieldPolicyError(f"{where}: unknown key(s) {sorted(unknown_keys)}")
-    action = spec["action"]
+    action = spec.action
     if action not in ACTIONS:
         raise FieldPolicyError(f"{where}: unknown action {action!r}; use one of {sorted(ACTIONS)}")
-    method, namespace, kind = spec.get("method"), spec.get("namespace"), spec.get("type")
+    method, namespace, kind = spec.method, spec.namespace, spec.type
     if action == "generalize" and method not in {*GENERALIZE_METHODS, "ip"}:
         raise FieldPolicyError(
             f"{where}: generalize needs a `method` among {sorted({*GENERALIZE_METHODS, 'ip'})}, "
@@ -147,37 +178,45 @@ def _rule(source: str, field: str, spec: object) -> FieldRule:
         raise FieldPolicyError(
             f"{where}: keep `type` must be one of {sorted(KEEP_TYPES)}, got {kind!r}"
         )
-    return FieldRule(field, action, spec.get("column"), method, namespace, kind)
+    return FieldRule(field, action, spec.column, method, namespace, kind)
 
 
 def load_field_policy(path: Path = DEFAULT_POLICY_PATH) -> FieldPolicy:
-    """Read and validate the YAML field policy; raise FieldPolicyError naming what to fix."""
+    """Read and validate the YAML field policy; raise FieldPolicyError naming what to fix.
+
+    The message is one line: the file, the key (a dotted path) and the fix.
+    """
+    document = read_config(path, FieldPolicyError)
+    if isinstance(document, dict):
+        for name in SOURCES:
+            section = document.get(name)
+            if section is None or (isinstance(section, dict) and section.get("fields") is None):
+                raise FieldPolicyError(
+                    f"{path.name}: section `{name}.fields` is missing; give every field of "
+                    f"{name} a rule (docs/input-formats.md lists them)"
+                )
+    parsed = validate(FieldPolicyFile, document, path.name, FieldPolicyError)
     try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise FieldPolicyError(f"cannot read field policy {path}: {exc}") from exc
-    if not isinstance(document, dict) or not isinstance(document.get("version"), int):
-        raise FieldPolicyError(f"{path}: expected a mapping with an integer `version`")
+        return _field_policy(parsed)
+    except FieldPolicyError as exc:
+        raise FieldPolicyError(f"{path.name}: {exc}") from None
+
+
+def _field_policy(parsed: FieldPolicyFile) -> FieldPolicy:
     sources = {}
     for name in SOURCES:
-        section = document.get(name)
-        if not isinstance(section, dict) or not isinstance(section.get("fields"), dict):
-            raise FieldPolicyError(f"{path}: section `{name}.fields` is missing")
-        fields = {f: _rule(name, f, s) for f, s in section["fields"].items()}
+        section: SourceSection = getattr(parsed, name)
+        fields = {f: _rule(name, f, s) for f, s in section.fields.items()}
         properties = {
-            p: _rule(f"{name}.properties", p, s)
-            for p, s in (section.get("properties") or {}).items()
+            p: _rule(f"{name}.properties", p, s) for p, s in (section.properties or {}).items()
         }
         policy = SourcePolicy(name, fields, properties)
         policy.silver_schema("date")
         sources[name] = policy
-    url = document.get("url") or {}
-    engines = url.get("search_engines") or {}
-    if not isinstance(engines, dict):
-        raise FieldPolicyError(f"{path}: url.search_engines must map a domain to a query key")
+    url = parsed.url or UrlSection()
     rules = UrlRules(
-        known_path_segments=frozenset(str(s).lower() for s in url.get("known_path_segments") or []),
-        kept_query_keys=frozenset(str(k).lower() for k in url.get("kept_query_keys") or []),
-        search_engines={str(k): str(v) for k, v in engines.items()},
+        known_path_segments=frozenset(s.lower() for s in url.known_path_segments or []),
+        kept_query_keys=frozenset(k.lower() for k in url.kept_query_keys or []),
+        search_engines=dict(url.search_engines or {}),
     )
-    return FieldPolicy(document["version"], sources, rules)
+    return FieldPolicy(parsed.version, sources, rules)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal
 
+from deidentify.config_yaml import ConfigModel
 from deidentify.dp import Measure, Query
 from deidentify.vocabularies import OPEN_DIMENSIONS
 
@@ -16,6 +18,62 @@ DRAWN_BY = ("period", "week")
 
 class ReleasePolicyError(ValueError):
     """The differential-privacy section of the sharing policy is invalid."""
+
+
+# The shape of the entries as written in the sharing policy (types and keys; the rules are
+# checked by `parse_release_policy`).
+Subject = Literal["customers", "sales", "traffic"]
+
+
+class BudgetEntry(ConfigModel):
+    """`{rho: ..., delta: ...}`."""
+
+    example = "{rho: 4.5, delta: 1.0e-6}"
+    rho: float
+    delta: float
+
+
+class PeriodScaleEntry(ConfigModel):
+    """`rho_scale_by_period`: the share of a dataset's rho a release of each period costs."""
+
+    month: float = 1.0
+    week: float = 1.0
+
+
+class DifferentialPrivacyEntry(ConfigModel):
+    """`differential_privacy:`: accounting, budgets and corrections."""
+
+    clause: str
+    recipient_classes: list[str]
+    accounting: Literal["zCDP"] = "zCDP"
+    selection_delta: float
+    budget_per_recipient_per_month: BudgetEntry
+    budget_per_class_per_month: dict[str, BudgetEntry] | None = None
+    budget_all_recipients_per_month: BudgetEntry | None = None
+    correction_after_days: int = 28
+    rho_scale_by_period: PeriodScaleEntry | None = None
+
+
+class BreakdownEntry(ConfigModel):
+    """One breakdown of a released dataset: its cost, bounds and keys."""
+
+    example = "{rho: 0.04, max_cells_per_person: 1}"
+    rho: float
+    max_cells_per_person: int
+    keys: Literal["public", "selected"] = "public"
+    clamps: dict[str, float] | None = None
+
+
+class ReleasedDatasetEntry(ConfigModel):
+    """A dataset partners and advertisers receive."""
+
+    subject: Subject
+    categories: list[str]
+    clause: str
+    clamps: dict[str, float] | None = None
+    shares: dict[str, float] | None = None
+    drawn_by: Literal["period", "week"] = "period"
+    breakdowns: dict[str, BreakdownEntry]
 
 
 @dataclass(frozen=True)
@@ -124,7 +182,7 @@ def parse_release_policy(document: dict, clauses: set[str], categories: dict) ->
         raise ReleasePolicyError(f"missing or malformed entry {exc}") from exc
     datasets = {}
     for name, spec in entries.items():
-        where = f"released dataset {name!r}"
+        where = f"released_datasets.{name}"
         breakdowns = []
         for breakdown, bounds in spec["breakdowns"].items():
             dims = tuple(d.strip() for d in breakdown.split(" x "))
@@ -180,10 +238,10 @@ def parse_release_policy(document: dict, clauses: set[str], categories: dict) ->
         )
     if section.get("clause") not in clauses:
         raise ReleasePolicyError(
-            f"differential_privacy cites unknown clause {section.get('clause')}"
+            f"differential_privacy.clause: cites unknown clause {section.get('clause')!r}"
         )
     class_budgets = {
-        cls: _budget(f"budget_per_class_per_month.{cls}", entry)
+        cls: _budget(f"differential_privacy.budget_per_class_per_month.{cls}", entry)
         for cls, entry in (section.get("budget_per_class_per_month") or {}).items()
     }
     policy = ReleasePolicy(
@@ -191,7 +249,8 @@ def parse_release_policy(document: dict, clauses: set[str], categories: dict) ->
         recipient_classes=tuple(section["recipient_classes"]),
         selection_delta=float(section["selection_delta"]),
         recipient_budget=_budget(
-            "budget_per_recipient_per_month", section.get("budget_per_recipient_per_month")
+            "differential_privacy.budget_per_recipient_per_month",
+            section.get("budget_per_recipient_per_month"),
         ),
         class_budgets=class_budgets,
         vocabularies=vocabularies,
@@ -201,20 +260,26 @@ def parse_release_policy(document: dict, clauses: set[str], categories: dict) ->
             "week": float((section.get("rho_scale_by_period") or {}).get("week", 1.0)),
         },
         all_recipients_budget=(
-            _budget("budget_all_recipients_per_month", section["budget_all_recipients_per_month"])
+            _budget(
+                "differential_privacy.budget_all_recipients_per_month",
+                section["budget_all_recipients_per_month"],
+            )
             if section.get("budget_all_recipients_per_month")
             else None
         ),
         correction_after_days=int(section.get("correction_after_days", 28)),
     )
     if policy.correction_after_days < 0:
-        raise ReleasePolicyError("correction_after_days must be 0 or more")
+        raise ReleasePolicyError("differential_privacy.correction_after_days: must be 0 or more")
     if not all(0 < v <= 1 for v in policy.period_scale.values()):
-        raise ReleasePolicyError("rho_scale_by_period: each factor must be in (0, 1]")
+        raise ReleasePolicyError(
+            "differential_privacy.rho_scale_by_period: each factor must be in (0, 1]"
+        )
     for name, dataset in datasets.items():
         if dataset.rho > policy.recipient_budget.rho:
             raise ReleasePolicyError(
-                f"released dataset {name!r} costs rho={dataset.rho}, more than a recipient's "
-                f"monthly budget {policy.recipient_budget.rho}"
+                f"released_datasets.{name}: costs rho={dataset.rho}, more than a recipient's "
+                f"monthly budget {policy.recipient_budget.rho} "
+                "(differential_privacy.budget_per_recipient_per_month.rho); lower its rho"
             )
     return policy

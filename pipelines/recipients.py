@@ -5,9 +5,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar, Literal
 
-import yaml
+from pydantic import Field
 
+from deidentify.config_yaml import ConfigModel, did_you_mean, read_config, validate
 from deidentify.sharing_policy import PolicyViolation, SharingPolicy
 
 DEFAULT_RECIPIENTS_PATH = Path(__file__).parent / "recipients.yaml"
@@ -16,6 +18,9 @@ BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
 PREFIX = re.compile(r"([A-Za-z0-9_.-]+/)*")
 FORMATS = ("csv", "parquet")
 CADENCES = ("monthly", "weekly")
+# Layers whose rows are personal information: never a recipient's dataset.
+LAYERS = ("raw", "bronze", "quarantine", "silver")
+LAYERS_TEXT = "raw, bronze and silver"
 
 
 class RecipientConfigError(ValueError):
@@ -57,79 +62,137 @@ class Recipient:
     delivery: DeliveryTarget = DeliveryTarget()
 
 
+class DeliveryEntry(ConfigModel):
+    """`delivery:` of a recipient: `{type: local}` or `{type: s3, bucket: ..., prefix: ...}`."""
+
+    unknown_key_note: ClassVar[str] = (
+        "credentials and endpoints come from the environment (AWS_*), never from this file"
+    )
+    type: Literal["local", "s3"] = "local"
+    bucket: str | None = None
+    prefix: str = ""
+
+
+class RecipientEntry(ConfigModel):
+    """One entry of `recipients:`."""
+
+    key_hints: ClassVar[dict[str, str]] = {
+        "k": (
+            "`k` no longer applies: partners and advertisers receive only differentially "
+            "private releases, whose protection is the privacy budget in the sharing policy; "
+            "remove `k`"
+        )
+    }
+    name: str
+    recipient_class: str = Field(alias="class")
+    datasets: list[str]
+    formats: list[Literal["csv", "parquet"]] | None = None
+    cadence: Literal["monthly", "weekly"] = "monthly"
+    delivery: DeliveryEntry | None = None
+
+
+class RecipientsFile(ConfigModel):
+    """recipients.yaml: `version` and the list of recipients (`recipients: []` for none)."""
+
+    version: int | None = None
+    recipients: list[RecipientEntry]
+
+
 def load_recipients(policy: SharingPolicy, path: Path = DEFAULT_RECIPIENTS_PATH) -> list[Recipient]:
-    """Read recipients.yaml and check every entry against the sharing policy."""
-    try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
-        entries = document["recipients"]
-    except (OSError, yaml.YAMLError, KeyError, TypeError) as exc:
-        raise RecipientConfigError(f"cannot read recipients from {path}: {exc}") from exc
+    """Read recipients.yaml and check every entry against the sharing policy.
+
+    Any problem raises RecipientConfigError with one line: the file, the key (as a dotted
+    path such as `recipients[0].cadence`) and the fix.
+    """
+    file = path.name
+    document = read_config(path, RecipientConfigError)
+    if isinstance(document, dict) and document.get("recipients", ...) is None:
+        raise RecipientConfigError(
+            f"{file}: recipients: is empty; list the recipients (or write `recipients: []` "
+            "for none)"
+        )
+    entries = validate(RecipientsFile, document, file, RecipientConfigError).recipients
     recipients, names = [], set()
-    for number, entry in enumerate(entries, 1):
-        where = f"{path.name} recipient #{number}"
-        name = str(entry.get("name", ""))
+    for number, entry in enumerate(entries):
+        where = f"{file}: recipients[{number}]"
+        name = entry.name
         if not SLUG.fullmatch(name):
             raise RecipientConfigError(
-                f"{where}: name {name!r} must be a slug (lower-case letters, digits, dashes; "
+                f"{where}.name: {name!r} must be a slug (lower-case letters, digits, dashes; "
                 "2-63 characters), so it cannot escape the export folder"
             )
         if name in names:
-            raise RecipientConfigError(f"{where}: name {name!r} is used twice")
+            raise RecipientConfigError(f"{where}.name: {name!r} is used twice; rename one")
         names.add(name)
-        where = f"{path.name} recipient {name!r}"
-        recipient_class = entry.get("class")
-        if "k" in entry:
+        recipient_class = entry.recipient_class
+        if recipient_class not in policy.recipient_classes:
             raise RecipientConfigError(
-                f"{where}: `k` no longer applies: partners and advertisers receive only "
-                "differentially private releases, whose protection is the privacy budget in "
-                "the sharing policy; remove `k`"
+                f"{where}.class: unknown recipient class {recipient_class!r}"
+                f"{did_you_mean(recipient_class, policy.recipient_classes)} (the sharing "
+                f"policy knows: {', '.join(sorted(policy.recipient_classes))})"
             )
-        formats = tuple(entry.get("formats") or ("csv",))
-        cadence = entry.get("cadence", "monthly")
-        delivery = _delivery_target(where, entry.get("delivery") or {"type": "local"})
-        if not formats or set(formats) - set(FORMATS):
-            raise RecipientConfigError(f"{where}: formats must be among {FORMATS}, got {formats}")
-        if cadence not in CADENCES:
-            raise RecipientConfigError(f"{where}: cadence {cadence!r} must be one of {CADENCES}")
-        datasets = tuple(entry.get("datasets") or ())
-        if not datasets:
-            raise RecipientConfigError(f"{where}: list the datasets it receives")
-        for dataset in datasets:
-            try:
-                policy.check_recipient(str(recipient_class), dataset)
-            except PolicyViolation as exc:
-                raise RecipientConfigError(f"{where}: {exc}") from exc
+        formats = tuple(dict.fromkeys(entry.formats or ("csv",)))
+        delivery = _delivery_target(f"{where}.delivery", entry.delivery or DeliveryEntry())
+        if not entry.datasets:
+            raise RecipientConfigError(
+                f"{where}.datasets: is empty; list the datasets {name!r} receives"
+            )
+        for index, dataset in enumerate(entry.datasets):
+            _check_dataset(policy, f"{where}.datasets[{index}]", recipient_class, dataset)
         recipients.append(
-            Recipient(name, str(recipient_class), datasets, formats, cadence, delivery)
+            Recipient(
+                name,
+                recipient_class,
+                tuple(entry.datasets),
+                formats,
+                entry.cadence,
+                delivery,
+            )
         )
     return recipients
 
 
-def _delivery_target(where: str, entry: object) -> DeliveryTarget:
-    if not isinstance(entry, dict):
-        raise RecipientConfigError(f"{where}: delivery must be a mapping such as {{type: local}}")
-    kind = entry.get("type", "local")
-    unknown = set(entry) - {"type", "bucket", "prefix"}
-    if unknown:
+def _check_dataset(policy: SharingPolicy, where: str, recipient_class: str, dataset: str) -> None:
+    """Refuse a dataset the recipient's class may not receive, listing what it may receive."""
+    allowed = list(policy.recipient_classes[recipient_class]["datasets"])
+    choices = f"{recipient_class} may receive: {', '.join(allowed)}"
+    if dataset in allowed:
+        try:
+            policy.check_recipient(recipient_class, dataset)
+        except PolicyViolation as exc:
+            raise RecipientConfigError(f"{where}: {exc}") from exc
+        return
+    if dataset.split("/")[0] in LAYERS:
+        clause = policy.clauses["no-personal-information"].cite()
         raise RecipientConfigError(
-            f"{where}: delivery has unknown keys {sorted(unknown)}; credentials and endpoints "
-            "come from the environment (AWS_*), never from this file"
+            f"{where}: {recipient_class} may not receive {dataset!r}: rows of the {LAYERS_TEXT} "
+            f"layers are personal information and never leave the company ({clause}); "
+            f"{choices}"
         )
-    if kind == "local":
+    if dataset in policy.datasets or policy.is_released(dataset):
+        try:
+            policy.check_recipient(recipient_class, dataset)
+        except PolicyViolation as exc:
+            raise RecipientConfigError(f"{where}: {exc}; {choices}") from exc
+    raise RecipientConfigError(
+        f"{where}: unknown dataset {dataset!r}{did_you_mean(dataset, allowed)} ({choices})"
+    )
+
+
+def _delivery_target(where: str, entry: DeliveryEntry) -> DeliveryTarget:
+    if entry.type == "local":
         return DeliveryTarget()
-    if kind != "s3":
-        raise RecipientConfigError(f"{where}: delivery type {kind!r} must be local or s3")
-    bucket, prefix = str(entry.get("bucket", "")), str(entry.get("prefix", ""))
+    bucket, prefix = entry.bucket or "", entry.prefix
     if not BUCKET.fullmatch(bucket):
         raise RecipientConfigError(
-            f"{where}: s3 delivery needs a bucket name (3-63 lower-case letters, digits, dots, "
-            f"dashes), got {bucket!r}"
+            f"{where}.bucket: s3 delivery needs a bucket name (3-63 lower-case letters, digits, "
+            f"dots, dashes), got {bucket!r}"
         )
     if prefix and not prefix.endswith("/"):
         prefix += "/"
     if not PREFIX.fullmatch(prefix) or any(part in (".", "..") for part in prefix.split("/")):
         raise RecipientConfigError(
-            f"{where}: s3 prefix {prefix!r} may hold letters, digits, `_.-` and `/` only, "
+            f"{where}.prefix: {prefix!r} may hold letters, digits, `_.-` and `/` only, "
             "with no `.` or `..` segment"
         )
     return DeliveryTarget("s3", bucket, prefix)
