@@ -8,7 +8,6 @@ over one month of silver. docs/datasets.md documents the same columns for reader
 import json
 import os
 import time
-import uuid
 from pathlib import Path
 
 import dagster as dg
@@ -30,6 +29,7 @@ from assets.gold_build import (
     write_gold,
 )
 from assets.metadata import check_metadata, counts_markdown, preview_markdown, table_schema
+from assets.warehouse_file import build_verified
 from deidentify.field_policy import load_field_policy
 from deidentify.profiles import PROFILE_SCHEMA
 from deidentify.sharing_policy import PolicyViolation, guard_policy_version
@@ -406,7 +406,6 @@ GOLD_TABLE_ASSETS = [build_gold_asset(table) for table in GOLD_TABLES]
 WEEKLY_GOLD_TABLES = tuple(table.weekly() for table in GOLD_TABLES)
 WEEKLY_GOLD_TABLE_ASSETS = [build_gold_asset(table) for table in WEEKLY_GOLD_TABLES]
 ALL_GOLD_TABLES = (*GOLD_TABLES, *WEEKLY_GOLD_TABLES)
-WAREHOUSE_FILE = "warehouse.duckdb"
 
 
 @dg.asset(
@@ -427,11 +426,9 @@ WAREHOUSE_FILE = "warehouse.duckdb"
 def warehouse(storage: StorageResource) -> dg.MaterializeResult:
     """Load every gold Parquet file into a fresh DuckDB file and swap it into place."""
     out = storage.out_path
-    target = out / WAREHOUSE_FILE
-    temp = out / f".{WAREHOUSE_FILE}.{uuid.uuid4().hex}.tmp"
-    counts = {}
-    con = duckdb.connect(str(temp))
-    try:
+    counts: dict[str, int] = {}
+
+    def fill(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
         for table in ALL_GOLD_TABLES:
             files = sorted((out / "gold" / table.name).glob(f"{table.period}=*/part-0.parquet"))
             if files:
@@ -453,9 +450,9 @@ def warehouse(storage: StorageResource) -> dg.MaterializeResult:
             )
             counts[table.name] = con.execute(f"SELECT count(*) FROM {table.name}").fetchall()[0][0]
         counts["shared_releases"] = load_shared_releases(con, out)
-    finally:
-        con.close()
-    os.replace(temp, target)
+        return counts
+
+    target = build_verified(out, fill)
     return dg.MaterializeResult(
         metadata={
             "dagster/row_count": sum(counts.values()),

@@ -21,6 +21,9 @@ def _date(text: str) -> date:
 def build_parser() -> argparse.ArgumentParser:
     """The command line: `generate`, `run`, `bench` and `utility`."""
     parser = argparse.ArgumentParser(prog="python -m pipelines", description=__doc__)
+    parser.add_argument(
+        "--debug", action="store_true", help="print full tracebacks here instead of to a log file"
+    )
     commands = parser.add_subparsers(dest="command", required=True)
 
     gen = commands.add_parser("generate", help="write deterministic sample logs and ground truth")
@@ -36,6 +39,21 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--out", type=Path, default=DEFAULT_OUT_DIR)
     run.add_argument("--start", type=_date, default=None, help="first date to run (inclusive)")
     run.add_argument("--end", type=_date, default=None, help="last date to run (inclusive)")
+    run.add_argument(
+        "--wait",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="when another run holds the output folder, wait this long for it (default: refuse)",
+    )
+    run.add_argument(
+        "--accept-rotated",
+        action="append",
+        default=[],
+        metavar="RAW_FILE",
+        help="a raw file (e.g. access/2026-10-01.log) that shrank because it was rotated on "
+        "purpose: rebuild its days from what it holds now (repeatable)",
+    )
 
     bench = commands.add_parser("bench", help="measure bronze + silver against a naive baseline")
     bench.add_argument("--events", type=int, default=100_000, help="events to generate")
@@ -63,8 +81,31 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Parse the arguments and run the chosen command; returns the process exit code."""
+    """Parse the arguments and run the chosen command; returns the process exit code.
+
+    An error prints one line, with what to do; its traceback goes to
+    `<out>/logs/errors.log` (or the terminal with --debug).
+    """
     args = build_parser().parse_args(argv)
+    try:
+        return _command(args)
+    except Exception as exc:
+        if args.debug:
+            raise
+        return _one_line_error(exc, getattr(args, "out", None))
+
+
+def _one_line_error(exc: Exception, out: Path | None) -> int:
+    from pipelines.errors import exit_code_for, log_traceback
+
+    where = log_traceback(exc, out)
+    first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    print(f"error: {first}", file=sys.stderr)
+    print(f"  (traceback in {where}; --debug prints it here)", file=sys.stderr)
+    return exit_code_for(exc)
+
+
+def _command(args: argparse.Namespace) -> int:
     if args.command == "generate":
         return _generate(args)
     if args.command == "bench":
@@ -112,9 +153,10 @@ def _generate(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from pipelines.runner import run_pipeline
+    from pipelines.runner import RunOptions, run_pipeline
 
     if args.start and args.end and args.start > args.end:
         print("error: --start is after --end", file=sys.stderr)
         return 2
-    return run_pipeline(args.raw, args.out, args.start, args.end)
+    options = RunOptions(wait_seconds=args.wait, accept_rotated=tuple(args.accept_rotated))
+    return run_pipeline(args.raw, args.out, args.start, args.end, options)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -10,12 +11,21 @@ import dagster as dg
 
 from pipelines.coverage import record_no_input
 from pipelines.erasure import stale_periods
-from pipelines.ingest.raw_lines import DEFAULT_MAX_LINE_BYTES
-from pipelines.ingest.routing import dates_found, index_source
-from pipelines.ingest.sources import SOURCES
+from pipelines.intake import (
+    DayPlan,
+    Inventory,
+    accept_rotated,
+    lines_on,
+    plan_days,
+    quarantine_outside,
+    take_inventory,
+)
+from pipelines.locks import run_lock
 from pipelines.partitions import FIRST_DATE
 from pipelines.periods import is_week, iso_weeks, partition_key, period_end, period_label
 from pipelines.releases import CORRECTION_TAG, corrections_due
+from pipelines.signals import Interrupted, StopSignals
+from pipelines.storage import make_dirs
 
 
 class NothingToRun(ValueError):
@@ -37,32 +47,28 @@ def select_dates(found: list[str], start: date | None, end: date | None) -> list
         if (start is None or d >= start.isoformat()) and (end is None or d <= end.isoformat())
     ]
     if not selected:
-        raise NothingToRun(f"no raw lines between {start} and {end} (dates found: {found})")
+        raise NothingToRun(f"no closed day with raw lines between {start} and {end}")
     return selected
 
 
-def found_dates(raw_dir: Path, out_dir: Path) -> list[str]:
-    """Every UTC date that a line of the raw folder falls on."""
+def _check_raw_folder(raw_dir: Path) -> None:
     if not raw_dir.is_dir():
         raise NothingToRun(
             f"raw folder {raw_dir} does not exist: generate a sample with "
             f"`python -m pipelines generate --out {raw_dir}` or pass --raw"
         )
-    found: set[str] = set()
-    for source in SOURCES.values():
-        found.update(dates_found(index_source(source, raw_dir, out_dir, DEFAULT_MAX_LINE_BYTES)))
+
+
+def found_dates(raw_dir: Path, out_dir: Path) -> list[str]:
+    """Every UTC date that a line of the raw folder falls on."""
+    _check_raw_folder(raw_dir)
+    found = take_inventory(raw_dir, out_dir).found
     if not found:
         raise NothingToRun(
             f"no events/*.jsonl[.gz] or access/*.log[.gz] under {raw_dir} "
             "(see docs/input-formats.md)"
         )
-    early = sorted(d for d in found if d < FIRST_DATE)
-    if early:
-        raise NothingToRun(
-            f"{len(early)} date(s) before the first partition {FIRST_DATE} (earliest {early[0]}): "
-            "set PIPELINES_FIRST_DATE to an earlier date"
-        )
-    return sorted(found)
+    return found
 
 
 def record_days_without_input(
@@ -107,6 +113,7 @@ class _Tally:
     def __init__(self) -> None:
         self.totals: dict[str, list] = {}
         self.failures: list[str] = []
+        self.held: list[str] = []
 
     def add(self, label: str, result: dg.ExecuteInProcessResult) -> None:
         for event in result.get_asset_materialization_events():
@@ -138,20 +145,78 @@ def weeks_touching(month: str) -> list[str]:
     return [monday.isoformat() for monday in iso_weeks(start, period_end("month", start))]
 
 
-def run_pipeline(raw_dir: Path, out_dir: Path, start: date | None, end: date | None) -> int:
-    """Materialize bronze and silver per day, gold per closed month, then the warehouse.
+@dataclass(frozen=True)
+class RunOptions:
+    """How `python -m pipelines run` behaves beyond its date range."""
 
+    wait_seconds: float = 0.0
+    accept_rotated: tuple[str, ...] = ()
+    today: date | None = None
+
+
+def run_pipeline(
+    raw_dir: Path,
+    out_dir: Path,
+    start: date | None,
+    end: date | None,
+    options: RunOptions | None = None,
+) -> int:
+    """Materialize bronze and silver per closed day, gold per closed month, then the warehouse.
+
+    One run per output folder at a time (a run lock). SIGINT or SIGTERM stops it after the
+    step under way fails, before anything later is published, and gives exit code 130 or 143.
     Prints a summary and returns a process exit code (non-zero when anything failed).
     """
+    options = options or RunOptions()
+    make_dirs(out_dir, private=False)
+    with run_lock(out_dir, options.wait_seconds), StopSignals() as signals:
+        try:
+            return _run_locked(raw_dir, out_dir, start, end, options, signals)
+        except Interrupted as stop:
+            where = stop.where or "the run"
+            print(f"\ninterrupted by {stop.name}: {where} stopped, nothing after it ran")
+            return stop.exit_code
+
+
+def _run_locked(
+    raw_dir: Path,
+    out_dir: Path,
+    start: date | None,
+    end: date | None,
+    options: RunOptions,
+    signals: StopSignals,
+) -> int:
     from assets.erasure import ERASURE_KEY
     from assets.gold import GOLD_TABLE_ASSETS, WEEKLY_GOLD_TABLE_ASSETS, warehouse
     from pipelines.definitions import ALL_ASSETS, RECIPIENTS
     from pipelines.partitions import monthly_partitions, weekly_partitions
     from pipelines.resources import default_resources
 
+    resources = default_resources(raw_dir, out_dir)
+    unknown = accept_rotated(out_dir, list(options.accept_rotated))
+    if unknown:
+        print(f"error: --accept-rotated names no indexed raw file: {', '.join(unknown)}")
+        return 2
     try:
-        found = found_dates(raw_dir, out_dir)
-        dates = select_dates(found, start, end)
+        _check_raw_folder(raw_dir)
+        inventory = take_inventory(raw_dir, out_dir)
+        if not inventory.found and not inventory.refused:
+            raise NothingToRun(
+                f"no events/*.jsonl[.gz] or access/*.log[.gz] under {raw_dir} "
+                "(see docs/input-formats.md)"
+            )
+        plan = plan_days(inventory, options.today or datetime.now(UTC).date(), FIRST_DATE)
+        _report_intake(inventory, plan)
+        quarantined = quarantine_outside(
+            raw_dir, out_dir, inventory, plan, resources["pseudonymization"].pseudonym_key
+        )
+        _report_quarantined(quarantined)
+        found = [d for d in inventory.found if d in set(plan.closed) | set(plan.held)]
+        if plan.closed or start or end:
+            dates = select_dates(plan.closed, start, end)
+        else:
+            print("  no closed day to ingest: erasure, gold of stale periods and corrections only")
+            dates = []
     except NothingToRun as exc:
         print(f"error: {exc}")
         return 2
@@ -177,24 +242,30 @@ def run_pipeline(raw_dir: Path, out_dir: Path, start: date | None, end: date | N
     for month in sorted(set(months) - closed_months):
         print(f"  {month[:7]}: month not closed yet, gold skipped")
 
-    resources = default_resources(raw_dir, out_dir)
     instance = _instance()
     tally = _Tally()
+    tally.held = sorted({why for reasons in plan.held.values() for why in reasons})
 
     def run(label: str, partition: str | None, selection: list, tags: dict | None = None) -> None:
         if label in ("warehouse", "exports", "weekly exports") and tally.failures:
             print(f"  {partition or label}: {label} not run, because of the failures below")
             return
-        result = dg.materialize(
-            ALL_ASSETS,
-            selection=selection,
-            partition_key=partition,
-            resources=resources,
-            instance=instance,
-            raise_on_error=False,
-            tags={"launched_by": "python -m pipelines run", **(tags or {})},
-            run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
-        )
+        signals.where = label if partition is None else f"{label} {partition}"
+        try:
+            result = dg.materialize(
+                ALL_ASSETS,
+                selection=selection,
+                partition_key=partition,
+                resources=resources,
+                instance=instance,
+                raise_on_error=False,
+                tags={"launched_by": "python -m pipelines run", **(tags or {})},
+                run_config={"loggers": {"console": {"config": {"log_level": _CONSOLE_LEVEL}}}},
+            )
+        except dg.DagsterExecutionInterruptedError:
+            signals.check()
+            raise
+        signals.check()
         shown = label
         if label in ("gold", "exports"):
             shown = f"{partition[:7]} {label}"
@@ -203,7 +274,10 @@ def run_pipeline(raw_dir: Path, out_dir: Path, start: date | None, end: date | N
         print(f"  {shown}: {'ok' if result.success else 'FAILED'}", flush=True)
         tally.add(shown, result)
 
-    print(f"running {len(ALL_ASSETS)} assets for {len(dates)} day(s): {dates[0]} .. {dates[-1]}")
+    if dates:
+        print(
+            f"running {len(ALL_ASSETS)} assets for {len(dates)} day(s): {dates[0]} .. {dates[-1]}"
+        )
     for day in dates:
         run(day, day, daily)
     run("erasure", None, [ERASURE_KEY])
@@ -254,7 +328,34 @@ def run_pipeline(raw_dir: Path, out_dir: Path, start: date | None, end: date | N
         for failure in tally.failures:
             print(f"  {failure}")
         return 1
+    if tally.held:
+        print("\nHELD (bronze kept as it was; nothing else failed):")
+        for why in tally.held:
+            print(f"  {why}")
+        return 1
     return 0
+
+
+def _report_intake(inventory: Inventory, plan: DayPlan) -> None:
+    for day in plan.waiting:
+        print(
+            f"  {day}: {lines_on(inventory, day):,} line(s) wait for the day to close (UTC); "
+            "a later run takes them"
+        )
+    for day, why in sorted(plan.held.items()):
+        for reason in why:
+            print(f"  {day}: held, {reason.split(': ', 1)[1]}")
+    for relative, why in inventory.refused:
+        print(f"  {relative}: refused, {why}")
+
+
+def _report_quarantined(counts: dict[str, int]) -> None:
+    if counts:
+        listed = ", ".join(f"{code} x{n:,}" for code, n in sorted(counts.items()))
+        print(f"  quarantined outside the daily partitions: {listed}")
+
+
+_CONSOLE_LEVEL = "CRITICAL"
 
 
 def _int(value: object) -> int:
@@ -266,7 +367,8 @@ def _failure_messages(result: dg.ExecuteInProcessResult) -> list[str]:
     for event in result.all_events:
         if event.is_step_failure:
             error = event.step_failure_data.error
-            messages.append(f"{event.step_key}: {error.message.strip() if error else 'failed'}")
+            first = error.message.strip().splitlines()[0] if error and error.message else "failed"
+            messages.append(f"{event.step_key}: {first}")
     return messages or ["run failed"]
 
 

@@ -33,11 +33,13 @@ def small_sample(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return raw
 
 
-def run_pipeline_cli(raw: Path, out: Path, env: dict[str, str]) -> subprocess.CompletedProcess:
+def run_pipeline_cli(
+    raw: Path, out: Path, env: dict[str, str], *options: str
+) -> subprocess.CompletedProcess:
     """`python -m pipelines run` in a subprocess, with none of this shell's pipeline settings."""
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("PIPELINES_", "DAGSTER_"))}
     return subprocess.run(
-        [sys.executable, "-m", "pipelines", "run", "--raw", str(raw), "--out", str(out)],
+        [sys.executable, "-m", "pipelines", "run", "--raw", str(raw), "--out", str(out), *options],
         cwd=PROJECT_ROOT,
         env={**clean, **env},
         capture_output=True,

@@ -45,6 +45,7 @@ _LINE = re.compile(
     + r"[ \t]*"
 )
 _ESCAPE = re.compile(r"\\(.)")
+INT64_MAX = 2**63 - 1
 
 
 def parse_access_line(data: bytes) -> ParseResult:
@@ -63,6 +64,15 @@ def parse_access_line(data: bytes) -> ParseResult:
         ts_us, offset_minutes, date_key = parse_clf_time(when)
     except TimestampError as exc:
         return None, None, reasons.reason(reasons.BAD_TIMESTAMP, str(exc))
+    if size != "-" and (len(size) > 19 or int(size) > INT64_MAX):
+        return (
+            date_key,
+            None,
+            reasons.reason(
+                reasons.NUMBER_OUT_OF_RANGE,
+                f"bytes {size[:40]}{'...' if len(size) > 40 else ''} does not fit in 64 bits",
+            ),
+        )
     request = _unescape(request)
     parts = request.split(" ")
     method, target, protocol = parts if len(parts) == 3 else (None, None, None)

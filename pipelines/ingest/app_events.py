@@ -7,6 +7,9 @@ Fields outside the contract are kept, as JSON text, in `extra`.
 
 from __future__ import annotations
 
+import json
+import re
+
 import orjson
 import pyarrow as pa
 
@@ -19,6 +22,10 @@ MAX_JSON_DEPTH = 64
 CONTRACT_FIELDS = frozenset({"event_id", "ts", "event", "properties", *STRING_FIELDS})
 CONSENT_EVENT = "consent_update"
 CONSENT_FLAGS = ("share_with_partners", "marketing")
+
+INT64_RANGE = (-(2**63), 2**63 - 1)
+# A bare number of 19 or more digits: the only way to write an integer outside int64.
+_LONG_NUMBER = re.compile(rb"(?<![\w.\"])-?\d{19,}")
 
 SCHEMA = pa.schema(
     [
@@ -74,6 +81,8 @@ def parse_event_line(data: bytes) -> ParseResult:
             ),
         )
     problem = _contract_problem(record)
+    if problem is None and _LONG_NUMBER.search(data):
+        problem = _integer_out_of_range(data)
     if problem is not None:
         return date_key, None, problem
 
@@ -89,6 +98,29 @@ def parse_event_line(data: bytes) -> ParseResult:
         orjson.dumps(extra).decode() if extra else None,
     )
     return date_key, row, None
+
+
+def _integer_out_of_range(data: bytes) -> str | None:
+    """A reason when the line holds a JSON integer outside int64 (orjson reads those as
+    floats or not at all, and they would overflow every 64-bit column downstream)."""
+    try:
+        record = json.loads(data)
+    except ValueError:
+        return reasons.reason(
+            reasons.NUMBER_OUT_OF_RANGE, "an integer too long to read (over 4,300 digits)"
+        )
+    stack = [record]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+        elif isinstance(item, int) and not INT64_RANGE[0] <= item <= INT64_RANGE[1]:
+            digits = str(item)
+            shown = digits if len(digits) <= 40 else digits[:40] + "..."
+            return reasons.reason(reasons.NUMBER_OUT_OF_RANGE, f"{shown} does not fit in 64 bits")
+    return None
 
 
 def _depth(value: object) -> int:

@@ -12,8 +12,14 @@ import pyarrow as pa
 from pipelines.accounts import write_day_directory
 from pipelines.erasure import ErasedSubjects, erase_from_batch, erase_from_quarantine
 from pipelines.ingest import reasons
-from pipelines.ingest.raw_lines import DEFAULT_MAX_LINE_BYTES
-from pipelines.ingest.routing import RawFilesChanged, index_source, iter_lines_of_date
+from pipelines.ingest.raw_lines import DEFAULT_MAX_LINE_BYTES, iter_raw_lines
+from pipelines.ingest.routing import (
+    FileIndex,
+    RawFilesChanged,
+    RawFileShrank,
+    index_source,
+    iter_lines_of_date,
+)
 from pipelines.ingest.sources import RawSource
 from pipelines.storage import AtomicParquetWriter, make_dirs, partition_file
 
@@ -140,6 +146,7 @@ def ingest_partition(
     date_key: str,
     settings: IngestSettings | None = None,
     erased: ErasedSubjects | None = None,
+    out_of_window: str | None = None,
 ) -> PartitionReport:
     """Parse every raw line assigned to `date_key` into bronze; quarantine the rest with reasons.
 
@@ -148,9 +155,14 @@ def ingest_partition(
 
     Replaces `<out>/bronze/<source>/date=<date>/` and `<out>/quarantine/<source>/date=<date>/`
     atomically. Raises RejectedShareExceeded (after writing quarantine, keeping the old
-    bronze) when too many lines were rejected, and RawFilesChanged when the raw files moved
-    under it (nothing is published then). Rows and quarantined lines of users in `erased`
-    (the erasure ledger) are left out and counted as erased.
+    bronze) when too many lines were rejected, RawFilesChanged when the raw files moved
+    under it (nothing is published then), and RawFileShrank when a file of the day is shorter
+    than when it was indexed (bronze keeps what it had). Rows and quarantined lines of users in
+    `erased` (the erasure ledger) are left out and counted as erased.
+
+    With `out_of_window` (the reason a date lies outside the partitions: the far future, or
+    before the first date), every line of the date is quarantined with that reason and no
+    bronze is written.
     """
     settings = settings or IngestSettings()
     for layer in ("bronze", "quarantine"):
@@ -163,6 +175,9 @@ def ingest_partition(
     )
     indexes = index_source(source, raw_dir, out_dir, settings.max_line_bytes)
     relevant = [index for index in indexes if date_key in index.date_counts]
+    for index in relevant:
+        if index.held:
+            raise RawFileShrank(index.held)
     report.expected_lines = sum(index.date_counts[date_key] for index in relevant)
 
     with (
@@ -185,10 +200,14 @@ def ingest_partition(
             for line in iter_lines_of_date(source, raw_dir, index, date_key):
                 seen += 1
                 number = line.raw.number
-                if line.row is not None:
+                if line.row is not None and out_of_window is None:
                     rows.add((*line.row, index.relative_path, number))
                     continue
-                why = line.reason or reasons.reason(reasons.UNREADABLE_FILE, "unknown")
+                why = (
+                    line.reason
+                    or out_of_window
+                    or reasons.reason(reasons.UNREADABLE_FILE, "unknown")
+                )
                 report.reason_counts[reasons.reason_code(why)] += 1
                 rejects.add(
                     (
@@ -213,6 +232,9 @@ def ingest_partition(
         rejects.flush()
         report.rows, report.rejected = bronze.rows, quarantine.rows
         report.erased = rows.erased + rejects.erased
+        if out_of_window is not None:
+            bronze.discard()
+            return report
         too_many_rejected = (
             report.rejected_share > settings.max_rejected_share
             and report.rejected > settings.tolerated_rejects
@@ -225,3 +247,51 @@ def ingest_partition(
     if source.name == "app_events":
         report.account_entries = write_day_directory(out_dir, date_key, report.bronze_path)
     return report
+
+
+UNDATED_PARTITION = "undated"
+
+
+def quarantine_refused_files(
+    source: RawSource,
+    raw_dir: Path,
+    out_dir: Path,
+    indexes: list[FileIndex],
+    erased: ErasedSubjects | None = None,
+) -> Counter[str]:
+    """Record every refused file of `source` in `<out>/quarantine/<source>/date=undated/`.
+
+    A file without any dated line keeps each of its lines there (nothing is lost); a link, a
+    special file or a decompression bomb, which are never read, gets one entry (line 0). The
+    partition is rewritten from the raw folder's current state, and removed when nothing is
+    refused. Returns the count of entries per reason code.
+    """
+    target = partition_file(out_dir, "quarantine", source.name, UNDATED_PARTITION)
+    counts: Counter[str] = Counter()
+    entries: list[tuple] = []
+    for path, why in source.refused_files(raw_dir):
+        text = reasons.reason(reasons.NOT_A_REGULAR_FILE, why)
+        entries.append((path.relative_to(raw_dir).as_posix(), 0, text))
+    for index in indexes:
+        if index.refused:
+            entries.append((index.relative_path, 0, index.refused))
+    if not entries:
+        target.unlink(missing_ok=True)
+        return counts
+    make_dirs(target.parent, private=True)
+    with AtomicParquetWriter(target, QUARANTINE_SCHEMA, private=True) as quarantine:
+        batcher = _Batcher(
+            quarantine,
+            10_000,
+            (lambda batch: erase_from_quarantine(erased, batch)) if erased else None,
+        )
+        for relative, _, why in entries:
+            code = reasons.reason_code(why)
+            counts[code] += 1
+            if code != reasons.UNDATED_FILE:
+                batcher.add((relative, 0, code, why, b"", 0))
+                continue
+            for raw in iter_raw_lines(raw_dir / relative):
+                batcher.add((relative, raw.number, code, why, raw.data, raw.length))
+        batcher.flush()
+    return counts

@@ -2,9 +2,14 @@
 
 A line belongs to the UTC date of its own timestamp. A line without a readable timestamp
 (bad JSON, a truncated line) follows the nearest dated line before it in the same file,
-or, at the start of a file, the file's first dated line; a file with no dated line at all
-goes to the UTC date of its modification time. The rule is deterministic, so every line
-lands in exactly one partition, and quarantined lines sit beside their neighbours.
+or, at the start of a file, the file's first dated line. The rule is deterministic, so every
+line lands in exactly one partition, and quarantined lines sit beside their neighbours.
+
+A whole file is refused (its index carries the reason, and no line is routed) when it has no
+dated line at all (`undated_file`: no clock is trusted in its place, not even its
+modification time), when it expands past the decompression limit, or when it is not a
+regular file. A file that shrank since it was indexed is held: its previous index is kept,
+so bronze keeps what it had, until the operator says the file was rotated on purpose.
 
 The index records, per raw file, which runs of lines fall on each date. It is cached under
 `<out>/bronze/_index/` and rebuilt when a file's size or modification time changes; a
@@ -25,15 +30,20 @@ from pathlib import Path
 
 import orjson
 
+from pipelines.ingest import reasons
 from pipelines.ingest.raw_lines import RawLine, iter_raw_lines
 from pipelines.ingest.sources import RawSource
 from pipelines.storage import write_bytes_atomically
 
-INDEX_VERSION = 2
+INDEX_VERSION = 3
 
 
 class RawFilesChanged(RuntimeError):
     """A raw file changed between indexing and reading: rerun the partition."""
+
+
+class RawFileShrank(RuntimeError):
+    """A raw file is shorter than when it was indexed: its days keep their bronze."""
 
 
 @dataclass
@@ -54,6 +64,8 @@ class FileIndex:
     lines: int = 0
     date_counts: dict[str, int] = field(default_factory=dict)
     date_runs: list[list] = field(default_factory=list)
+    refused: str | None = None
+    held: str | None = None
     version: int = INDEX_VERSION
 
     def line_dates(self) -> list[str]:
@@ -93,7 +105,11 @@ def build_file_index(
     first: str | None = None
     current: str | None = None
     lines = 0
+    refused: str | None = None
     for raw in iter_raw_lines(path, max_line_bytes):
+        if raw.error is not None and reasons.reason_code(raw.error) in reasons.FILE_REASONS:
+            refused = raw.error
+            break
         lines = raw.number
         own = None if raw.error is not None else source.parse(raw.data)[0]
         if own is not None:
@@ -104,8 +120,13 @@ def build_file_index(
             current = own
         if current is not None:
             runs.add(raw.number, raw.number, current)
-    if first is None and lines:
-        runs.add(1, lines, fallback)
+    if refused is None and first is None and lines:
+        refused = reasons.reason(
+            reasons.UNDATED_FILE,
+            f"none of its {lines} line(s) has a readable timestamp, so no day can be trusted",
+        )
+    if refused is not None:
+        runs = _Runs()
     return FileIndex(
         relative_path=path.relative_to(raw_dir).as_posix(),
         size=stat.st_size,
@@ -116,6 +137,7 @@ def build_file_index(
         lines=lines,
         date_counts=dict(sorted(runs.counts.items())),
         date_runs=runs.runs,
+        refused=refused,
     )
 
 
@@ -155,9 +177,7 @@ def index_path(out_dir: Path, source: RawSource, relative_path: str) -> Path:
     return out_dir / "bronze" / "_index" / source.name / f"{digest}.json"
 
 
-def _cached_index(
-    source: RawSource, raw_dir: Path, out_dir: Path, path: Path, max_line_bytes: int
-) -> FileIndex | None:
+def _stored_index(source: RawSource, raw_dir: Path, out_dir: Path, path: Path) -> FileIndex | None:
     relative = path.relative_to(raw_dir).as_posix()
     cached_at = index_path(out_dir, source, relative)
     if not cached_at.exists():
@@ -166,15 +186,42 @@ def _cached_index(
         cached = FileIndex(**orjson.loads(cached_at.read_bytes()))
     except (orjson.JSONDecodeError, TypeError):
         return None
+    if cached.version != INDEX_VERSION or cached.relative_path != relative:
+        return None
+    return cached
+
+
+def _cached_index(
+    source: RawSource, raw_dir: Path, out_dir: Path, path: Path, max_line_bytes: int
+) -> FileIndex | None:
+    """The stored index while it is valid; the stored one marked `held` when the file shrank."""
+    cached = _stored_index(source, raw_dir, out_dir, path)
+    if cached is None:
+        return None
     stat = path.stat()
+    if stat.st_size < cached.size and cached.date_counts:
+        cached.held = reasons.reason(
+            reasons.RAW_FILE_SHRANK,
+            f"{cached.relative_path} shrank from {cached.size:,} to {stat.st_size:,} bytes since "
+            f"it was indexed, so its days ({', '.join(cached.date_counts)}) keep their bronze; "
+            f"if it was rotated on purpose, rerun with --accept-rotated {cached.relative_path}",
+        )
+        return cached
     valid = (
-        cached.version == INDEX_VERSION
-        and cached.relative_path == relative
-        and cached.size == stat.st_size
+        cached.size == stat.st_size
         and cached.mtime_ns == stat.st_mtime_ns
         and cached.max_line_bytes == max_line_bytes
     )
     return cached if valid else None
+
+
+def forget_index(source: RawSource, out_dir: Path, relative_path: str) -> bool:
+    """Drop the stored index of one raw file (the operator rotated it on purpose): it is
+    indexed afresh and its days are rebuilt from what it holds now. True if one was stored."""
+    cached_at = index_path(out_dir, source, relative_path)
+    existed = cached_at.exists()
+    cached_at.unlink(missing_ok=True)
+    return existed
 
 
 def _store_index(source: RawSource, out_dir: Path, index: FileIndex) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import stat
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,11 +23,39 @@ class RawSource:
     parse: Callable[[bytes], ParseResult]
     schema: pa.Schema
 
-    def files(self, raw_dir: Path) -> list[Path]:
-        """Every file of this source under `raw_dir`, sorted by name (hidden files skipped)."""
+    def candidates(self, raw_dir: Path) -> list[Path]:
+        """Every path under `<raw>/<folder>` that matches a pattern (hidden names skipped)."""
         folder = raw_dir / self.folder
-        found = {p for pattern in self.patterns for p in folder.glob(pattern) if p.is_file()}
+        if folder.is_symlink() or not folder.is_dir():
+            return []
+        found = {p for pattern in self.patterns for p in folder.glob(pattern)}
         return sorted(p for p in found if not p.name.startswith("."))
+
+    def files(self, raw_dir: Path) -> list[Path]:
+        """Every regular file of this source, sorted by name; links and special files are
+        left out (see `refused_files`)."""
+        return [p for p in self.candidates(raw_dir) if _is_regular(p)]
+
+    def refused_files(self, raw_dir: Path) -> list[tuple[Path, str]]:
+        """(path, reason) of every matching name that is not a regular file: a symbolic link
+        (which may point outside the raw folder), a folder, a pipe or a device. None is read."""
+        folder = raw_dir / self.folder
+        if folder.is_symlink():
+            return [(folder, f"{self.folder}/ is a symbolic link: its files are not read")]
+        refused = []
+        for path in self.candidates(raw_dir):
+            if path.is_symlink():
+                refused.append((path, f"{path.name} is a symbolic link"))
+            elif not _is_regular(path):
+                refused.append((path, f"{path.name} is not a regular file"))
+        return refused
+
+
+def _is_regular(path: Path) -> bool:
+    try:
+        return stat.S_ISREG(path.lstat().st_mode)
+    except OSError:
+        return False
 
 
 APP_EVENTS = RawSource(

@@ -13,14 +13,21 @@ from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import orjson
+import pyarrow.parquet as pq
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pipelines.ingest.access_log import parse_access_line
 from pipelines.ingest.app_events import MAX_JSON_DEPTH, parse_event_line
-from pipelines.ingest.bronze import IngestSettings, ingest_partition
+from pipelines.ingest.bronze import (
+    UNDATED_PARTITION,
+    IngestSettings,
+    ingest_partition,
+    quarantine_refused_files,
+)
 from pipelines.ingest.routing import dates_found, index_source
 from pipelines.ingest.sources import APP_EVENTS
+from pipelines.storage import partition_file
 
 SCALE = 50 if os.environ.get("PIPELINES_FUZZ") == "1" else 1
 PARSE_DEADLINE = timedelta(seconds=2)
@@ -91,6 +98,11 @@ def test_every_line_of_a_hostile_gzip_file_is_accounted_for(
         report = ingest_partition(APP_EVENTS, raw, out, date_key, settings_)
         assert report.accounted_for
         seen += report.rows + report.rejected
+    refused = quarantine_refused_files(APP_EVENTS, raw, out, indexes)
+    if refused:
+        assert set(refused) == {"undated_file"}, refused
+        undated = partition_file(out, "quarantine", "app_events", UNDATED_PARTITION)
+        seen += pq.ParquetFile(undated).metadata.num_rows
     assert seen == total
 
 

@@ -6,9 +6,12 @@ from pathlib import Path
 import orjson
 import pytest
 
+from pipelines.ingest.bronze import ingest_partition
 from pipelines.ingest.routing import (
     RawFilesChanged,
+    RawFileShrank,
     build_file_index,
+    forget_index,
     index_source,
     iter_lines_of_date,
     load_or_build_index,
@@ -97,14 +100,36 @@ def test_a_file_rewritten_after_indexing_is_detected(tmp_path: Path) -> None:
         list(iter_lines_of_date(APP_EVENTS, raw, index, "2026-10-01"))
 
 
-def test_file_without_any_date_goes_to_its_modification_day(tmp_path: Path) -> None:
+def test_file_without_any_date_is_refused_not_dated_by_its_modification_time(
+    tmp_path: Path,
+) -> None:
     raw = tmp_path / "raw"
     path = _write(raw, "junk.jsonl", [b"nope", b"still nope"])
     stamp = 1_790_000_000  # 2026-09-21 UTC
     os.utime(path, (stamp, stamp))
     index = build_file_index(APP_EVENTS, raw, path, 1 << 20)
     assert index.first_date is None
-    assert index.date_counts == {"2026-09-21": 2}
+    assert index.date_counts == {}
+    assert index.refused and index.refused.startswith("undated_file: none of its 2 line(s)")
+
+
+def test_a_file_that_shrank_is_held_with_its_previous_index_until_rotation_is_accepted(
+    tmp_path: Path,
+) -> None:
+    raw, out = tmp_path / "raw", tmp_path / "out"
+    lines = [_event(f"2026-10-0{d}T12:00:00Z", d) for d in (1, 2, 3)]
+    path = _write(raw, "a.jsonl", lines)
+    [before] = index_source(APP_EVENTS, raw, out, 1 << 20, workers=1)
+    _write(raw, "a.jsonl", lines[:1])
+    [held] = index_source(APP_EVENTS, raw, out, 1 << 20, workers=1)
+    assert held.date_counts == before.date_counts
+    assert held.held and "--accept-rotated events/a.jsonl" in held.held
+    with pytest.raises(RawFileShrank, match="shrank from"):
+        ingest_partition(APP_EVENTS, raw, out, "2026-10-02")
+    assert forget_index(APP_EVENTS, out, "events/a.jsonl")
+    [after] = index_source(APP_EVENTS, raw, out, 1 << 20, workers=1)
+    assert after.held is None and after.date_counts == {"2026-10-01": 1}
+    assert path.exists()
 
 
 def test_index_is_cached_and_rebuilt_when_the_file_changes(tmp_path: Path) -> None:

@@ -1,0 +1,142 @@
+"""A raw folder that holds every hostile case of issue 12 beside a small normal sample.
+
+Each case is planted with a marker that must never reach a shared file, or with the
+quarantine reason it must end with. `build_corpus` returns what a test needs to check.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import orjson
+
+from pipelines.sample.generator import GeneratorConfig, generate
+
+OUTSIDE_MARKER = "outside-marker-3f9c2a"
+ACCOUNT_ID = "usr_hostile0badc0de"
+EMAIL = "hostile.person@victim-mail.example"
+FORMULAS = ('=HYPERLINK("http://evil.example")', "+SUM(A1)", "-2+3", "@cmd")
+
+
+@dataclass
+class Corpus:
+    """The raw folder and what was planted in it."""
+
+    raw: Path
+    outside: Path
+    reasons: dict[str, str] = field(default_factory=dict)
+    secrets: tuple[str, ...] = (OUTSIDE_MARKER, ACCOUNT_ID, EMAIL)
+
+
+def _event(ts: str, **fields: object) -> bytes:
+    record = {"event_id": f"hostile-{ts}-{len(fields)}", "ts": ts, "event": "page_view"}
+    record.update(fields)
+    return orjson.dumps(record)
+
+
+def _write_lines(path: Path, lines: list[bytes]) -> None:
+    path.write_bytes(b"\n".join(lines) + b"\n")
+
+
+def build_corpus(base: Path) -> Corpus:
+    """Generate three normal days, then plant every hostile case next to them."""
+    raw, outside = base / "raw", base / "outside"
+    generate(GeneratorConfig(out=raw, days=3, users=80, seed=12, malformed_rate=0.0))
+    events, access = raw / "events", raw / "access"
+    corpus = Corpus(raw, outside)
+    day = "2026-10-02"
+    now = datetime.now(UTC)
+
+    # Dates: today and tomorrow wait; far future and before the first partition are outside.
+    _write_lines(
+        events / "clock-today.jsonl",
+        [_event(now.isoformat()), _event((now + timedelta(hours=20)).isoformat())],
+    )
+    _write_lines(
+        events / "clock-ahead.jsonl",
+        [_event("2031-05-05T10:00:00Z", user_id=ACCOUNT_ID, properties={"email": EMAIL})],
+    )
+    _write_lines(events / "clock-behind.jsonl", [_event("2010-03-03T10:00:00Z")])
+    corpus.reasons["out_of_window"] = "clock-ahead.jsonl"
+    # A file with no readable timestamp at all: quarantined whole, never dated by its mtime.
+    _write_lines(events / "undated.jsonl", [b"not json " + EMAIL.encode(), b'{"ts": "yesterday"}'])
+    corpus.reasons["undated_file"] = "undated.jsonl"
+
+    # Numbers past 64 bits: one line each, the rest of the day is kept.
+    _write_lines(
+        events / "big-numbers.jsonl",
+        [
+            _event(f"{day}T11:00:00Z", event="payment", properties={"amount_cents": 7}).replace(
+                b'"amount_cents":7', f'"amount_cents":{2**64 + 5}'.encode()
+            ),
+            _event(f"{day}T11:00:01Z", event="payment", properties={"amount_cents": 1250}),
+        ],
+    )
+    _write_lines(
+        access / "big-bytes.log",
+        [
+            b'203.0.113.9 - - [02/Oct/2026:11:00:00 +0000] "GET /login HTTP/1.1" 200 '
+            b'99999999999999999999999 "-" "curl/8.0"',
+        ],
+    )
+    corpus.reasons["number_out_of_range"] = "big-numbers.jsonl"
+
+    # A gzip bomb: 200 MiB of text in about 200 KiB.
+    with gzip.open(events / "bomb.jsonl.gz", "wb", compresslevel=9) as bomb:
+        chunk = (b"x" * 4095 + b"\n") * 256
+        for _ in range(200):
+            bomb.write(chunk)
+    corpus.reasons["decompression_limit"] = "bomb.jsonl.gz"
+
+    # Links and special files: never followed, never read.
+    outside.mkdir(parents=True, exist_ok=True)
+    secret = outside / "secret.jsonl"
+    _write_lines(secret, [_event(f"{day}T09:00:00Z", user_agent=OUTSIDE_MARKER)])
+    os.symlink(secret, events / "linked.jsonl")
+    os.symlink(outside, raw / "access" / "elsewhere.log")
+    os.mkfifo(events / "pipe.jsonl")
+    (events / "folder.jsonl").mkdir()
+    corpus.reasons["not_a_regular_file"] = "linked.jsonl"
+
+    # Arbitrary text where shared values come from: user agents, profiles, formulas.
+    hostile_agents = [
+        f"{ACCOUNT_ID}/1.0 CFNetwork/1410.0.3 Darwin/22.6.0",
+        f"Mozilla/5.0 (contact {EMAIL})",
+        *FORMULAS,
+    ]
+    lines = [
+        _event(
+            f"{day}T12:{i:02d}:00Z",
+            user_id=ACCOUNT_ID,
+            user_agent=agent,
+            url="https://app.erx-collab.example/dashboard",
+        )
+        for i, agent in enumerate(hostile_agents)
+    ]
+    lines.append(
+        orjson.dumps(
+            {
+                "event_id": "hostile-profile",
+                "ts": f"{day}T12:30:00Z",
+                "event": "profile_update",
+                "user_id": ACCOUNT_ID,
+                "properties": {
+                    "specialty": "=cmd|' /C calc'!A0",
+                    "title": f"Dr {EMAIL}",
+                    "state": "@SUM(1+1)",
+                },
+            }
+        )
+    )
+    _write_lines(events / "hostile-values.jsonl", lines)
+    access_lines = [
+        f'198.51.100.7 - - [02/Oct/2026:12:{i:02d}:00 +0000] "GET /dashboard HTTP/1.1" 200 512 '
+        f'"-" "{agent}"'.encode()
+        for i, agent in enumerate(hostile_agents)
+    ]
+    _write_lines(access / "hostile-agents.log", access_lines)
+    return corpus

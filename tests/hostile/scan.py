@@ -1,0 +1,73 @@
+"""Read every file under a folder the way a recipient or analyst could, and find text in it."""
+
+from __future__ import annotations
+
+import csv
+import io
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+FORMULA_LEADS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _table_values(table: pa.Table) -> Iterator[str]:
+    for column in table.columns:
+        kind = column.type
+        if pa.types.is_string(kind) or pa.types.is_large_string(kind):
+            yield from (v for v in column.to_pylist() if v is not None)
+        elif pa.types.is_binary(kind) or pa.types.is_large_binary(kind):
+            yield from (v.decode("utf-8", "replace") for v in column.to_pylist() if v is not None)
+
+
+def file_texts(path: Path) -> Iterator[str]:
+    """Every string a reader of `path` sees: Parquet cells, DuckDB cells, file text."""
+    if path.suffix == ".parquet":
+        yield from _table_values(pq.read_table(path))
+    elif path.suffix == ".duckdb":
+        con = duckdb.connect(str(path), read_only=True)
+        try:
+            for (name,) in con.execute(
+                "SELECT table_name FROM information_schema.tables"
+            ).fetchall():
+                yield from _table_values(con.sql(f'SELECT * FROM "{name}"').to_arrow_table())
+        finally:
+            con.close()
+    elif path.suffix == ".zip":
+        with zipfile.ZipFile(path) as archive:
+            for member in archive.namelist():
+                yield archive.read(member).decode("utf-8", "replace")
+    else:
+        yield path.read_bytes().decode("utf-8", "replace")
+
+
+def find_text(root: Path, needles: tuple[str, ...]) -> list[tuple[str, str]]:
+    """(file, needle) for every needle found in any file under `root`."""
+    found = []
+    for path in sorted(p for p in root.rglob("*") if p.is_file() and not p.is_symlink()):
+        for text in file_texts(path):
+            found.extend((str(path), n) for n in needles if n in text)
+    return sorted(set(found))
+
+
+def formula_cells(root: Path) -> list[tuple[str, str]]:
+    """(file, cell) for every CSV cell under `root` that a spreadsheet would run as a formula."""
+    found = []
+    for path in sorted(root.rglob("*.csv")):
+        for row in csv.reader(io.StringIO(path.read_text(encoding="utf-8"))):
+            for cell in row:
+                if cell.startswith(FORMULA_LEADS) and not _is_number(cell):
+                    found.append((str(path), cell))
+    return found
+
+
+def _is_number(cell: str) -> bool:
+    try:
+        float(cell)
+    except ValueError:
+        return False
+    return True

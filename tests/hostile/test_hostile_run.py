@@ -1,0 +1,111 @@
+"""The hostile corpus end to end: `python -m pipelines run` finishes, refuses clearly, leaks
+nothing, and reads nothing from outside the raw folder (issue 12)."""
+
+from __future__ import annotations
+
+import shutil
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from tests.conftest import run_pipeline_cli
+from tests.hostile.corpus import ACCOUNT_ID, EMAIL, OUTSIDE_MARKER, build_corpus
+from tests.hostile.scan import find_text, formula_cells
+
+ENV = {
+    "PSEUDONYMIZATION_KEY": "hostile-corpus-pseudonymization-key-0123",
+    "EXPORT_SIGNING_KEY": "hostile-corpus-signing-key-0123456789abcd",
+}
+
+
+@pytest.fixture(scope="module")
+def hostile_run(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    base = tmp_path_factory.mktemp("hostile")
+    corpus = build_corpus(base)
+    out = base / "out"
+    result = run_pipeline_cli(corpus.raw, out, ENV)
+    return {"corpus": corpus, "out": out, "result": result, "base": base}
+
+
+def _quarantine(out: Path) -> pa.Table:
+    parts = sorted((out / "quarantine").rglob("*.parquet"))
+    return pa.concat_tables(pq.read_table(p) for p in parts)
+
+
+def test_the_run_finishes_with_exit_0_and_no_traceback(hostile_run: dict) -> None:
+    result = hostile_run["result"]
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Traceback" not in result.stdout + result.stderr
+    today = datetime.now(UTC).date().isoformat()
+    assert f"{today}: 1 line(s) wait for the day to close" in result.stdout
+
+
+def test_every_hostile_file_and_line_has_its_quarantine_reason(hostile_run: dict) -> None:
+    table = _quarantine(hostile_run["out"]).to_pylist()
+    reasons_by_file: dict[str, set[str]] = {}
+    for entry in table:
+        reasons_by_file.setdefault(entry["source_file"], set()).add(entry["reason_code"])
+    expected = {
+        "events/clock-ahead.jsonl": "out_of_window",
+        "events/clock-behind.jsonl": "out_of_window",
+        "events/undated.jsonl": "undated_file",
+        "events/big-numbers.jsonl": "number_out_of_range",
+        "access/big-bytes.log": "number_out_of_range",
+        "events/bomb.jsonl.gz": "decompression_limit",
+        "events/linked.jsonl": "not_a_regular_file",
+        "events/pipe.jsonl": "not_a_regular_file",
+        "events/folder.jsonl": "not_a_regular_file",
+        "access/elsewhere.log": "not_a_regular_file",
+    }
+    for file, code in expected.items():
+        assert code in reasons_by_file.get(file, set()), (file, reasons_by_file.get(file))
+    big = [e for e in table if e["source_file"] == "events/big-numbers.jsonl"]
+    assert len(big) == 1, "only the line past 64 bits is quarantined, not its neighbour"
+
+
+def test_no_identifier_and_no_formula_reaches_any_export_release_or_gold_file(
+    hostile_run: dict,
+) -> None:
+    out = hostile_run["out"]
+    needles = (ACCOUNT_ID, EMAIL, OUTSIDE_MARKER, "CFNetwork")
+    for shared in ("exports", "releases", "gold", "warehouse.duckdb"):
+        assert (out / shared).exists(), shared
+        root = out / shared
+        hits = find_text(root, needles) if root.is_dir() else find_text(out, needles)
+        hits = [h for h in hits if shared in h[0]]
+        assert not hits, hits
+    assert list((out / "exports").rglob("*.csv")), "the run delivered CSV packages"
+    assert not formula_cells(out / "exports")
+
+
+def test_nothing_is_read_from_outside_the_raw_folder(hostile_run: dict) -> None:
+    hits = find_text(hostile_run["out"], (OUTSIDE_MARKER,))
+    assert not hits, hits
+
+
+def test_a_shrunk_raw_file_holds_its_days_until_the_operator_accepts_the_rotation(
+    hostile_run: dict, tmp_path: Path
+) -> None:
+    raw, out = tmp_path / "raw", tmp_path / "out"
+    shutil.copytree(
+        hostile_run["corpus"].raw, raw, symlinks=True, ignore=shutil.ignore_patterns("pipe.*")
+    )
+    shutil.copytree(hostile_run["out"], out, symlinks=True)
+    shrunk = raw / "events" / "events-2026-10-03.jsonl"
+    lines = shrunk.read_bytes().splitlines(keepends=True)
+    shrunk.write_bytes(b"".join(lines[: len(lines) // 2]))
+    bronze = out / "bronze" / "app_events" / "date=2026-10-03" / "part-0.parquet"
+    rows_before = pq.ParquetFile(bronze).metadata.num_rows
+
+    held = run_pipeline_cli(raw, out, ENV)
+    assert held.returncode == 1, held.stdout + held.stderr
+    assert "--accept-rotated events/events-2026-10-03.jsonl" in held.stdout
+    assert "Traceback" not in held.stdout + held.stderr
+    assert pq.ParquetFile(bronze).metadata.num_rows == rows_before
+
+    accepted = run_pipeline_cli(raw, out, ENV, "--accept-rotated", "events/events-2026-10-03.jsonl")
+    assert accepted.returncode == 0, accepted.stdout + accepted.stderr
+    assert pq.ParquetFile(bronze).metadata.num_rows < rows_before
