@@ -250,7 +250,7 @@ def _run_locked(
         if label in ("warehouse", "exports", "weekly exports") and tally.failures:
             print(f"  {partition or label}: {label} not run, because of the failures below")
             return
-        signals.where = label if partition is None else f"{label} {partition}"
+        signals.where = label if partition in (None, label) else f"{label} {partition}"
         try:
             result = dg.materialize(
                 ALL_ASSETS,
@@ -366,10 +366,16 @@ def _failure_messages(result: dg.ExecuteInProcessResult) -> list[str]:
     messages = []
     for event in result.all_events:
         if event.is_step_failure:
-            error = event.step_failure_data.error
-            first = error.message.strip().splitlines()[0] if error and error.message else "failed"
-            messages.append(f"{event.step_key}: {first}")
+            messages.append(f"{event.step_key}: {_root_cause(event.step_failure_data.error)}")
     return messages or ["run failed"]
+
+
+def _root_cause(error: object) -> str:
+    """The first line of the innermost error: what went wrong, not Dagster's wrapper."""
+    while error is not None and getattr(error, "cause", None) is not None:
+        error = error.cause
+    text = (getattr(error, "message", "") or "").strip()
+    return text.splitlines()[0] if text else "failed"
 
 
 def _print_summary(totals: dict[str, list], out_dir: Path) -> None:
