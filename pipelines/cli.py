@@ -8,7 +8,7 @@ import time
 from datetime import date
 from pathlib import Path
 
-from pipelines.resources import DEFAULT_OUT_DIR, DEFAULT_RAW_DIR
+from pipelines.locations import DEFAULT_OUT_DIR, DEFAULT_RAW_DIR
 
 
 def _date(text: str) -> date:

@@ -45,6 +45,7 @@ def exit_code_for(exc: BaseException) -> int:
         "ReleasePolicyError",
         "MissingKeyError",
         "MissingSigningKeyError",
+        "LimitConfigError",
     }:
         return EXIT_CONFIG
     return 1

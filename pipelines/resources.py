@@ -19,12 +19,11 @@ from deidentify.sharing_policy import (
 )
 from pipelines.ingest.bronze import IngestSettings
 from pipelines.ingest.raw_lines import DEFAULT_MAX_LINE_BYTES
+from pipelines.locations import DEFAULT_OUT_DIR, DEFAULT_RAW_DIR, PROJECT_ROOT
 from pipelines.packaging import MissingSigningKeyError, SigningKey
 from pipelines.recipients import DEFAULT_RECIPIENTS_PATH
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_RAW_DIR = PROJECT_ROOT / "data" / "raw"
-DEFAULT_OUT_DIR = PROJECT_ROOT / "data" / "warehouse"
+__all__ = ["DEFAULT_OUT_DIR", "DEFAULT_RAW_DIR", "PROJECT_ROOT"]
 
 
 class StorageResource(dg.ConfigurableResource):

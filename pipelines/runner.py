@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -195,7 +196,10 @@ def _run_locked(
     resources = default_resources(raw_dir, out_dir)
     unknown = accept_rotated(out_dir, list(options.accept_rotated))
     if unknown:
-        print(f"error: --accept-rotated names no indexed raw file: {', '.join(unknown)}")
+        print(
+            f"error: --accept-rotated names no indexed raw file: {', '.join(unknown)}",
+            file=sys.stderr,
+        )
         return 2
     try:
         _check_raw_folder(raw_dir)
@@ -218,7 +222,7 @@ def _run_locked(
             print("  no closed day to ingest: erasure, gold of stale periods and corrections only")
             dates = []
     except NothingToRun as exc:
-        print(f"error: {exc}")
+        print(f"error: {exc}", file=sys.stderr)
         return 2
     daily = [a.key for a in ALL_ASSETS if a.key.path[0] in ("bronze", "silver")]
     gold = [a.key for a in GOLD_TABLE_ASSETS]

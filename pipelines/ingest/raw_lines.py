@@ -18,6 +18,10 @@ DEFAULT_MAX_LINE_BYTES = 1 << 20
 _CHUNK = 1 << 16
 
 
+class LimitConfigError(ValueError):
+    """A limit set in the environment is not a number, or too small to be sensible."""
+
+
 def _env_number(name: str, default: float, minimum: float) -> float:
     text = os.environ.get(name)
     if text is None or not text.strip():
@@ -25,9 +29,9 @@ def _env_number(name: str, default: float, minimum: float) -> float:
     try:
         value = float(text)
     except ValueError:
-        raise ValueError(f"{name}={text!r}: expected a number, e.g. {default:g}") from None
+        raise LimitConfigError(f"{name}={text!r}: expected a number, e.g. {default:g}") from None
     if value < minimum:
-        raise ValueError(f"{name}={text!r}: must be at least {minimum:g}")
+        raise LimitConfigError(f"{name}={text!r}: must be at least {minimum:g}")
     return value
 
 
