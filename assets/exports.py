@@ -89,6 +89,10 @@ def _readme(recipient: Recipient, release: StoredRelease, policy) -> str:
         "`manifest.json` with the delivery key) and the SHA-256 of every file listed in the "
         "manifest before use.",
         "",
+        "In the CSV files, a text cell that starts with `=`, `+`, `-`, `@`, a tab or a carriage "
+        "return has a single quote in front, so that a spreadsheet shows it as text instead of "
+        "running it as a formula; the Parquet files hold the values as they are.",
+        "",
     ]
     if record.get("corrects"):
         lines += [f"**Correction**: {record['note']}.", ""]

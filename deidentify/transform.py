@@ -6,10 +6,16 @@ so the same code runs in a Dagster step, a test, or a distributed worker.
 
 Two last steps make what one person typed harmless for everybody else's releases:
 
-- every string value the silver identifier check would scan is re-scanned here, with the same
-  recognizers, and a value with a finding is generalized to `other` (dropped, for free text)
-  and counted: an e-mail in one user agent no longer fails the day's check, which would hold
-  back every recipient's month;
+- the categorical values silver derives from untrusted strings and no scrubber sees (what
+  ua-parser reads out of a user agent, a referrer's domain) are re-scanned here with the
+  recognizers of the silver identifier check and its raw-id shapes (`deidentify.raw_ids`),
+  and a value with a finding is generalized to `other` and counted: an e-mail in one user
+  agent no longer fails the day's check, which would hold back every recipient's month;
+- URL templates and scrubbed free text (search terms, comments, tickets) get a raw id of the
+  input contract typed into them replaced by `<RAW_USER_ID>` (etc.), counted likewise; the
+  Presidio scrubbers do not know those shapes. Kept strings are left to the check: a raw id or
+  a finding there is a scrubber or field-policy fault (a policy that keeps `user_id`), and
+  fails it, by design;
 - the user-agent families and the typed profile fields are closed onto the sharing policy's
   vocabularies (`vocabularies.CLOSED_AT_SILVER`): a value outside them is `other`.
 """
@@ -17,6 +23,7 @@ Two last steps make what one person typed harmless for everybody else's releases
 from __future__ import annotations
 
 import functools
+import re
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -31,7 +38,7 @@ from deidentify import scrubber as scrubber_module
 from deidentify.accounts import account_keys
 from deidentify.field_policy import FieldPolicy, FieldRule, SourcePolicy
 from deidentify.pseudonymize import PseudonymKey, pseudonyms
-from deidentify.scan import scannable_columns
+from deidentify.raw_ids import RAW_ID_SHAPES
 from deidentify.scrubber import Scrubber
 from deidentify.sharing_policy import DEFAULT_SHARING_POLICY_PATH, load_sharing_policy
 from deidentify.urls import referrer_parts, url_template
@@ -39,6 +46,13 @@ from deidentify.user_agents import classify_many
 from deidentify.vocabularies import CLOSED_AT_SILVER, OTHER, close_to_vocabulary
 
 DATE_COLUMN = "event_date"
+# Actions whose string outputs are derived from untrusted text without scrubbing: re-scanned.
+RESCANNED_ACTIONS = ("user_agent", "referrer")
+# ...except the referrer's search terms, which are free text scrubbed by Presidio.
+NOT_RESCANNED = frozenset({"referrer_search_terms"})
+# Actions whose string outputs are scrubbed text: raw ids in them become placeholders.
+RAW_ID_SCRUBBED_ACTIONS = ("url", "scrub_text", "referrer")
+_RAW_IDS = {shape: re.compile(pattern) for shape, pattern in RAW_ID_SHAPES.items()}
 # A visitor (device) is the client address plus user agent: the access log's remote host, the
 # app event's ip. Both sources derive it alike, so an app event ties its account to a device
 # whose web requests the access log holds.
@@ -61,6 +75,26 @@ def silver_vocabularies(
     """The sharing policy's vocabularies of the columns silver closes (`CLOSED_AT_SILVER`)."""
     vocabularies = load_sharing_policy(path).release.vocabularies
     return {c: vocabularies[c] for c in CLOSED_AT_SILVER if c in vocabularies}
+
+
+def replace_raw_ids(text: str) -> tuple[str, tuple[str, ...]]:
+    """`text` with every raw id of the input contract replaced by `<SHAPE>` (`<RAW_USER_ID>`),
+    and the shapes found; the separators around an id are kept."""
+    found = []
+    for shape, pattern in _RAW_IDS.items():
+
+        def placeholder(match: re.Match, shape: str = shape) -> str:
+            lead = match.group(1) or ""
+            trail = (match.group(2) or "") if match.re.groups >= 2 else ""
+            return f"{lead}<{shape}>{trail}"
+
+        # Adjacent ids share a separator, which one substitution consumes: repeat.
+        for _ in range(8):
+            text, count = pattern.subn(placeholder, text)
+            if not count:
+                break
+            found.append(shape)
+    return text, tuple(sorted(set(found)))
 
 
 def derived_values(parts: list[list]) -> list[str | None]:
@@ -130,15 +164,26 @@ class Deidentifier:
             for c, v in (silver_vocabularies() if vocabularies is None else vocabularies).items()
             if c in CLOSED_AT_SILVER and c in self.schema.names
         }
-        # What the silver identifier check scans; free text with a finding is dropped, any
-        # other value becomes `other`.
-        self._rescanned = scannable_columns(self.schema)
-        self._free_text = {
-            rule.column or rule.field
-            for rule in [*self.rules.fields.values(), *self.rules.properties.values()]
-            if rule.action == "scrub_text"
-        } | ({"referrer_search_terms"} if "referrer_search_terms" in self.schema.names else set())
+        self._rescanned = list(
+            dict.fromkeys(
+                f.name
+                for rule in [*self.rules.fields.values(), *self.rules.properties.values()]
+                if rule.action in RESCANNED_ACTIONS
+                for f in rule.output_columns()
+                if pa.types.is_string(f.type) and f.name not in NOT_RESCANNED
+            )
+        )
+        self._raw_id_scrubbed = list(
+            dict.fromkeys(
+                f.name
+                for rule in [*self.rules.fields.values(), *self.rules.properties.values()]
+                if rule.action in RAW_ID_SCRUBBED_ACTIONS
+                for f in rule.output_columns()
+                if pa.types.is_string(f.type) and f.name not in self._rescanned
+            )
+        )
         self._findings: dict[str, tuple[str, ...]] = {}
+        self._raw_id_memo: dict[str, tuple[str, tuple[str, ...]]] = {}
         self.stats = DeidentifyStats()
         self._urls: dict[str, str | None] = {}
         self._referrers: dict[str, tuple[str | None, str | None]] = {}
@@ -161,6 +206,7 @@ class Deidentifier:
         self._count_dropped_fields(table)
         self._scrub_pending_text(columns)
         self._generalize_findings(columns)
+        self._replace_raw_ids(columns)
         self._close_vocabularies(columns)
         columns["key_version"] = [self.key.version] * rows
         self.stats.rows += rows
@@ -179,9 +225,9 @@ class Deidentifier:
             start += len(texts.values)
 
     def _generalize_findings(self, columns: dict) -> None:
-        """Re-scan every value the silver identifier check would scan, as it would (same
-        engine, `<ENTITY>` placeholders ignored); a value with a finding becomes `other`, or
-        None in a free-text column, and is counted."""
+        """Re-scan the derived categorical values as the silver identifier check would (same
+        engine, `<ENTITY>` placeholders ignored); a value with a finding becomes `other` and is
+        counted."""
         for name in self._rescanned:
             values = columns.get(name)
             if values is None:
@@ -191,11 +237,10 @@ class Deidentifier:
             found = self._findings_of(values)
             if not any(found.get(v) for v in dict.fromkeys(values) if v):
                 continue
-            replacement = None if name in self._free_text else OTHER
             for i, value in enumerate(values):
                 entities = found.get(value) if value else None
                 if entities:
-                    values[i] = replacement
+                    values[i] = OTHER
                     self.stats.values_generalized_by_rescan[name] += 1
                     self.stats.rescan_findings.update(f"{name}: {e}" for e in entities)
 
@@ -209,16 +254,34 @@ class Deidentifier:
                 new = distinct
             engine = self.scrubber.structured
             for text, results in zip(new, engine.analyze_many(new), strict=True):
-                self._findings[text] = tuple(
-                    sorted(
-                        {
-                            r.entity_type
-                            for r in results
-                            if not text[r.start : r.end].startswith("<")
-                        }
-                    )
-                )
+                found = {
+                    r.entity_type for r in results if not text[r.start : r.end].startswith("<")
+                }
+                found.update(shape for shape, pattern in _RAW_IDS.items() if pattern.search(text))
+                self._findings[text] = tuple(sorted(found))
         return {v: self._findings[v] for v in distinct}
+
+    def _replace_raw_ids(self, columns: dict) -> None:
+        """Raw ids of the input contract in URL templates and scrubbed text: placeholders."""
+        for name in self._raw_id_scrubbed:
+            values = columns.get(name)
+            if values is None:
+                continue
+            if not isinstance(values, list):
+                values = columns[name] = values.to_pylist()
+            for i, value in enumerate(values):
+                if not value:
+                    continue
+                memo = self._raw_id_memo.get(value)
+                if memo is None:
+                    if len(self._raw_id_memo) >= scrubber_module.MEMO_LIMIT:
+                        self._raw_id_memo.clear()
+                    memo = self._raw_id_memo[value] = replace_raw_ids(value)
+                replaced, shapes = memo
+                if shapes:
+                    values[i] = replaced
+                    self.stats.values_generalized_by_rescan[name] += 1
+                    self.stats.rescan_findings.update(f"{name}: {shape}" for shape in shapes)
 
     def _close_vocabularies(self, columns: dict) -> None:
         """User-agent families and typed profile values: their vocabulary's value or `other`."""

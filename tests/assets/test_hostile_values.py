@@ -48,6 +48,13 @@ def _plant(raw: Path) -> None:
                 }
             )
         )
+    search = {
+        **first,
+        "event_id": "00000009-0000-4000-8000-000000000009",
+        "event": "search",
+        "properties": {"query": f"prescriptions of {TOKEN}"},
+    }
+    lines.append(json.dumps(search))
     with events.open("a") as handle:
         handle.write("\n".join(lines) + "\n")
     access = raw / "access" / f"access-{DAY}.log"
@@ -56,7 +63,7 @@ def _plant(raw: Path) -> None:
         for agent in HOSTILE_AGENTS:
             handle.write(
                 f'{host} - - [02/Oct/2026:10:00:00 -0500] "GET /dashboard HTTP/1.1" 200 512 '
-                f'"-" "{agent}"\n'
+                f'"http://{TOKEN}/x" "{agent}"\n'
             )
 
 
@@ -104,7 +111,14 @@ def test_silver_generalizes_and_counts_the_hostile_values(hostile_month) -> None
         table = metadata["rescan_generalized"].value
         assert "browser_family: EMAIL_ADDRESS" in table
         assert "browser_family: PHONE_NUMBER" in table
-        assert "browser_family" in metadata["values_outside_vocabulary"].value
+        # The product token has the shape of a raw user id.
+        assert "browser_family: RAW_USER_ID" in table
+    requests = result.asset_materializations_for_node("silver__web_requests")[0].metadata
+    assert "referrer_domain: RAW_USER_ID" in requests["rescan_generalized"].value
+    events = result.asset_materializations_for_node("silver__deidentified_events")[0].metadata
+    assert "search_query: RAW_USER_ID" in events["rescan_generalized"].value
+    outside = events["values_outside_vocabulary"].value
+    assert "| specialty | 3 |" in outside and "| title | 3 |" in outside
 
 
 def test_the_month_is_released_and_no_hostile_value_reaches_a_recipient(hostile_month) -> None:

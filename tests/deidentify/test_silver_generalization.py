@@ -17,10 +17,11 @@ from deidentify.engine import structured_engine
 from deidentify.field_policy import load_field_policy
 from deidentify.profiles import build_user_profiles
 from deidentify.pseudonymize import PseudonymKey
+from deidentify.raw_ids import raw_id_findings
 from deidentify.scan import scan_table
 from deidentify.scrubber import Scrubber
 from deidentify.sharing_policy import load_sharing_policy
-from deidentify.transform import Deidentifier, silver_vocabularies
+from deidentify.transform import Deidentifier, replace_raw_ids, silver_vocabularies
 from deidentify.vocabularies import close_to_vocabulary
 from pipelines.ingest.app_events import SCHEMA as APP_EVENTS_SCHEMA
 
@@ -29,6 +30,7 @@ VOCABULARIES = load_sharing_policy().release.vocabularies
 KEY = PseudonymKey(b"silver-generalization-key-0123456789abcdef", "g1")
 TOKEN_AGENT = "usr_8f3a2b/1.0 CFNetwork/1410.0.3 Darwin/22.6.0"
 EMAIL_AGENT = "jane.doe@example.com/1.0 CFNetwork/1410.0.3 Darwin/22.6.0"
+APP_AGENT = "JaneSmithClinic/3.1 CFNetwork/1410.0.3 Darwin/22.6.0"
 PHONE_AGENT = "(415) 555-0123/1.0 CFNetwork/1410.0.3 Darwin/22.6.0"
 CHROME = (
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
@@ -76,14 +78,18 @@ def test_a_product_token_in_a_user_agent_never_becomes_a_browser_family(scrubber
             {"user_id": "u1", "user_agent": TOKEN_AGENT},
             {"user_id": "u2", "user_agent": CHROME},
             {"user_id": "u3", "user_agent": None},
+            {"user_id": "u4", "user_agent": APP_AGENT},
         ],
     )
     families = silver.column("browser_family").to_pylist()
-    assert families == ["other", "Chrome", "unknown"]
+    assert families == ["other", "Chrome", "unknown", "other"]
     assert not any("usr_8f3a2b" in str(v) for v in silver.column("os_family").to_pylist())
     for column in ("browser_family", "os_family"):
         allowed = {*VOCABULARIES[column], "other", "unknown"}
         assert set(silver.column(column).to_pylist()) <= allowed
+    # The token has the shape of a raw user id (the re-scan), the app name is outside the
+    # vocabulary: each counted once, where it was caught.
+    assert deidentifier.stats.rescan_findings == {"browser_family: RAW_USER_ID": 1}
     assert deidentifier.stats.values_outside_vocabulary["browser_family"] == 1
 
 
@@ -184,3 +190,37 @@ def test_close_to_vocabulary_spells_values_as_the_vocabulary_does() -> None:
     )
     assert closed == ["Chrome", "Chrome", "other", "unknown", None, "other", "other"]
     assert outside == 2
+
+
+def test_raw_ids_typed_into_derived_and_scrubbed_values_do_not_block_the_day(scrubber) -> None:
+    """The silver check also looks for the input contract's raw ids: a referrer host, a kept
+    query value or a search typed as `usr_...` is generalized or replaced at silver."""
+    silver, deidentifier = _silver(
+        scrubber,
+        [
+            {"user_id": "u1", "referrer": "http://usr_8f3a2b1c/x"},
+            {"user_id": "u2", "url": "https://app.example/dashboard?utm_source=usr_8f3a2b1c"},
+            {"user_id": "u3", "referrer": "https://www.google.com/search?q=org_1234abcd+pricing"},
+        ],
+    )
+    assert silver.column("referrer_domain").to_pylist() == ["other", None, "google.com"]
+    assert silver.column("url_template").to_pylist()[1] == "/dashboard?utm_source=<RAW_USER_ID>"
+    assert silver.column("referrer_search_terms").to_pylist()[2] == "<RAW_ORG_ID> pricing"
+    generalized = deidentifier.stats.values_generalized_by_rescan
+    assert generalized == {"referrer_domain": 1, "url_template": 1, "referrer_search_terms": 1}
+    assert not raw_id_findings([silver], silver.schema)
+
+
+def test_a_raw_id_in_a_kept_field_still_fails_the_check(scrubber) -> None:
+    """Kept strings are not rewritten: a raw id there is a field-policy fault, for the check."""
+    silver, _ = _silver(scrubber, [{"user_id": "u1", "properties": {"card_brand": "usr_8f3a2b1c"}}])
+    assert raw_id_findings([silver], silver.schema) == {("card_brand", "RAW_USER_ID"): 1}
+
+
+def test_replace_raw_ids_keeps_the_separators() -> None:
+    text = "s_0123456789abcdef s_0123456789abcdef,usr_abcd1234 01234567-89ab-cdef-0123-456789abcdef"
+    assert replace_raw_ids(text) == (
+        "<RAW_SESSION_ID> <RAW_SESSION_ID>,<RAW_USER_ID> <RAW_EVENT_ID>",
+        ("RAW_EVENT_ID", "RAW_SESSION_ID", "RAW_USER_ID"),
+    )
+    assert replace_raw_ids("user_key pricing") == ("user_key pricing", ())
