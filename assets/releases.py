@@ -21,7 +21,7 @@ from assets.release_build import (
     vocabulary_findings,
 )
 from deidentify.budget import BudgetExceeded, PrivacyAccountant
-from deidentify.sharing_policy import PolicyViolation
+from deidentify.sharing_policy import PolicyViolation, guard_policy_version
 from pipelines.coverage import period_coverage
 from pipelines.locks import erasure_lock
 from pipelines.partitions import monthly_partitions, weekly_partitions
@@ -105,6 +105,7 @@ def build_release_asset(recipient: Recipient) -> dg.AssetsDefinition:
         label = period_label(period, start)
         out = storage.out_path
         try:
+            guard_policy_version(policy, out / "audit")
             for dataset in recipient.datasets:
                 policy.check_recipient(recipient.recipient_class, dataset)
         except PolicyViolation as exc:
