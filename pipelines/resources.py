@@ -190,6 +190,17 @@ def pseudonymization_from_env() -> PseudonymizationResource:
     )
 
 
+def pseudonym_key_from_env() -> PseudonymKey:
+    """The pseudonymization key resolved from the environment now, for work done outside a
+    Dagster run (the resource's EnvVar is resolved only when a run starts)."""
+    return PseudonymizationResource(
+        key=os.environ.get("PSEUDONYMIZATION_KEY") or None,
+        key_file=os.environ.get("PSEUDONYMIZATION_KEY_FILE") or None,
+        key_version=os.environ.get("PSEUDONYMIZATION_KEY_VERSION", "v1"),
+        demo_mode=os.environ.get("PIPELINES_DEMO_MODE", "") == "1",
+    ).pseudonym_key()
+
+
 def default_resources(raw_dir: Path | None = None, out_dir: Path | None = None) -> dict:
     """Resources for the code location: paths from arguments, the environment, or the defaults.
 

@@ -191,7 +191,7 @@ def _run_locked(
     from assets.gold import GOLD_TABLE_ASSETS, WEEKLY_GOLD_TABLE_ASSETS, warehouse
     from pipelines.definitions import ALL_ASSETS, RECIPIENTS
     from pipelines.partitions import monthly_partitions, weekly_partitions
-    from pipelines.resources import default_resources
+    from pipelines.resources import default_resources, pseudonym_key_from_env
 
     resources = default_resources(raw_dir, out_dir)
     unknown = accept_rotated(out_dir, list(options.accept_rotated))
@@ -211,9 +211,7 @@ def _run_locked(
             )
         plan = plan_days(inventory, options.today or datetime.now(UTC).date(), FIRST_DATE)
         _report_intake(inventory, plan)
-        quarantined = quarantine_outside(
-            raw_dir, out_dir, inventory, plan, resources["pseudonymization"].pseudonym_key
-        )
+        quarantined = quarantine_outside(raw_dir, out_dir, inventory, plan, pseudonym_key_from_env)
         _report_quarantined(quarantined)
         found = [d for d in inventory.found if d in set(plan.closed) | set(plan.held)]
         if plan.closed or start or end:
