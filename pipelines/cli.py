@@ -77,6 +77,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     utility.add_argument("--trials", type=int, default=3, help="releases drawn per scale")
     utility.add_argument("--json", type=Path, default=None, help="also write the figures here")
+    evaluate = commands.add_parser(
+        "evaluate-text",
+        help="the scrubber and vanilla Presidio on labelled public texts and a generated set",
+    )
+    evaluate.add_argument(
+        "--benchmarks",
+        type=Path,
+        default=None,
+        help="folder with the public corpora (default ../shared/data/pii-benchmarks)",
+    )
+    evaluate.add_argument("--limit", type=int, default=None, help="texts per corpus (default all)")
+    evaluate.add_argument("--json", type=Path, default=None, help="also write the figures here")
+    evaluate.add_argument("--misses", type=int, default=0, help="print this many missed spans")
     return parser
 
 
@@ -110,6 +123,10 @@ def _command(args: argparse.Namespace) -> int:
         return _generate(args)
     if args.command == "bench":
         return _bench(args)
+    if args.command == "evaluate-text":
+        from pipelines.text_evaluation import BENCHMARKS, run_evaluation
+
+        return run_evaluation(args.benchmarks or BENCHMARKS, args.limit, args.json, args.misses)
     if args.command == "utility":
         from pipelines.utility import run_utility
 
