@@ -15,7 +15,8 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-_WORD = re.compile(r"\w+")
+# A web address is one word: removing it removes one thing, however many path parts it has.
+_WORD = re.compile(r"(?:https?://|www\.)\S+|\w+")
 
 Range = tuple[int, int]
 Detector = Callable[[Sequence[str]], list[list[Range]]]
