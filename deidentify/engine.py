@@ -188,6 +188,19 @@ def merge_overlaps(findings: Sequence[RecognizerResult]) -> list[RecognizerResul
     return merged
 
 
+def without_email_parts(findings: list[RecognizerResult]) -> list[RecognizerResult]:
+    """Drop the web addresses the URL recognizer reads in the halves of an e-mail address
+    (`jane.doe`, `gmail.com`): the address is one finding, an EMAIL_ADDRESS."""
+    emails = [f for f in findings if f.entity_type == "EMAIL_ADDRESS"]
+    if not emails:
+        return findings
+    return [
+        f
+        for f in findings
+        if f.entity_type != "URL" or not any(e.start <= f.start and f.end <= e.end for e in emails)
+    ]
+
+
 @dataclass
 class Finding:
     """One identifier found in a value: its type, where, and how sure the recognizer is."""
@@ -210,17 +223,20 @@ class ScrubEngine:
 
     def analyze(self, text: str) -> list[RecognizerResult]:
         """Presidio findings in one string, above the product's score threshold."""
-        return self.analyzer.analyze(text=text, language=LANGUAGE, entities=self.entities)
+        return without_email_parts(
+            self.analyzer.analyze(text=text, language=LANGUAGE, entities=self.entities)
+        )
 
     def analyze_many(
         self, texts: Sequence[str], batch_size: int = 256
     ) -> list[list[RecognizerResult]]:
         """Findings for many strings, through spaCy's `nlp.pipe` in batches."""
-        return list(
-            self.batch.analyze_iterator(
+        return [
+            without_email_parts(found)
+            for found in self.batch.analyze_iterator(
                 texts, language=LANGUAGE, entities=self.entities, batch_size=batch_size
             )
-        )
+        ]
 
     def anonymize(self, text: str, findings: list[RecognizerResult]) -> str:
         """Replace every finding with `<ENTITY_TYPE>` (overlaps resolved by Presidio)."""
