@@ -17,7 +17,8 @@ and NRP labels (read drug names, email domains and specialties as organisations)
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+import re
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 import spacy
@@ -27,7 +28,7 @@ from presidio_analyzer import (
     RecognizerRegistry,
     RecognizerResult,
 )
-from presidio_analyzer.nlp_engine import NerModelConfiguration, SpacyNlpEngine
+from presidio_analyzer.nlp_engine import NerModelConfiguration, NlpArtifacts, SpacyNlpEngine
 from presidio_analyzer.predefined_recognizers import (
     CreditCardRecognizer,
     DateRecognizer,
@@ -42,11 +43,13 @@ from presidio_analyzer.predefined_recognizers import (
 from presidio_anonymizer import AnonymizerEngine
 from presidio_anonymizer.entities import OperatorConfig
 
+from deidentify.casing import case_normalized
 from deidentify.recognizers import (
     EncodedEmailRecognizer,
     FullDateRecognizer,
     IdWithContextRecognizer,
     MedicalRecordNumberRecognizer,
+    NameFormsRecognizer,
     OfflineEmailRecognizer,
     PersonNameDictionaryRecognizer,
     PhoneWithContextRecognizer,
@@ -96,9 +99,15 @@ _SPACY_TO_PRESIDIO = {
 
 
 class _LoadedSpacyEngine(SpacyNlpEngine):
-    """SpacyNlpEngine around a pipeline we load ourselves (Presidio would load it whole)."""
+    """SpacyNlpEngine around a pipeline we load ourselves (Presidio would load it whole).
 
-    def __init__(self, nlp: spacy.language.Language, mapping: dict[str, str]) -> None:
+    With `normalize_case`, the pipeline reads a case-normalised copy of each text (see
+    deidentify/casing.py) while the recognizers are handed the original text.
+    """
+
+    def __init__(
+        self, nlp: spacy.language.Language, mapping: dict[str, str], normalize_case: bool = False
+    ) -> None:
         super().__init__(
             models=[{"lang_code": LANGUAGE, "model_name": SPACY_MODEL}],
             ner_model_configuration=NerModelConfiguration(
@@ -115,9 +124,36 @@ class _LoadedSpacyEngine(SpacyNlpEngine):
             ),
         )
         self.nlp = {LANGUAGE: nlp}
+        self.normalize_case = normalize_case
 
     def load(self) -> None:
         """Already loaded in __init__."""
+
+    def _model_text(self, text: str) -> str:
+        return (case_normalized(text) or text) if self.normalize_case else text
+
+    def process_text(self, text: str, language: str) -> NlpArtifacts:
+        """The pipeline's artifacts for one text (read case-normalised when asked)."""
+        return self._doc_to_nlp_artifact(self.nlp[language](self._model_text(text)), language)
+
+    def process_batch(
+        self,
+        texts: Iterable[str],
+        language: str,
+        batch_size: int = 1,
+        n_process: int = 1,
+        as_tuples: bool = False,
+    ) -> Iterator[tuple[str, NlpArtifacts]]:
+        """(original text, artifacts) for each text, through `nlp.pipe`."""
+        if as_tuples:
+            yield from super().process_batch(texts, language, batch_size, n_process, as_tuples)
+            return
+        originals = [str(text) for text in texts]
+        docs = self.nlp[language].pipe(
+            (self._model_text(text) for text in originals), batch_size=batch_size
+        )
+        for original, doc in zip(originals, docs, strict=True):
+            yield original, self._doc_to_nlp_artifact(doc, language)
 
 
 def pattern_recognizers() -> list:
@@ -145,6 +181,7 @@ def text_recognizers() -> list:
     return [
         SpacyRecognizer(supported_entities=list(NER_ENTITIES)),
         DateRecognizer(),
+        NameFormsRecognizer(),
         PhoneWithContextRecognizer(),
         IdWithContextRecognizer(),
         IbanRecognizer(),
@@ -188,17 +225,35 @@ def merge_overlaps(findings: Sequence[RecognizerResult]) -> list[RecognizerResul
     return merged
 
 
-def without_email_parts(findings: list[RecognizerResult]) -> list[RecognizerResult]:
-    """Drop the web addresses the URL recognizer reads in the halves of an e-mail address
-    (`jane.doe`, `gmail.com`): the address is one finding, an EMAIL_ADDRESS."""
+# What spaCy labels DATE but Safe Harbor does not ask to remove: a duration ("30 day"), a
+# time relative to now ("last week", "today"), a bare year.
+_NOT_A_DATE = re.compile(
+    r"(?i)^(?:(?:about |over |under |the )?(?:\d+|a|an|one|two|three|few|several)[\s-]*"
+    r"(?:day|week|month|year|hour|minute|night)s?(?:[\s-]+(?:old|ago|long|supply))?"
+    r"|(?:the |this |that )?(?:last|next|this|past|previous|following|coming|same|other|"
+    r"every|each|recent|early|late)\b.*"
+    r"|today|tonight|yesterday|tomorrow|now|daily|weekly|monthly|yearly|annually|"
+    r"the day|the week|the year|(?:in |since )?(?:1[89]|20)\d\d(?:s|'s)?)$"
+)
+
+
+def refine(text: str, findings: list[RecognizerResult]) -> list[RecognizerResult]:
+    """Drop findings that are not identifiers after all.
+
+    - the web addresses the URL recognizer reads in the halves of an e-mail address
+      (`jane.doe`, `gmail.com`): the address is one finding, an EMAIL_ADDRESS;
+    - DATE_TIME findings that are durations, times relative to now or bare years (`30 day`,
+      `last week`, `2019`): Safe Harbor keeps years and they date nobody.
+    """
     emails = [f for f in findings if f.entity_type == "EMAIL_ADDRESS"]
-    if not emails:
-        return findings
-    return [
-        f
-        for f in findings
-        if f.entity_type != "URL" or not any(e.start <= f.start and f.end <= e.end for e in emails)
-    ]
+    kept = []
+    for f in findings:
+        if f.entity_type == "URL" and any(e.start <= f.start and f.end <= e.end for e in emails):
+            continue
+        if f.entity_type == "DATE_TIME" and _NOT_A_DATE.match(text[f.start : f.end].strip()):
+            continue
+        kept.append(f)
+    return kept
 
 
 @dataclass
@@ -223,20 +278,18 @@ class ScrubEngine:
 
     def analyze(self, text: str) -> list[RecognizerResult]:
         """Presidio findings in one string, above the product's score threshold."""
-        return without_email_parts(
-            self.analyzer.analyze(text=text, language=LANGUAGE, entities=self.entities)
+        return refine(
+            text, self.analyzer.analyze(text=text, language=LANGUAGE, entities=self.entities)
         )
 
     def analyze_many(
         self, texts: Sequence[str], batch_size: int = 256
     ) -> list[list[RecognizerResult]]:
         """Findings for many strings, through spaCy's `nlp.pipe` in batches."""
-        return [
-            without_email_parts(found)
-            for found in self.batch.analyze_iterator(
-                texts, language=LANGUAGE, entities=self.entities, batch_size=batch_size
-            )
-        ]
+        found = self.batch.analyze_iterator(
+            texts, language=LANGUAGE, entities=self.entities, batch_size=batch_size
+        )
+        return [refine(text, findings) for text, findings in zip(texts, found, strict=True)]
 
     def anonymize(self, text: str, findings: list[RecognizerResult]) -> str:
         """Replace every finding with `<ENTITY_TYPE>` (overlaps resolved by Presidio)."""
@@ -258,7 +311,8 @@ class ScrubEngine:
 def text_engine() -> ScrubEngine:
     """The NER + pattern engine for natural language, loaded once per process."""
     nlp = spacy.load(SPACY_MODEL, exclude=NOT_NEEDED_PIPES)
-    return ScrubEngine(_analyzer(_LoadedSpacyEngine(nlp, _SPACY_TO_PRESIDIO), True), TEXT_ENTITIES)
+    engine = _LoadedSpacyEngine(nlp, _SPACY_TO_PRESIDIO, normalize_case=True)
+    return ScrubEngine(_analyzer(engine, True), TEXT_ENTITIES)
 
 
 @functools.cache

@@ -5,6 +5,7 @@ from deidentify.recognizers.encoded_email import EncodedEmailRecognizer
 from deidentify.recognizers.full_date import FullDateRecognizer
 from deidentify.recognizers.id_with_context import IdWithContextRecognizer
 from deidentify.recognizers.medical_record_number import MedicalRecordNumberRecognizer
+from deidentify.recognizers.name_forms import NameFormsRecognizer
 from deidentify.recognizers.offline_email import OfflineEmailRecognizer
 from deidentify.recognizers.person_name_dictionary import PersonNameDictionaryRecognizer
 from deidentify.recognizers.phone_with_context import PhoneWithContextRecognizer
@@ -17,6 +18,7 @@ __all__ = [
     "FullDateRecognizer",
     "IdWithContextRecognizer",
     "MedicalRecordNumberRecognizer",
+    "NameFormsRecognizer",
     "OfflineEmailRecognizer",
     "PersonNameDictionaryRecognizer",
     "PhoneWithContextRecognizer",

@@ -10,15 +10,27 @@ from presidio_analyzer import AnalysisExplanation, EntityRecognizer, RecognizerR
 from presidio_analyzer.nlp_engine import NlpArtifacts
 
 _WORD = r"[A-Z][a-z]+(?:['-][A-Z][a-z]+)?"
+# A capitalised word in any Latin script: Martínez, O'Neill, Jachimczyk, Nguyễn.
+_NAME = r"[A-ZÀ-ÖØ-ÞĀ-Ž][a-zß-öø-ÿā-žạ-ỹ]+(?:['\u2019-][A-ZÀ-ÖØ-ÞĀ-Ž]?[a-zß-öø-ÿā-žạ-ỹ]+)?"
 # Between first and last name: a space, or the way URLs and file names spell one.
 _SEPARATOR = r"(?:\s+|\+|%20|_|\.)"
 _PAIR = re.compile(rf"(?<![A-Za-z])(?=({_WORD}){_SEPARATOR}({_WORD})(?![a-z]))")
-_TITLED = re.compile(rf"\b(?:Dr|Mr|Mrs|Ms|Miss|Mx)\.?\s+{_WORD}(?:\s+{_WORD})?")
+_TITLED = re.compile(
+    r"\b(?i:Dr|Mr|Mrs|Ms|Miss|Mx|Prof|Patient|Pt|Nurse|Mme|Mlle|Herr|Frau|Sr|Sra|Srta)\.?\s+"
+    rf"({_NAME}(?:\s+{_NAME})?)"
+)
 
 
 @functools.cache
 def _names() -> tuple[frozenset[str], frozenset[str]]:
     return frozenset(UsNames.first_names), frozenset(UsNames.last_names)
+
+
+def listed_name(word: str) -> bool:
+    """Whether `word` (any casing) is a listed US first or last name."""
+    first_names, last_names = _names()
+    word = word[:1].upper() + word[1:].lower()
+    return word in first_names or word in last_names
 
 
 class PersonNameDictionaryRecognizer(EntityRecognizer):
@@ -61,7 +73,7 @@ class PersonNameDictionaryRecognizer(EntityRecognizer):
             if first in first_names and last in last_names:
                 results.append(self._result(match.start(1), match.end(2)))
         for match in _TITLED.finditer(text):
-            results.append(self._result(match.start(), match.end()))
+            results.append(self._result(match.start(1), match.end(1)))
         return results
 
     def _result(self, start: int, end: int) -> RecognizerResult:

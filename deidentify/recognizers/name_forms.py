@@ -1,0 +1,79 @@
+"""Names in the forms clinicians type them, which spaCy's small model reads as anything but
+a person: `Wilson, Tyler` (an organisation and a city to the model), `O. Martinez`.
+
+The model still decides that a word is a name-like proper noun: a form is taken only when
+the model labels a part of it as any entity (person, organisation, nationality, place) or a
+part is a listed US name. Two places (`Paris, France`) are not a name.
+"""
+
+from __future__ import annotations
+
+import regex
+from presidio_analyzer import AnalysisExplanation, EntityRecognizer, RecognizerResult
+from presidio_analyzer.nlp_engine import NlpArtifacts
+
+from deidentify.recognizers.person_name_dictionary import listed_name
+
+_NAME = r"\p{Lu}[\p{Ll}\p{M}]+(?:['\u2019-]\p{Lu}?[\p{Ll}\p{M}]+)?"
+_LAST_FIRST = regex.compile(
+    rf"(?<![\p{{L}},]\s?)\b({_NAME}),\s({_NAME})(?:\s({_NAME}))?\b(?!,\s?\p{{Lu}})"
+)
+_INITIAL_LAST = regex.compile(rf"\b\p{{Lu}}\.\s?(?:\p{{Lu}}\.\s?)?({_NAME})\b")
+_NAME_LIKE = {"PERSON", "ORG", "NORP", "GPE", "LOC", "FAC"}
+_PLACES = {"GPE", "LOC", "FAC"}
+
+
+class NameFormsRecognizer(EntityRecognizer):
+    """`Last, First [Middle]` and `F. Last` when the model sees proper nouns there."""
+
+    ENTITIES = ["PERSON"]
+    SCORE = 0.6
+
+    def __init__(self, supported_language: str = "en") -> None:
+        super().__init__(
+            supported_entities=self.ENTITIES,
+            supported_language=supported_language,
+            name="NameFormsRecognizer",
+        )
+
+    def load(self) -> None:
+        """Nothing to load."""
+
+    def analyze(
+        self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None
+    ) -> list[RecognizerResult]:
+        """Every name form whose parts the model or the name lists vouch for."""
+        if "PERSON" not in entities or nlp_artifacts is None or nlp_artifacts.tokens is None:
+            return []
+        doc = nlp_artifacts.tokens
+        seen = doc.text if len(doc.text) == len(text) else text
+        labels = [(e.start_char, e.end_char, e.label_) for e in doc.ents]
+
+        def labels_of(start: int, end: int) -> set[str]:
+            return {label for a, b, label in labels if a < end and start < b}
+
+        results = []
+        for match in _LAST_FIRST.finditer(seen):
+            parts = [match.span(i) for i in (1, 2, 3) if match.group(i)]
+            found = [labels_of(*span) & _NAME_LIKE for span in parts]
+            listed = any(listed_name(seen[a:b]) for a, b in parts)
+            vouched = listed or any(found)
+            all_places = all(f and f <= _PLACES for f in found)
+            if vouched and not all_places:
+                results.append(self._result(match.start(1), match.end()))
+        for match in _INITIAL_LAST.finditer(seen):
+            span = match.span(1)
+            if labels_of(*span) & _NAME_LIKE - _PLACES or listed_name(match.group(1)):
+                results.append(self._result(match.start(), match.end()))
+        return results
+
+    def _result(self, start: int, end: int) -> RecognizerResult:
+        return RecognizerResult(
+            entity_type="PERSON",
+            start=start,
+            end=end,
+            score=self.SCORE,
+            analysis_explanation=AnalysisExplanation(
+                recognizer=self.name, original_score=self.SCORE, textual_explanation="name form"
+            ),
+        )
