@@ -1,5 +1,5 @@
 """Case normalisation for NER: spaCy's small English model finds names by their capitals, so
-it misses them in ALL-CAPS notes and in all-lower-case queries. The model is shown a copy of
+it misses them in ALL-CAPS notes. The model is shown a copy of
 the text with every word capitalised (`NELSON, JEFFREY` -> `Nelson, Jeffrey`), of the same
 length, so that what it finds maps back to the original characters.
 """
@@ -32,15 +32,17 @@ def _same_length(original: str, changed: str) -> str | None:
 def case_normalized(text: str) -> str | None:
     """The text with its words capitalised when its casing hides names, else None.
 
-    Applies to a text in all lower case or mostly upper case, and to runs of two or more
-    ALL-CAPS words inside mixed text (`Sent to ALEKSANDER JACHIMCZYK on the portal`).
-    None when nothing would change or a letter's case mapping changes the length (`ß`).
+    Applies to a text in mostly upper case, and to runs of two or more ALL-CAPS words inside
+    mixed text (`Sent to ALEKSANDER JACHIMCZYK on the portal`). Not to lower-case text: there
+    the model reads capitalised drug names as people (`Lisinopril Side Effects`), and
+    lower-case search terms are mostly drug names. None when nothing would change or a
+    letter's case mapping changes the length (`ß`).
     """
     cased = [c for c in text if c.isupper() or c.islower()]
     if len(cased) < MIN_LETTERS:
         return None
     upper = sum(c.isupper() for c in cased)
-    if upper == 0 or upper / len(cased) >= MOSTLY_UPPER:
+    if upper / len(cased) >= MOSTLY_UPPER:
         return _same_length(text, _LETTERS.sub(_capitalize, text))
     if _CAPS_RUN.search(text):
         changed = _CAPS_RUN.sub(lambda m: _LETTERS.sub(_capitalize, m.group(0)), text)

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+import re
+
 from presidio_analyzer import Pattern, PatternRecognizer
+
+# Presidio matches every pattern case-insensitively by default, which makes "1 gm IV Vanco
+# via" a street address and "or 12345" a ZIP code after a state. Ours are case-sensitive;
+# a pattern that means to ignore case says so with (?i).
+CASE_SENSITIVE = re.DOTALL | re.MULTILINE
 
 
 class DomainPatternRecognizer(PatternRecognizer):
@@ -29,4 +36,5 @@ class DomainPatternRecognizer(PatternRecognizer):
             patterns=patterns or self.PATTERNS,
             context=context or self.CONTEXT,
             supported_language=supported_language,
+            global_regex_flags=CASE_SENSITIVE,
         )

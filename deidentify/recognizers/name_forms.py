@@ -15,9 +15,7 @@ from presidio_analyzer.nlp_engine import NlpArtifacts
 from deidentify.recognizers.person_name_dictionary import listed_name
 
 _NAME = r"\p{Lu}[\p{Ll}\p{M}]+(?:['\u2019-]\p{Lu}?[\p{Ll}\p{M}]+)?"
-_LAST_FIRST = regex.compile(
-    rf"(?<![\p{{L}},]\s?)\b({_NAME}),\s({_NAME})(?:\s({_NAME}))?\b(?!,\s?\p{{Lu}})"
-)
+_LAST_FIRST = regex.compile(rf"(?<!,\s?)\b({_NAME}),\s({_NAME})(?:\s({_NAME}))?\b(?!,\s?\p{{Lu}})")
 _INITIAL_LAST = regex.compile(rf"\b\p{{Lu}}\.\s?(?:\p{{Lu}}\.\s?)?({_NAME})\b")
 _NAME_LIKE = {"PERSON", "ORG", "NORP", "GPE", "LOC", "FAC"}
 _PLACES = {"GPE", "LOC", "FAC"}

@@ -22,6 +22,8 @@ _STREET_TYPES = (
     "Lake|Fork|Lock|Loaf|Mall|Mews|Plain|Ramp|Row|Rue|Spur|Trafficway|Underpass|Via|Gateway|"
     "Crossroad|Hollow|Fall|Shoals|Harbors|Unions|Isles|Ferry|Forest|Land|Lodge|Passage"
 )
+# Capitalised as written in an address, or ALL CAPS as on an envelope; never lower case.
+_STREET_TYPES = _STREET_TYPES + "|" + _STREET_TYPES.upper()
 
 
 class UsStreetAddressRecognizer(DomainPatternRecognizer):

@@ -109,6 +109,9 @@ def test_names_outside_sentences(text: str) -> None:
     "text",
     [
         "amoxicillin 500mg",
+        "lisinopril side effects",
+        "1 gm IV Vanco via PICC line",
+        "PATIENT REPORTS CHEST PAIN",
         "Please add dark mode.",
         "prior authorization form",
         "Family Medicine",
