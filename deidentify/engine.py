@@ -44,6 +44,7 @@ from presidio_anonymizer import AnonymizerEngine
 from presidio_anonymizer.entities import OperatorConfig
 
 from deidentify.casing import case_normalized
+from deidentify.drug_names import looks_like_drug
 from deidentify.recognizers import (
     EncodedEmailRecognizer,
     FullDateRecognizer,
@@ -237,13 +238,18 @@ _NOT_A_DATE = re.compile(
 )
 
 
+_WORDS = re.compile(r"[^\W\d_]+")
+
+
 def refine(text: str, findings: list[RecognizerResult]) -> list[RecognizerResult]:
     """Drop findings that are not identifiers after all.
 
     - the web addresses the URL recognizer reads in the halves of an e-mail address
       (`jane.doe`, `gmail.com`): the address is one finding, an EMAIL_ADDRESS;
     - DATE_TIME findings that are durations, times relative to now or bare years (`30 day`,
-      `last week`, `2019`): Safe Harbor keeps years and they date nobody.
+      `last week`, `2019`): Safe Harbor keeps years and they date nobody;
+    - a PERSON or LOCATION finding with a drug name in it (`Alprazolam`, `AMOXICILLIN`), which
+      the model reads as a proper noun at the start of a search or in capitals.
     """
     emails = [f for f in findings if f.entity_type == "EMAIL_ADDRESS"]
     kept = []
@@ -251,6 +257,10 @@ def refine(text: str, findings: list[RecognizerResult]) -> list[RecognizerResult
         if f.entity_type == "URL" and any(e.start <= f.start and f.end <= e.end for e in emails):
             continue
         if f.entity_type == "DATE_TIME" and _NOT_A_DATE.match(text[f.start : f.end].strip()):
+            continue
+        if f.entity_type in ("PERSON", "LOCATION") and any(
+            looks_like_drug(word) for word in _WORDS.findall(text[f.start : f.end])
+        ):
             continue
         kept.append(f)
     return kept

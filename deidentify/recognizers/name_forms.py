@@ -18,6 +18,17 @@ _NAME = r"\p{Lu}[\p{Ll}\p{M}]+(?:['\u2019-]\p{Lu}?[\p{Ll}\p{M}]+)?"
 _LAST_FIRST = regex.compile(rf"(?<!,\s?)\b({_NAME}),\s({_NAME})(?:\s({_NAME}))?\b(?!,\s?\p{{Lu}})")
 _INITIAL_LAST = regex.compile(rf"\b\p{{Lu}}\.\s?(?:\p{{Lu}}\.\s?)?({_NAME})\b")
 _NAME_LIKE = {"PERSON", "ORG", "NORP", "GPE", "LOC", "FAC"}
+_NAME_WORD = regex.compile(rf"{_NAME}")
+# What an organisation's name holds and a person's does not.
+_ORG_WORDS = frozenset(
+    (
+        "Inc", "Corp", "Co", "Ltd", "LLC", "GmbH", "Group", "Bank", "University", "College",
+        "Hospital", "Clinic", "Health", "Medical", "Pharmacy", "Pharma", "Labs", "Systems",
+        "Services", "Solutions", "Technologies", "Foundation", "Institute", "Association",
+        "Council", "Club", "Party", "Church", "School", "Agency", "Department", "Ministry",
+        "Court", "News", "Times", "Post", "Press", "Media", "Records", "Airlines", "Motors",
+    )
+)  # fmt: skip
 _PLACES = {"GPE", "LOC", "FAC"}
 
 
@@ -26,6 +37,7 @@ class NameFormsRecognizer(EntityRecognizer):
 
     ENTITIES = ["PERSON"]
     SCORE = 0.6
+    ORG_SCORE = 0.45
 
     def __init__(self, supported_language: str = "en") -> None:
         super().__init__(
@@ -59,19 +71,34 @@ class NameFormsRecognizer(EntityRecognizer):
             all_places = all(f and f <= _PLACES for f in found)
             if vouched and not all_places:
                 results.append(self._result(match.start(1), match.end()))
+        for entity in doc.ents:
+            if entity.label_ in ("ORG", "NORP") and self._person_shaped(entity):
+                results.append(self._result(entity.start_char, entity.end_char, self.ORG_SCORE))
         for match in _INITIAL_LAST.finditer(seen):
             span = match.span(1)
             if labels_of(*span) & _NAME_LIKE - _PLACES or listed_name(match.group(1)):
                 results.append(self._result(match.start(), match.end()))
         return results
 
-    def _result(self, start: int, end: int) -> RecognizerResult:
+    @staticmethod
+    def _person_shaped(entity: object) -> bool:
+        """One to three capitalised words, none an organisation word nor an acronym: the
+        model's "organisation" or "nationality" that is most often a person's name."""
+        words = [token.text for token in entity]
+        return (
+            1 <= len(words) <= 3
+            and all(_NAME_WORD.fullmatch(w) for w in words)
+            and not any(w in _ORG_WORDS for w in words)
+        )
+
+    def _result(self, start: int, end: int, score: float | None = None) -> RecognizerResult:
+        score = self.SCORE if score is None else score
         return RecognizerResult(
             entity_type="PERSON",
             start=start,
             end=end,
-            score=self.SCORE,
+            score=score,
             analysis_explanation=AnalysisExplanation(
-                recognizer=self.name, original_score=self.SCORE, textual_explanation="name form"
+                recognizer=self.name, original_score=score, textual_explanation="name form"
             ),
         )

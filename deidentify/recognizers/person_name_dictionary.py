@@ -15,6 +15,17 @@ _NAME = r"[A-ZÀ-ÖØ-ÞĀ-Ž][a-zß-öø-ÿā-žạ-ỹ]+(?:['\u2019-][A-ZÀ-Ö
 # Between first and last name: a space, or the way URLs and file names spell one.
 _SEPARATOR = r"(?:\s+|\+|%20|_|\.)"
 _PAIR = re.compile(rf"(?<![A-Za-z])(?=({_WORD}){_SEPARATOR}({_WORD})(?![a-z]))")
+# Two capitalised words, one of them a listed first (or last) name: "Anita Malenchini".
+_EITHER_LISTED = re.compile(rf"(?<![\w.])({_NAME}) ({_NAME})(?![\w])")
+# Words that follow a first name without making it a person: "Grace Hospital".
+_NOT_SURNAMES = frozenset(
+    (
+        "Hospital", "Clinic", "Center", "Centre", "Medical", "Health", "Care", "Pharmacy",
+        "Street", "Avenue", "Road", "Drive", "County", "City", "University", "College",
+        "School", "Church", "Park", "Lake", "River", "Valley", "Group", "Inc", "Corp",
+        "Company", "Foundation", "Institute", "Association", "Day", "Month", "Year",
+    )
+)  # fmt: skip
 _TITLED = re.compile(
     r"\b(?i:Dr|Mr|Mrs|Ms|Miss|Mx|Prof|Patient|Pt|Nurse|Mme|Mlle|Herr|Frau|Sr|Sra|Srta)\.?\s+"
     rf"({_NAME}(?:\s+{_NAME})?)"
@@ -49,6 +60,7 @@ class PersonNameDictionaryRecognizer(EntityRecognizer):
 
     ENTITIES = ["PERSON"]
     SCORE = 0.7
+    EITHER_SCORE = 0.5
 
     def __init__(self, supported_language: str = "en") -> None:
         super().__init__(
@@ -72,17 +84,22 @@ class PersonNameDictionaryRecognizer(EntityRecognizer):
             first, last = match.group(1), match.group(2)
             if first in first_names and last in last_names:
                 results.append(self._result(match.start(1), match.end(2)))
+        for match in _EITHER_LISTED.finditer(text):
+            first, last = match.group(1), match.group(2)
+            if (first in first_names or last in last_names) and last not in _NOT_SURNAMES:
+                results.append(self._result(match.start(1), match.end(2), self.EITHER_SCORE))
         for match in _TITLED.finditer(text):
             results.append(self._result(match.start(1), match.end(1)))
         return results
 
-    def _result(self, start: int, end: int) -> RecognizerResult:
+    def _result(self, start: int, end: int, score: float | None = None) -> RecognizerResult:
+        score = self.SCORE if score is None else score
         return RecognizerResult(
             entity_type="PERSON",
             start=start,
             end=end,
-            score=self.SCORE,
+            score=score,
             analysis_explanation=AnalysisExplanation(
-                recognizer=self.name, original_score=self.SCORE, textual_explanation="name list"
+                recognizer=self.name, original_score=score, textual_explanation="name list"
             ),
         )
