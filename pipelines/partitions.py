@@ -3,10 +3,26 @@
 from __future__ import annotations
 
 import os
+from datetime import date
 
 import dagster as dg
 
-FIRST_DATE = os.environ.get("PIPELINES_FIRST_DATE", "2015-01-01")
+
+class FirstDateError(ValueError):
+    """PIPELINES_FIRST_DATE is not a date written as YYYY-MM-DD."""
+
+
+def _first_date() -> str:
+    text = os.environ.get("PIPELINES_FIRST_DATE", "2015-01-01")
+    try:
+        return date.fromisoformat(text.strip()).isoformat()
+    except ValueError:
+        raise FirstDateError(
+            f"PIPELINES_FIRST_DATE={text!r}: expected a date as YYYY-MM-DD, e.g. 2015-01-01"
+        ) from None
+
+
+FIRST_DATE = _first_date()
 
 daily_partitions = dg.DailyPartitionsDefinition(start_date=FIRST_DATE, timezone="UTC")
 

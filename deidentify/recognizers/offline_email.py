@@ -30,7 +30,9 @@ class OfflineEmailRecognizer(EmailRecognizer):
     def __init__(self) -> None:
         super().__init__(patterns=self.PATTERNS)
 
-    def validate_result(self, pattern_text: str) -> bool:
-        """True when the part after @ ends in a known public suffix."""
+    def validate_result(self, pattern_text: str) -> bool | None:
+        """True (certain) when the part after @ ends in a known public suffix; otherwise None,
+        which keeps the pattern's score: `dr.who@hospital.internal`, `jane@stmarys.local` and
+        `x@victim-mail.example` are addresses too, on private or reserved domains."""
         domain = pattern_text.rsplit("@", 1)[-1]
-        return _OFFLINE_SUFFIXES(domain).fqdn != ""
+        return True if _OFFLINE_SUFFIXES(domain).fqdn != "" else None

@@ -12,7 +12,7 @@ import pyarrow as pa
 from pipelines.accounts import write_day_directory
 from pipelines.erasure import ErasedSubjects, erase_from_batch, erase_from_quarantine
 from pipelines.ingest import reasons
-from pipelines.ingest.raw_lines import DEFAULT_MAX_LINE_BYTES, iter_raw_lines
+from pipelines.ingest.raw_lines import DEFAULT_MAX_LINE_BYTES, display_name, iter_raw_lines
 from pipelines.ingest.routing import (
     FileIndex,
     RawFilesChanged,
@@ -271,7 +271,7 @@ def quarantine_refused_files(
     entries: list[tuple] = []
     for path, why in source.refused_files(raw_dir):
         text = reasons.reason(reasons.NOT_A_REGULAR_FILE, why)
-        entries.append((path.relative_to(raw_dir).as_posix(), 0, text))
+        entries.append((display_name(path.relative_to(raw_dir).as_posix()), 0, text))
     for index in indexes:
         if index.refused:
             entries.append((index.relative_path, 0, index.refused))

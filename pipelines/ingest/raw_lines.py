@@ -92,6 +92,21 @@ class RawLine:
     length: int = 0
 
 
+def display_name(name: str) -> str:
+    """A file name as text that can be printed and stored: bytes that are not UTF-8 (which
+    Python keeps as surrogates) are shown as `\\xff`."""
+    return os.fsencode(name).decode("utf-8", "backslashreplace")
+
+
+def is_utf8_name(name: str) -> bool:
+    """Whether a file name is valid UTF-8 (other names cannot be written to Parquet or JSON)."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 class NotARegularFile(OSError):
     """A raw path that is a symbolic link, a folder, a pipe or a device: never read."""
 

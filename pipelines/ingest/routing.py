@@ -107,8 +107,12 @@ def build_file_index(
     lines = 0
     refused: str | None = None
     for raw in iter_raw_lines(path, max_line_bytes):
-        if raw.error is not None and reasons.reason_code(raw.error) in reasons.FILE_REASONS:
-            refused = raw.error
+        file_level = raw.error is not None and (
+            reasons.reason_code(raw.error) in reasons.FILE_REASONS
+            or (raw.number == 1 and reasons.reason_code(raw.error) == reasons.UNREADABLE_FILE)
+        )
+        if file_level:
+            refused = raw.error  # e.g. "unreadable_file: ... Not a gzipped file", permissions
             break
         lines = raw.number
         own = None if raw.error is not None else source.parse(raw.data)[0]

@@ -11,6 +11,7 @@ import pyarrow as pa
 
 from pipelines.ingest import access_log, app_events
 from pipelines.ingest.app_events import ParseResult
+from pipelines.ingest.raw_lines import display_name, is_utf8_name
 
 
 @dataclass(frozen=True)
@@ -32,9 +33,9 @@ class RawSource:
         return sorted(p for p in found if not p.name.startswith("."))
 
     def files(self, raw_dir: Path) -> list[Path]:
-        """Every regular file of this source, sorted by name; links and special files are
-        left out (see `refused_files`)."""
-        return [p for p in self.candidates(raw_dir) if _is_regular(p)]
+        """Every regular file of this source with a UTF-8 name, sorted by name; links, special
+        files and other names are left out (see `refused_files`)."""
+        return [p for p in self.candidates(raw_dir) if _is_regular(p) and is_utf8_name(p.name)]
 
     def refused_files(self, raw_dir: Path) -> list[tuple[Path, str]]:
         """(path, reason) of every matching name that is not a regular file: a symbolic link
@@ -44,7 +45,9 @@ class RawSource:
             return [(folder, f"{self.folder}/ is a symbolic link: its files are not read")]
         refused = []
         for path in self.candidates(raw_dir):
-            if path.is_symlink():
+            if not is_utf8_name(path.name):
+                refused.append((path, f"{display_name(path.name)}: its name is not UTF-8"))
+            elif path.is_symlink():
                 refused.append((path, f"{path.name} is a symbolic link"))
             elif not _is_regular(path):
                 refused.append((path, f"{path.name} is not a regular file"))

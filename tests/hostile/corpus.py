@@ -20,6 +20,18 @@ OUTSIDE_MARKER = "outside-marker-3f9c2a"
 ACCOUNT_ID = "usr_hostile0badc0de"
 EMAIL = "hostile.person@victim-mail.example"
 FORMULAS = ('=HYPERLINK("http://evil.example")', "+SUM(A1)", "-2+3", "@cmd")
+# Typed into the search box by enough accounts to pass the release's key selection.
+HOSTILE_SEARCHES = (
+    "Usr_Hostile0badc0de",
+    "dr.who@hospital.internal",
+    "jane.doe@stmarys.local",
+    "\u0665\u0665\u0665-\u0668\u0666\u0667-\u0665\u0663\u0660\u0669",
+    "invoice\u202egnp.exe",
+    '\uff1dhyperlink("http://evil.example")',
+    "S_0123456789ABCDEF",
+)
+SEARCH_SECRETS = ("hospital.internal", "stmarys", "555-867-5309", "\u202e", "s_0123456789abcdef")
+SEARCHERS = 300
 
 
 @dataclass
@@ -29,7 +41,7 @@ class Corpus:
     raw: Path
     outside: Path
     reasons: dict[str, str] = field(default_factory=dict)
-    secrets: tuple[str, ...] = (OUTSIDE_MARKER, ACCOUNT_ID, EMAIL)
+    secrets: tuple[str, ...] = (OUTSIDE_MARKER, ACCOUNT_ID, EMAIL, *SEARCH_SECRETS)
 
 
 def _event(ts: str, **fields: object) -> bytes:
@@ -139,4 +151,32 @@ def build_corpus(base: Path) -> Corpus:
         for i, agent in enumerate(hostile_agents)
     ]
     _write_lines(access / "hostile-agents.log", access_lines)
+
+    searches = [
+        _event(
+            f"{day}T13:{n % 60:02d}:{i:02d}Z",
+            event="search",
+            user_id=f"usr_sybil{n:04d}",
+            properties={"query": query},
+        )
+        for n in range(SEARCHERS)
+        for i, query in enumerate(HOSTILE_SEARCHES)
+    ]
+    _write_lines(events / "hostile-searches.jsonl", searches)
+
+    # Two payments within int64 whose sum is not: gold totals must not overflow.
+    _write_lines(
+        events / "huge-payments.jsonl",
+        [
+            _event(f"{day}T14:00:0{i}Z", event="payment", user_id="usr_rich0001",
+                   properties={"amount_cents": 9_000_000_000_000_000_000, "plan": "pro"})
+            for i in range(2)
+        ],
+    )  # fmt: skip
+    # A plain file named like a gzip one, and a file whose name is not UTF-8.
+    (events / "plain-but-gz.jsonl.gz").write_bytes(_event(f"{day}T15:00:00Z") + b"\n")
+    (Path(os.fsdecode(bytes(events) + b"/bad\xffname.jsonl"))).write_bytes(
+        _event(f"{day}T15:00:01Z") + b"\n"
+    )
+    corpus.reasons["unreadable_file"] = "plain-but-gz.jsonl.gz"
     return corpus

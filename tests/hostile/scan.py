@@ -12,7 +12,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-FORMULA_LEADS = ("=", "+", "-", "@", "\t", "\r")
+FORMULA_LEADS = ("=", "+", "-", "@", "\t", "\r", "\uff1d", "\uff0b", "\uff0d", "\uff20")
 
 
 def _table_values(table: pa.Table) -> Iterator[str]:
@@ -60,7 +60,8 @@ def formula_cells(root: Path) -> list[tuple[str, str]]:
     for path in sorted(root.rglob("*.csv")):
         for row in csv.reader(io.StringIO(path.read_text(encoding="utf-8"))):
             for cell in row:
-                if cell.startswith(FORMULA_LEADS) and not _is_number(cell):
+                lead = cell.lstrip(" \u00a0\u3000")
+                if lead.startswith(FORMULA_LEADS) and not _is_number(cell):
                     found.append((str(path), cell))
     return found
 

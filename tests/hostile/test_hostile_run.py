@@ -3,6 +3,7 @@ nothing, and reads nothing from outside the raw folder (issue 12)."""
 
 from __future__ import annotations
 
+import os
 import shutil
 from datetime import UTC, datetime
 from pathlib import Path
@@ -12,7 +13,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from tests.conftest import run_pipeline_cli
-from tests.hostile.corpus import ACCOUNT_ID, EMAIL, OUTSIDE_MARKER, build_corpus
+from tests.hostile.corpus import OUTSIDE_MARKER, build_corpus
 from tests.hostile.scan import find_text, formula_cells
 
 ENV = {
@@ -59,6 +60,8 @@ def test_every_hostile_file_and_line_has_its_quarantine_reason(hostile_run: dict
         "events/pipe.jsonl": "not_a_regular_file",
         "events/folder.jsonl": "not_a_regular_file",
         "access/elsewhere.log": "not_a_regular_file",
+        "events/bad\\xffname.jsonl": "not_a_regular_file",
+        "events/plain-but-gz.jsonl.gz": "unreadable_file",
     }
     for file, code in expected.items():
         assert code in reasons_by_file.get(file, set()), (file, reasons_by_file.get(file))
@@ -70,7 +73,7 @@ def test_no_identifier_and_no_formula_reaches_any_export_release_or_gold_file(
     hostile_run: dict,
 ) -> None:
     out = hostile_run["out"]
-    needles = (ACCOUNT_ID, EMAIL, OUTSIDE_MARKER, "CFNetwork")
+    needles = (*hostile_run["corpus"].secrets, "CFNetwork")
     for shared in ("exports", "releases", "gold", "warehouse.duckdb"):
         assert (out / shared).exists(), shared
         root = out / shared
@@ -79,6 +82,44 @@ def test_no_identifier_and_no_formula_reaches_any_export_release_or_gold_file(
         assert not hits, hits
     assert list((out / "exports").rglob("*.csv")), "the run delivered CSV packages"
     assert not formula_cells(out / "exports")
+    terms = (out / "exports" / "rx-ad-network" / "2026-10").rglob("top_search_terms.csv")
+    assert any("other" in path.read_text() for path in terms), "hostile terms became other"
+
+
+def test_hostile_deletion_requests_are_reported_never_guessed_nor_followed(
+    hostile_run: dict, tmp_path: Path
+) -> None:
+    raw, out = tmp_path / "raw", tmp_path / "out"
+    shutil.copytree(
+        hostile_run["corpus"].raw, raw, symlinks=True, ignore=shutil.ignore_patterns("pipe.*")
+    )
+    shutil.copytree(hostile_run["out"], out, symlinks=True)
+
+    def quarantined_lines() -> int:  # the copy has no pipe.jsonl (a FIFO cannot be copied)
+        files = _quarantine(out).column("source_file").to_pylist()
+        return sum(1 for name in files if name != "events/pipe.jsonl")
+
+    quarantined = quarantined_lines()
+    bronze = pq.read_table(
+        out / "bronze" / "app_events" / "date=2026-10-01" / "part-0.parquet", columns=["user_id"]
+    )
+    victim = sorted(u for u in set(bronze.column("user_id").to_pylist()) if u)[0]
+    (tmp_path / "elsewhere.csv").write_text(victim + "\n")
+    requests = raw / "requests"
+    requests.mkdir(exist_ok=True)
+    (requests / "hostile.csv").write_text("event\nMozilla\n")
+    os.symlink(tmp_path / "elsewhere.csv", requests / "linked.csv")
+    os.mkfifo(requests / "pipe.csv")
+
+    result = run_pipeline_cli(raw, out, ENV)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "every_request_understood" in result.stdout
+    assert "Traceback" not in result.stdout + result.stderr
+    assert quarantined_lines() == quarantined, "no quarantined line was erased"
+    after = pq.read_table(
+        out / "bronze" / "app_events" / "date=2026-10-01" / "part-0.parquet", columns=["user_id"]
+    )
+    assert victim in set(after.column("user_id").to_pylist()), "a linked request was followed"
 
 
 def test_nothing_is_read_from_outside_the_raw_folder(hostile_run: dict) -> None:
