@@ -21,9 +21,7 @@ import pyarrow.csv as pacsv
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 # Also after leading spaces, and in their full-width forms (U+FF1D, U+FF0B, U+FF0D, U+FF20),
 # which some spreadsheets fold to ASCII before they parse a cell.
-_FORMULA_START = (
-    "^[\\s\\x{00A0}\\x{3000}]*[=+\\-@\t\r\\x{FF1D}\\x{FF0B}\\x{FF0D}\\x{FF20}]"
-)
+_FORMULA_START = "^[\\s\\x{00A0}\\x{3000}]*[=+\\-@\t\r\\x{FF1D}\\x{FF0B}\\x{FF0D}\\x{FF20}]"
 
 
 def neutralise_formulas(table: pa.Table) -> pa.Table:
