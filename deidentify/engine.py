@@ -21,6 +21,7 @@ import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
+import regex
 import spacy
 from presidio_analyzer import (
     AnalyzerEngine,
@@ -186,7 +187,7 @@ def text_recognizers() -> list:
         NameFormsRecognizer(),
         PhoneWithContextRecognizer(),
         IdWithContextRecognizer(),
-        IbanRecognizer(),
+        IbanRecognizer(regex_flags=regex.M | regex.S | regex.I),  # `gb42nawi0445...` too
         UrlRecognizer(),
     ]
 

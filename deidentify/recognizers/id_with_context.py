@@ -19,7 +19,7 @@ class IdWithContextRecognizer(DomainPatternRecognizer):
     PATTERNS = [
         Pattern(
             "id after its label",
-            rf"(?i)(?<=\b{_LABEL}\b(?:\s*(?:number|num|no\.?|#|id))?\s*[:#]?\s{{0,3}})"
+            rf"(?i)(?<=\b{_LABEL}\b(?:\s*(?:number|num|no\.?|#|id))?\s*(?:[:#]|is|was)?\s{{0,3}})"
             r"(?=[A-Z0-9\-]*\d)[A-Z0-9](?:[A-Z0-9\-]{3,20})\b",
             0.55,
         ),

@@ -17,8 +17,9 @@ from deidentify.recognizers.base import DomainPatternRecognizer
 _SEP = r"[ .\-\u00a0]"
 _CUE = (
     r"(?:call(?:ed)?|phone|ph|tel|telephone|cell|mobile|mob|fax|desk|office|home|work|"
-    r"text|sms|whatsapp|reach(?:ed)?|contact|number|no|#|at|on|to)"
+    r"text|sms|whatsapp|reach(?:ed)?|contact|number|no|#|at|on|to|registered)"
 )
+_AFTER = r"(?:office|fax|mobile|cell|home|work|desk|tel|phone)"
 
 
 class PhoneWithContextRecognizer(DomainPatternRecognizer):
@@ -45,6 +46,12 @@ class PhoneWithContextRecognizer(DomainPatternRecognizer):
             "digit groups after a cue",
             rf"(?i)(?<=\b{_CUE}\b[:#]?\s{{0,3}})(?:\+?\d{{1,3}}{_SEP}?)?\(?\d{{2,5}}\)?"
             rf"(?:{_SEP}?\d{{2,5}}){{1,4}}(?![\w])",
+            0.5,
+        ),
+        Pattern(
+            "digit groups before a cue",
+            rf"(?i)(?<![\w+])(?:\+?\d{{1,3}}{_SEP}?)?\(?\d{{2,5}}\)?(?:{_SEP}?\d{{2,5}}){{1,4}}"
+            rf"(?=[\s\-]*{_AFTER}\b)",
             0.5,
         ),
     ]

@@ -23,8 +23,15 @@ class UsZipCodeRecognizer(DomainPatternRecognizer):
     PATTERNS = [
         Pattern("ZIP after a state code", rf"(?<=\b(?:{_STATES}),?\s)\d{{5}}(?:-\d{{4}})?\b", 0.6),
         Pattern(
+            "postcode of any country after its label",
+            r"(?i)(?<=\b(?:zip(?:\s*code)?|postal\s+code|postcode)\s*(?::|is)?\s)"
+            r"(?=[A-Z0-9 -]*\d)[A-Z0-9]{2,5}(?:[ -][A-Z0-9]{2,4})?\b",
+            0.5,
+        ),
+        Pattern(
             "ZIP after its label",
-            r"(?i)(?<=\b(?:zip(?:\s*code)?|postal\s+code|near|in)\s*:?\s)\d{5}(?:-\d{4})?\b",
+            r"(?i)(?<=\b(?:zip(?:\s*code)?|postal\s+code|postcode|near|in)\s*(?::|is)?\s)"
+            r"\d{5}(?:-\d{4})?\b",
             0.5,
         ),
     ]
