@@ -38,11 +38,13 @@ def case_normalized(text: str) -> str | None:
     lower-case search terms are mostly drug names. None when nothing would change or a
     letter's case mapping changes the length (`ß`).
     """
-    cased = [c for c in text if c.isupper() or c.islower()]
-    if len(cased) < MIN_LETTERS:
+    if text.islower() or not any(map(str.isupper, text)):
         return None
-    upper = sum(c.isupper() for c in cased)
-    if upper / len(cased) >= MOSTLY_UPPER:
+    upper = sum(map(str.isupper, text))
+    lower = sum(map(str.islower, text))
+    if upper + lower < MIN_LETTERS:
+        return None
+    if upper / (upper + lower) >= MOSTLY_UPPER:
         return _same_length(text, _LETTERS.sub(_capitalize, text))
     if _CAPS_RUN.search(text):
         changed = _CAPS_RUN.sub(lambda m: _LETTERS.sub(_capitalize, m.group(0)), text)

@@ -26,6 +26,7 @@ import spacy
 from presidio_analyzer import (
     AnalyzerEngine,
     BatchAnalyzerEngine,
+    EntityRecognizer,
     RecognizerRegistry,
     RecognizerResult,
 )
@@ -159,22 +160,43 @@ class _LoadedSpacyEngine(SpacyNlpEngine):
             yield original, self._doc_to_nlp_artifact(doc, language)
 
 
+def gated(recognizer: EntityRecognizer, requires: str) -> EntityRecognizer:
+    """`recognizer`, skipped on texts where `requires` (a condition every one of its patterns
+    needs, such as a digit) does not occur: most search terms hold no digit, and Presidio
+    otherwise runs every pattern of every recognizer over every text."""
+    present = re.compile(requires).search
+    analyze = recognizer.analyze
+
+    def analyze_if_possible(
+        text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None, **options
+    ) -> list[RecognizerResult]:
+        if not present(text):
+            return []
+        return analyze(text, entities, nlp_artifacts, **options)
+
+    recognizer.analyze = analyze_if_possible
+    return recognizer
+
+
+_DIGIT = r"\d"
+
+
 def pattern_recognizers() -> list:
     """Every regex, checksum and list recognizer this product runs, Presidio's and ours."""
     return [
-        OfflineEmailRecognizer(),
-        EncodedEmailRecognizer(),
-        PhoneRecognizer(supported_regions=("US", "CA")),
-        CreditCardRecognizer(),
-        UsSsnRecognizer(),
-        SsnWithContextRecognizer(),
-        UsNpiRecognizer(),
-        UsDeaRecognizer(),
-        MedicalRecordNumberRecognizer(),
-        UsStreetAddressRecognizer(),
-        UsZipCodeRecognizer(),
-        FullDateRecognizer(),
-        IpRecognizer(),
+        gated(OfflineEmailRecognizer(), "@"),
+        gated(EncodedEmailRecognizer(), r"(?i)%(?:25)?40"),
+        gated(PhoneRecognizer(supported_regions=("US", "CA")), _DIGIT),
+        gated(CreditCardRecognizer(), _DIGIT),
+        gated(UsSsnRecognizer(), _DIGIT),
+        gated(SsnWithContextRecognizer(), _DIGIT),
+        gated(UsNpiRecognizer(), _DIGIT),
+        gated(UsDeaRecognizer(), _DIGIT),
+        gated(MedicalRecordNumberRecognizer(), _DIGIT),
+        gated(UsStreetAddressRecognizer(), _DIGIT),
+        gated(UsZipCodeRecognizer(), _DIGIT),
+        gated(FullDateRecognizer(), _DIGIT),
+        gated(IpRecognizer(), r"[\d:]"),
         PersonNameDictionaryRecognizer(),
     ]
 
@@ -183,12 +205,12 @@ def text_recognizers() -> list:
     """Recognizers for natural language only, on top of `pattern_recognizers`."""
     return [
         SpacyRecognizer(supported_entities=list(NER_ENTITIES)),
-        DateRecognizer(),
+        gated(DateRecognizer(), _DIGIT),
         NameFormsRecognizer(),
-        PhoneWithContextRecognizer(),
-        IdWithContextRecognizer(),
-        IbanRecognizer(regex_flags=regex.M | regex.S | regex.I),  # `gb42nawi0445...` too
-        UrlRecognizer(),
+        gated(PhoneWithContextRecognizer(), _DIGIT),
+        gated(IdWithContextRecognizer(), _DIGIT),
+        gated(IbanRecognizer(regex_flags=regex.M | regex.S | regex.I), _DIGIT),  # lower case too
+        gated(UrlRecognizer(), r"[.:]"),
     ]
 
 

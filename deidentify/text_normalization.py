@@ -7,13 +7,17 @@ right-to-left override, a zero-width space, NUL) are removed.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 
 _KEEP_CONTROLS = {"\n", "\t"}
+_ASCII_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
 
 def normalize_free_text(text: str) -> str:
     """NFKC, ASCII digits, and no format or control characters but newline and tab."""
+    if text.isascii() and not _ASCII_CONTROL.search(text):
+        return text
     normalized = unicodedata.normalize("NFKC", text)
     out = []
     for char in normalized:
