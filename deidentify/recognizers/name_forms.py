@@ -17,6 +17,7 @@ from deidentify.recognizers.person_name_dictionary import listed_name
 _NAME = r"\p{Lu}[\p{Ll}\p{M}]+(?:['\u2019-]\p{Lu}?[\p{Ll}\p{M}]+)?"
 _LAST_FIRST = regex.compile(rf"(?<!,\s?)\b({_NAME}),\s({_NAME})(?:\s({_NAME}))?\b(?!,\s?\p{{Lu}})")
 _INITIAL_LAST = regex.compile(rf"\b\p{{Lu}}\.\s?(?:\p{{Lu}}\.\s?)?({_NAME})\b")
+_MIDDLE_INITIAL = regex.compile(rf"\b({_NAME})\s\p{{Lu}}\.?\s({_NAME})\b")
 _NAME_LIKE = {"PERSON", "ORG", "NORP", "GPE", "LOC", "FAC"}
 _NAME_WORD = regex.compile(rf"{_NAME}")
 # What an organisation's name holds and a person's does not.
@@ -33,7 +34,8 @@ _PLACES = {"GPE", "LOC", "FAC"}
 
 
 class NameFormsRecognizer(EntityRecognizer):
-    """`Last, First [Middle]` and `F. Last` when the model sees proper nouns there."""
+    """`Last, First [Middle]`, `First M Last` and `F. Last` when the model sees proper nouns
+    there, and the model's organisations that are shaped like a person's name."""
 
     ENTITIES = ["PERSON"]
     SCORE = 0.6
@@ -74,6 +76,11 @@ class NameFormsRecognizer(EntityRecognizer):
         for entity in doc.ents:
             if entity.label_ in ("ORG", "NORP") and self._person_shaped(entity):
                 results.append(self._result(entity.start_char, entity.end_char, self.ORG_SCORE))
+        for match in _MIDDLE_INITIAL.finditer(seen):
+            parts = [match.span(1), match.span(2)]
+            vouched = any(labels_of(*span) & _NAME_LIKE for span in parts)
+            if vouched or any(listed_name(seen[a:b]) for a, b in parts):
+                results.append(self._result(match.start(), match.end()))
         for match in _INITIAL_LAST.finditer(seen):
             span = match.span(1)
             if labels_of(*span) & _NAME_LIKE - _PLACES or listed_name(match.group(1)):
@@ -85,6 +92,8 @@ class NameFormsRecognizer(EntityRecognizer):
         """One to three capitalised words, none an organisation word nor an acronym: the
         model's "organisation" or "nationality" that is most often a person's name."""
         words = [token.text for token in entity]
+        if len(words) > 1 and words[-1] in ("'s", "\u2019s"):
+            words = words[:-1]
         return (
             1 <= len(words) <= 3
             and all(_NAME_WORD.fullmatch(w) for w in words)
