@@ -21,7 +21,9 @@ USAN_STEMS = (
     "setron", "siban", "sone", "statin", "sulfa", "tadine", "terol", "thiazide", "tiapine",
     "tidine", "tinib", "trel", "triptan", "triptyline", "vastatin", "vir", "vudine",
     "xaban", "zepam", "zolam", "zosin", "azine", "oxone", "thyroxine", "codone", "morphone",
-    "pentin", "traline", "xetine", "hexidine", "damycin", "mycin", "cillin",
+    "pentin", "traline", "xetine", "hexidine", "damycin", "mycin", "cillin", "tiazem",
+    "racetam", "trigine", "orolac", "osin", "icam", "ifen", "anyl", "triol", "azolin",
+    "axone", "amine", "olol", "alol", "dronate", "semide", "thiazide", "lukast",
 )  # fmt: skip
 COMMON_DRUGS = frozenset(
     (
@@ -29,6 +31,17 @@ COMMON_DRUGS = frozenset(
         "metformin", "prednisone", "lithium", "digoxin", "ozempic", "eliquis", "xarelto",
         "jardiance", "humira", "keytruda", "lipitor", "zoloft", "xanax", "adderall",
         "tylenol", "advil", "motrin", "vanco", "vancomycin", "zithromax", "augmentin",
+        "lasix", "coumadin", "prozac", "zofran", "lantus", "keflex", "norco", "benadryl",
+        "klonopin", "lopressor", "toprol", "medrol", "narcan", "botox", "ativan", "valium",
+        "percocet", "vicodin", "dilaudid", "flomax", "synthroid", "plavix", "crestor",
+        "nexium", "protonix", "pepcid", "zyrtec", "claritin", "flonase", "ventolin",
+        "albuterol", "singulair", "wellbutrin", "lexapro", "celexa", "paxil", "cymbalta",
+        "seroquel", "abilify", "ambien", "lyrica", "neurontin", "glucophage", "januvia",
+        "trulicity", "victoza", "mounjaro", "wegovy", "entresto", "brilinta", "pradaxa",
+        "levaquin", "cipro", "bactrim", "diflucan", "valtrex", "tamiflu", "paxlovid",
+        "epipen", "prilosec", "imodium", "miralax", "colace", "senna", "dulcolax",
+        "ferritin", "lipase", "bilirubin", "hemoglobin", "creatinine", "troponin",
+        "albumin", "amylase", "glucose", "potassium", "sodium", "magnesium", "calcium",
     )
 )  # fmt: skip
 _STEM = re.compile(r"(?:" + "|".join(sorted(set(USAN_STEMS), key=len, reverse=True)) + r")$")
@@ -37,4 +50,4 @@ _STEM = re.compile(r"(?:" + "|".join(sorted(set(USAN_STEMS), key=len, reverse=Tr
 def looks_like_drug(word: str) -> bool:
     """Whether `word` (any casing) is a generic drug name by its stem, or a listed common one."""
     lower = word.lower()
-    return len(lower) >= 6 and (lower in COMMON_DRUGS or bool(_STEM.search(lower)))
+    return lower in COMMON_DRUGS or (len(lower) >= 6 and bool(_STEM.search(lower)))

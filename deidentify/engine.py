@@ -27,6 +27,8 @@ from presidio_analyzer import (
     AnalyzerEngine,
     BatchAnalyzerEngine,
     EntityRecognizer,
+    Pattern,
+    PatternRecognizer,
     RecognizerRegistry,
     RecognizerResult,
 )
@@ -53,6 +55,7 @@ from deidentify.recognizers import (
     IdWithContextRecognizer,
     MedicalRecordNumberRecognizer,
     NameFormsRecognizer,
+    ObfuscatedEmailRecognizer,
     OfflineEmailRecognizer,
     PersonNameDictionaryRecognizer,
     PhoneWithContextRecognizer,
@@ -82,7 +85,19 @@ PATTERN_ENTITIES = (
 )
 # Free text only: in URLs, file names and other structured values these would take the
 # whole value (a URL is a URL) where the structured engine must find what is inside it.
-TEXT_ONLY_ENTITIES = ("URL", "IBAN_CODE", "ID_NUMBER")
+TEXT_ONLY_ENTITIES = ("URL", "IBAN_CODE", "ID_NUMBER", "AGE_OVER_89")
+# Safe Harbor groups every age over 89 into "90 or older": an age of 90 and more is removed.
+AGE_OVER_89 = PatternRecognizer(
+    supported_entity="AGE_OVER_89",
+    patterns=[
+        Pattern(
+            "age 90 or more",
+            r"(?i)\b(?:9\d|1[01]\d)\s*(?:-\s*)?(?:yo|y/o|y\.o\.|yrs?\s+old|years?[\s-]+old|"
+            r"-year-old|year old)\b",
+            0.6,
+        )
+    ],
+)
 TEXT_ENTITIES = tuple(dict.fromkeys(NER_ENTITIES + PATTERN_ENTITIES + TEXT_ONLY_ENTITIES))
 # The NER component has its own tok2vec; Presidio needs only its entities. Dropping the rest
 # gives identical entities at about 1.7x the speed (measured on 3,000 support texts).
@@ -211,6 +226,8 @@ def text_recognizers() -> list:
         gated(IdWithContextRecognizer(), _DIGIT),
         gated(IbanRecognizer(regex_flags=regex.M | regex.S | regex.I), _DIGIT),  # lower case too
         gated(UrlRecognizer(), r"[.:]"),
+        gated(ObfuscatedEmailRecognizer(), r"(?i)@|[(\[{<]\s*at\s*[)\]}>]|\bat\s+\S+\s+dot\b"),
+        gated(AGE_OVER_89, _DIGIT),
     ]
 
 
@@ -258,11 +275,17 @@ _NOT_A_DATE = re.compile(
     r"|(?:the |this |that )?(?:last|next|this|past|previous|following|coming|same|other|"
     r"every|each|recent|early|late)\b.*"
     r"|today|tonight|yesterday|tomorrow|now|daily|weekly|monthly|yearly|annually|"
+    r"(?:at |by |before |after )?(?:noon|midnight|morning|afternoon|evening|night|bedtime)|"
     r"the day|the week|the year|(?:in |since )?(?:1[89]|20)\d\d(?:s|'s)?)$"
 )
 
 
 _WORDS = re.compile(r"[^\W\d_]+")
+# A name followed by one of these is an eponym (Foley catheter, Bell's palsy), not a person.
+_EPONYM_NEXT = re.compile(
+    r"(?i)(?:'s|\u2019s)?[\s-]+(?:syndrome|disease|sign|palsy|catheter|stain|scale|esophagus|"
+    r"procedure|protocol|test|maneuver|reflex|criteria|score|classification|fracture|tube)\b"
+)
 
 
 def refine(text: str, findings: list[RecognizerResult]) -> list[RecognizerResult]:
@@ -285,6 +308,8 @@ def refine(text: str, findings: list[RecognizerResult]) -> list[RecognizerResult
         if f.entity_type in ("PERSON", "LOCATION") and any(
             looks_like_drug(word) for word in _WORDS.findall(text[f.start : f.end])
         ):
+            continue
+        if f.entity_type == "PERSON" and _EPONYM_NEXT.match(text, f.end):
             continue
         kept.append(f)
     return kept

@@ -6,6 +6,7 @@ from deidentify.recognizers.full_date import FullDateRecognizer
 from deidentify.recognizers.id_with_context import IdWithContextRecognizer
 from deidentify.recognizers.medical_record_number import MedicalRecordNumberRecognizer
 from deidentify.recognizers.name_forms import NameFormsRecognizer
+from deidentify.recognizers.obfuscated_email import ObfuscatedEmailRecognizer
 from deidentify.recognizers.offline_email import OfflineEmailRecognizer
 from deidentify.recognizers.person_name_dictionary import PersonNameDictionaryRecognizer
 from deidentify.recognizers.phone_with_context import PhoneWithContextRecognizer
@@ -19,6 +20,7 @@ __all__ = [
     "IdWithContextRecognizer",
     "MedicalRecordNumberRecognizer",
     "NameFormsRecognizer",
+    "ObfuscatedEmailRecognizer",
     "OfflineEmailRecognizer",
     "PersonNameDictionaryRecognizer",
     "PhoneWithContextRecognizer",

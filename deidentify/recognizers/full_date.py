@@ -43,6 +43,14 @@ class FullDateRecognizer(DomainPatternRecognizer):
             0.5,
         ),
         Pattern("month day", rf"(?i)\b{_MONTH}\s+{_DAY}\b(?!\s*(?:mg|ml|%))", 0.45),
+        Pattern("ddMONyyyy", rf"(?i)\b{_DAY_NUMBER}-?{_MONTH}-?(?:{_YEAR}|\d{{2}})\b", 0.5),
+        Pattern(
+            "month/day after a date word",
+            r"(?i)(?<=\b(?:dob|d\.o\.b\.?|born|birthday|admitted|admission|discharged|seen|"
+            r"visit(?:ed)?|surgery|died|deceased|on)\s*[:#]?\s{0,3})"
+            r"(?:0?[1-9]|1[0-2])[/.-](?:0?[1-9]|[12]\d|3[01])\b(?![/.-]\d)",
+            0.5,
+        ),
         Pattern("day month", rf"(?i)\b{_DAY}\s+(?:of\s+)?{_MONTH}\b", 0.45),
     ]
     CONTEXT = ["born", "birth", "birthday", "dob", "d.o.b"]

@@ -7,8 +7,10 @@ from presidio_analyzer import Pattern
 from deidentify.recognizers.base import DomainPatternRecognizer
 
 _LABEL = (
-    r"(?:licen[cs]e|passport|member(?:ship)?|account|acct|policy|subscriber|insurance|"
-    r"patient|chart|card|id|identification|document|dl|ssn|tax|vat|routing|iban|bank)"
+    r"(?:licen[cs]e|passport|member(?:ship)?|account|acct|acc|policy|subscriber|insurance|"
+    r"patient|pt|chart|mrn?|card|id|identification|document|dl|ssn|tax|vat|routing|iban|bank|"
+    r"medicare|medicaid|mbi|hicn|beneficiary|group|accession|csn|fin|encounter|visit|case|"
+    r"ref|reference|auth|authorization|claim|pager|serial|sn|vin|plate|device)"
 )
 
 
@@ -20,7 +22,7 @@ class IdWithContextRecognizer(DomainPatternRecognizer):
         Pattern(
             "id after its label",
             rf"(?i)(?<=\b{_LABEL}\b(?:\s*(?:number|num|no\.?|#|id))?\s*(?:[:#]|is|was)?\s{{0,3}})"
-            r"(?=[A-Z0-9\-]*\d)[A-Z0-9](?:[A-Z0-9\-]{3,20})\b",
+            r"(?=[A-Z0-9\-]*\d)[A-Z0-9](?:[A-Z0-9\-]{2,40})\b",
             0.55,
         ),
         Pattern("long number", r"(?<![\w.])\d{9,19}(?![\w.])", 0.45),

@@ -14,9 +14,10 @@ from presidio_analyzer.nlp_engine import NlpArtifacts
 
 from deidentify.recognizers.person_name_dictionary import listed_name
 
-_NAME = r"\p{Lu}[\p{Ll}\p{M}]+(?:['\u2019-]\p{Lu}?[\p{Ll}\p{M}]+)?"
+_NAME = r"\p{Lu}[\p{Ll}\p{M}]+(?:\p{Lu}[\p{Ll}\p{M}]+)?(?:['\u2019-]\p{Lu}?[\p{Ll}\p{M}]+)?"
 _LAST_FIRST = regex.compile(rf"(?<!,\s?)\b({_NAME}),\s({_NAME})(?:\s({_NAME}))?\b(?!,\s?\p{{Lu}})")
 _INITIAL_LAST = regex.compile(rf"\b\p{{Lu}}\.\s?(?:\p{{Lu}}\.\s?)?({_NAME})\b")
+_LAST_INITIAL = regex.compile(rf"(?<![\p{{L}}.]\s?)\b({_NAME}),?\s\p{{Lu}}\.?(?![\p{{L}}\d])")
 _MIDDLE_INITIAL = regex.compile(rf"\b({_NAME})\s\p{{Lu}}\.?\s({_NAME})\b")
 _NAME_LIKE = {"PERSON", "ORG", "NORP", "GPE", "LOC", "FAC"}
 _NAME_WORD = regex.compile(rf"{_NAME}")
@@ -28,6 +29,8 @@ _ORG_WORDS = frozenset(
         "Services", "Solutions", "Technologies", "Foundation", "Institute", "Association",
         "Council", "Club", "Party", "Church", "School", "Agency", "Department", "Ministry",
         "Court", "News", "Times", "Post", "Press", "Media", "Records", "Airlines", "Motors",
+        "Medicare", "Medicaid", "Aetna", "Humana", "Cigna", "Anthem", "Kaiser", "Optum",
+        "Diagnostics", "Amazon", "Walgreens", "Rite", "Chase", "Part", "Practitioner",
     )
 )  # fmt: skip
 _PLACES = {"GPE", "LOC", "FAC"}
@@ -76,6 +79,10 @@ class NameFormsRecognizer(EntityRecognizer):
         for entity in doc.ents:
             if entity.label_ in ("ORG", "NORP") and self._person_shaped(entity):
                 results.append(self._result(entity.start_char, entity.end_char, self.ORG_SCORE))
+        for match in _LAST_INITIAL.finditer(seen):
+            span = match.span(1)
+            if labels_of(*span) & _NAME_LIKE - _PLACES or listed_name(match.group(1)):
+                results.append(self._result(match.start(), match.end()))
         for match in _MIDDLE_INITIAL.finditer(seen):
             parts = [match.span(1), match.span(2)]
             vouched = any(labels_of(*span) & _NAME_LIKE for span in parts)

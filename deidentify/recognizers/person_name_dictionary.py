@@ -11,7 +11,10 @@ from presidio_analyzer.nlp_engine import NlpArtifacts
 
 _WORD = r"[A-Z][a-z]+(?:['-][A-Z][a-z]+)?"
 # A capitalised word in any Latin script: Martínez, O'Neill, Jachimczyk, Nguyễn.
-_NAME = r"[A-ZÀ-ÖØ-ÞĀ-Ž][a-zß-öø-ÿā-žạ-ỹ]+(?:['\u2019-][A-ZÀ-ÖØ-ÞĀ-Ž]?[a-zß-öø-ÿā-žạ-ỹ]+)?"
+_NAME = (
+    r"[A-ZÀ-ÖØ-ÞĀ-Ž][a-zß-öø-ÿā-žạ-ỹ]+(?:[A-ZÀ-ÖØ-ÞĀ-Ž][a-zß-öø-ÿā-žạ-ỹ]+)?"
+    r"(?:['\u2019-][A-ZÀ-ÖØ-ÞĀ-Ž]?[a-zß-öø-ÿā-žạ-ỹ]+)?"
+)
 # Between first and last name: a space, or the way URLs and file names spell one.
 _SEPARATOR = r"(?:\s+|\+|%20|_|\.)"
 _PAIR = re.compile(rf"(?<![A-Za-z])(?=({_WORD}){_SEPARATOR}({_WORD})(?![a-z]))")
@@ -24,6 +27,7 @@ _NOT_SURNAMES = frozenset(
         "Street", "Avenue", "Road", "Drive", "County", "City", "University", "College",
         "School", "Church", "Park", "Lake", "River", "Valley", "Group", "Inc", "Corp",
         "Company", "Foundation", "Institute", "Association", "Day", "Month", "Year",
+    "Practitioner", "Manager", "Educator", "Navigator", "Assistant", "Technician",
     )
 )  # fmt: skip
 _TITLED = re.compile(
@@ -89,7 +93,8 @@ class PersonNameDictionaryRecognizer(EntityRecognizer):
             if (first in first_names or last in last_names) and last not in _NOT_SURNAMES:
                 results.append(self._result(match.start(1), match.end(2), self.EITHER_SCORE))
         for match in _TITLED.finditer(text):
-            results.append(self._result(match.start(1), match.end(1)))
+            if match.group(1).split()[0] not in _NOT_SURNAMES:
+                results.append(self._result(match.start(1), match.end(1)))
         return results
 
     def _result(self, start: int, end: int, score: float | None = None) -> RecognizerResult:

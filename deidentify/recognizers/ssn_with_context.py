@@ -20,7 +20,7 @@ class SsnWithContextRecognizer(DomainPatternRecognizer):
         Pattern(
             "SSN after its label",
             r"(?i)(?<=\b(?:ssn|ss#|social\s+security(?:\s+(?:number|no\.?|#))?)"
-            r"\s*(?:is|:|#|number)?\s*)\d{3}[- .]?\d{2}[- .]?\d{4}\b",
+            r"\s*(?:is|:|#|number|-)?\s*)\d{3}\s?[- .]?\s?\d{2}\s?[- .]?\s?\d{4}\b",
             0.9,
         )
     ]

@@ -38,13 +38,24 @@ class UsStreetAddressRecognizer(DomainPatternRecognizer):
     PATTERNS = [
         Pattern(
             "US street line",
-            r"\b\d{1,6}(?:\s+[A-Z][a-zA-Z'-]+){0,4}\s+(?:" + _STREET_TYPES + r")s?\b\.?"
+            r"\b\d{1,6}[A-Za-z]?(?:\s+(?:N|S|E|W|NE|NW|SE|SW)\.?)?"
+            r"(?:\s+(?:[A-Z][a-zA-Z'-]+|\d+(?:st|nd|rd|th))){0,4}\s+(?:"
+            + _STREET_TYPES
+            + r")s?\b\.?"
             r"(?:,?\s+(?:Apt\.?|Suite|Ste\.?|Unit|#)\s*[\w-]+)?"
             # The rest of a mailing address: ", City" and ", ST 12345" (a city is a
             # geographic unit smaller than a state, so it goes with the street).
             r"(?:,\s*[A-Z][a-zA-Z'-]+(?:\s+[A-Z][a-zA-Z'-]+){0,2}(?=,\s*[A-Z]{2}\b))?"
             r"(?:,\s*[A-Z]{2}(?:\s+\d{5}(?:-\d{4})?)?\b)?",
             0.7,
+        ),
+        Pattern(
+            "a street in lower case after a word that announces it",
+            r"(?i)(?<=\b(?:at|near|lives?|living|address|addr|located|ship\s+to|mail\s+to)"
+            r"\s*:?\s)(?:apt\.?\s*\w+\s+)?\d{1,6}[a-z]?(?:\s+[a-z0-9][a-z'-]*){1,4}\s+(?:"
+            + _STREET_TYPES.lower()
+            + r")s?\b\.?",
+            0.6,
         ),
         Pattern(
             "US military address",
