@@ -194,6 +194,8 @@ def gated(recognizer: EntityRecognizer, requires: str) -> EntityRecognizer:
 
 
 _DIGIT = r"\d"
+# A phone number has at least seven digits, with at most three other characters between two.
+_SEVEN_DIGITS = r"(?:\d\D{0,3}){6}\d"
 
 
 def pattern_recognizers() -> list:
@@ -201,7 +203,7 @@ def pattern_recognizers() -> list:
     return [
         gated(OfflineEmailRecognizer(), "@"),
         gated(EncodedEmailRecognizer(), r"(?i)%(?:25)?40"),
-        gated(PhoneRecognizer(supported_regions=("US", "CA")), _DIGIT),
+        gated(PhoneRecognizer(supported_regions=("US", "CA")), _SEVEN_DIGITS),
         gated(CreditCardRecognizer(), _DIGIT),
         gated(UsSsnRecognizer(), _DIGIT),
         gated(SsnWithContextRecognizer(), _DIGIT),
@@ -225,7 +227,7 @@ def text_recognizers() -> list:
         gated(PhoneWithContextRecognizer(), _DIGIT),
         gated(IdWithContextRecognizer(), _DIGIT),
         gated(IbanRecognizer(regex_flags=regex.M | regex.S | regex.I), _DIGIT),  # lower case too
-        gated(UrlRecognizer(), r"[.:]"),
+        gated(UrlRecognizer(), r"(?i)://|www\.|\.[a-z]{2}"),
         gated(ObfuscatedEmailRecognizer(), r"(?i)@|[(\[{<]\s*at\s*[)\]}>]|\bat\s+\S+\s+dot\b"),
         gated(AGE_OVER_89, _DIGIT),
     ]
