@@ -16,6 +16,7 @@ from pipelines.ingest import reasons
 
 DEFAULT_MAX_LINE_BYTES = 1 << 20
 _CHUNK = 1 << 16
+_BOM = b"\xef\xbb\xbf"  # a UTF-8 byte-order mark some editors write at the start of a file
 
 
 class LimitConfigError(ValueError):
@@ -187,6 +188,8 @@ def iter_raw_lines(
                     return
                 number += 1
                 out += len(line)
+                if number == 1 and line.startswith(_BOM):
+                    line = line[len(_BOM) :]
                 if len(line) > max_line_bytes and not line.endswith(b"\n"):
                     skipped = _skip_rest_of_line(stream, limit, out)
                     length = len(line) + skipped

@@ -16,7 +16,8 @@ _MONTHS = {
     )
 }
 _CLF_TIME = re.compile(
-    r"(\d{2})/([A-Z][a-z]{2})/(\d{4}):(\d{2}):(\d{2}):(\d{2}) ([+-])(\d{2})(\d{2})"
+    r"([0-9]{2})/([A-Z][a-z]{2})/([0-9]{4}):([0-9]{2}):([0-9]{2}):([0-9]{2}) "
+    r"([+-])([0-9]{2})([0-9]{2})"
 )
 
 
@@ -45,6 +46,10 @@ def to_utc_fields(moment: datetime) -> tuple[int, int, str]:
 
 def parse_iso8601(text: str) -> tuple[int, int, str]:
     """Parse an ISO-8601 timestamp that carries an offset (or `Z`) into UTC fields."""
+    if not text.isascii():
+        raise TimestampError(f"not an ISO-8601 timestamp (non-ASCII characters): {text[:64]!r}")
+    if text[-1:] == "z":  # RFC 3339 allows a lower-case z; fromisoformat does not
+        text = text[:-1] + "Z"
     try:
         moment = datetime.fromisoformat(text)
     except ValueError as exc:

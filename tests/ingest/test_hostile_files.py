@@ -129,3 +129,21 @@ def test_the_index_no_longer_trusts_the_modification_time(tmp_path: Path) -> Non
     path.write_bytes(b"\n\n")
     index = build_file_index(APP_EVENTS, raw, path, 1 << 20)
     assert index.refused and index.date_counts == {}
+
+
+def test_a_byte_order_mark_lowercase_z_and_foreign_digits_in_times() -> None:
+    from pipelines.ingest.access_log import parse_access_line
+
+    assert parse_event_line(_event("2026-10-02T10:00:00z"))[0] == "2026-10-02"
+    arabic_day = "\u0660\u0661/Oct/2026:10:00:00 +0000"
+    line = f'1.2.3.4 - - [{arabic_day}] "GET / HTTP/1.1" 200 5 "-" "x"'.encode()
+    assert parse_access_line(line)[2].startswith("bad_timestamp")
+
+
+def test_a_utf8_byte_order_mark_at_the_start_of_a_file_is_not_part_of_line_one(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "bom.jsonl"
+    path.write_bytes(b"\xef\xbb\xbf" + _event("2026-10-02T10:00:00Z") + b"\n")
+    [line] = list(iter_raw_lines(path))
+    assert parse_event_line(line.data)[1] is not None
