@@ -9,9 +9,10 @@ part is a listed US name. Two places (`Paris, France`) are not a name.
 from __future__ import annotations
 
 import regex
-from presidio_analyzer import AnalysisExplanation, EntityRecognizer, RecognizerResult
+from presidio_analyzer import RecognizerResult
 from presidio_analyzer.nlp_engine import NlpArtifacts
 
+from deidentify.recognizers.base import PersonRecognizer
 from deidentify.recognizers.person_name_dictionary import listed_name
 
 _NAME = r"\p{Lu}[\p{Ll}\p{M}]+(?:\p{Lu}[\p{Ll}\p{M}]+)?(?:['\u2019-]\p{Lu}?[\p{Ll}\p{M}]+)?"
@@ -36,23 +37,13 @@ _ORG_WORDS = frozenset(
 _PLACES = {"GPE", "LOC", "FAC"}
 
 
-class NameFormsRecognizer(EntityRecognizer):
+class NameFormsRecognizer(PersonRecognizer):
     """`Last, First [Middle]`, `First M Last` and `F. Last` when the model sees proper nouns
     there, and the model's organisations that are shaped like a person's name."""
 
-    ENTITIES = ["PERSON"]
+    EXPLANATION = "name form"
     SCORE = 0.6
     ORG_SCORE = 0.45
-
-    def __init__(self, supported_language: str = "en") -> None:
-        super().__init__(
-            supported_entities=self.ENTITIES,
-            supported_language=supported_language,
-            name="NameFormsRecognizer",
-        )
-
-    def load(self) -> None:
-        """Nothing to load."""
 
     def analyze(
         self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None
@@ -75,23 +66,23 @@ class NameFormsRecognizer(EntityRecognizer):
             vouched = listed or any(found)
             all_places = all(f and f <= _PLACES for f in found)
             if vouched and not all_places:
-                results.append(self._result(match.start(1), match.end()))
+                results.append(self.person(match.start(1), match.end()))
         for entity in doc.ents:
             if entity.label_ in ("ORG", "NORP") and self._person_shaped(entity):
-                results.append(self._result(entity.start_char, entity.end_char, self.ORG_SCORE))
+                results.append(self.person(entity.start_char, entity.end_char, self.ORG_SCORE))
         for match in _LAST_INITIAL.finditer(seen):
             span = match.span(1)
             if labels_of(*span) & _NAME_LIKE - _PLACES or listed_name(match.group(1)):
-                results.append(self._result(match.start(), match.end()))
+                results.append(self.person(match.start(), match.end()))
         for match in _MIDDLE_INITIAL.finditer(seen):
             parts = [match.span(1), match.span(2)]
             vouched = any(labels_of(*span) & _NAME_LIKE for span in parts)
             if vouched or any(listed_name(seen[a:b]) for a, b in parts):
-                results.append(self._result(match.start(), match.end()))
+                results.append(self.person(match.start(), match.end()))
         for match in _INITIAL_LAST.finditer(seen):
             span = match.span(1)
             if labels_of(*span) & _NAME_LIKE - _PLACES or listed_name(match.group(1)):
-                results.append(self._result(match.start(), match.end()))
+                results.append(self.person(match.start(), match.end()))
         return results
 
     @staticmethod
@@ -105,16 +96,4 @@ class NameFormsRecognizer(EntityRecognizer):
             1 <= len(words) <= 3
             and all(_NAME_WORD.fullmatch(w) for w in words)
             and not any(w in _ORG_WORDS for w in words)
-        )
-
-    def _result(self, start: int, end: int, score: float | None = None) -> RecognizerResult:
-        score = self.SCORE if score is None else score
-        return RecognizerResult(
-            entity_type="PERSON",
-            start=start,
-            end=end,
-            score=score,
-            analysis_explanation=AnalysisExplanation(
-                recognizer=self.name, original_score=score, textual_explanation="name form"
-            ),
         )

@@ -6,8 +6,10 @@ import functools
 import re
 
 from faker.providers.person.en_US import Provider as UsNames
-from presidio_analyzer import AnalysisExplanation, EntityRecognizer, RecognizerResult
+from presidio_analyzer import RecognizerResult
 from presidio_analyzer.nlp_engine import NlpArtifacts
+
+from deidentify.recognizers.base import PersonRecognizer
 
 _WORD = r"[A-Z][a-z]+(?:['-][A-Z][a-z]+)?"
 # A capitalised word in any Latin script: Martínez, O'Neill, Jachimczyk, Nguyễn.
@@ -48,7 +50,7 @@ def listed_name(word: str) -> bool:
     return word in first_names or word in last_names
 
 
-class PersonNameDictionaryRecognizer(EntityRecognizer):
+class PersonNameDictionaryRecognizer(PersonRecognizer):
     """Recognize "First Last" where both are common US names, and "Dr./Mr./Ms. Name".
 
     The pair may also be joined the way URLs and file names spell a space: `Kevin+Duncan`,
@@ -62,19 +64,9 @@ class PersonNameDictionaryRecognizer(EntityRecognizer):
     spaCy NER remains the recognizer for names off the lists.
     """
 
-    ENTITIES = ["PERSON"]
+    EXPLANATION = "name list"
     SCORE = 0.7
     EITHER_SCORE = 0.5
-
-    def __init__(self, supported_language: str = "en") -> None:
-        super().__init__(
-            supported_entities=self.ENTITIES,
-            supported_language=supported_language,
-            name="PersonNameDictionaryRecognizer",
-        )
-
-    def load(self) -> None:
-        """Nothing to load beyond the cached name lists."""
 
     def analyze(
         self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None
@@ -87,24 +79,12 @@ class PersonNameDictionaryRecognizer(EntityRecognizer):
         for match in _PAIR.finditer(text):
             first, last = match.group(1), match.group(2)
             if first in first_names and last in last_names:
-                results.append(self._result(match.start(1), match.end(2)))
+                results.append(self.person(match.start(1), match.end(2)))
         for match in _EITHER_LISTED.finditer(text):
             first, last = match.group(1), match.group(2)
             if (first in first_names or last in last_names) and last not in _NOT_SURNAMES:
-                results.append(self._result(match.start(1), match.end(2), self.EITHER_SCORE))
+                results.append(self.person(match.start(1), match.end(2), self.EITHER_SCORE))
         for match in _TITLED.finditer(text):
             if match.group(1).split()[0] not in _NOT_SURNAMES:
-                results.append(self._result(match.start(1), match.end(1)))
+                results.append(self.person(match.start(1), match.end(1)))
         return results
-
-    def _result(self, start: int, end: int, score: float | None = None) -> RecognizerResult:
-        score = self.SCORE if score is None else score
-        return RecognizerResult(
-            entity_type="PERSON",
-            start=start,
-            end=end,
-            score=score,
-            analysis_explanation=AnalysisExplanation(
-                recognizer=self.name, original_score=score, textual_explanation="name list"
-            ),
-        )
