@@ -23,7 +23,11 @@ from pipelines.sensors import (
 def _tick(name: str, when: datetime) -> list[dg.RunRequest]:
     schedule = defs.resolve_schedule_def(name)
     with dg.instance_for_test() as instance:
-        context = dg.build_schedule_context(instance=instance, scheduled_execution_time=when)
+        context = dg.build_schedule_context(
+            instance=instance,
+            scheduled_execution_time=when,
+            repository_def=defs.get_repository_def(),
+        )
         return list(schedule.evaluate_tick(context).run_requests or [])
 
 
