@@ -85,9 +85,9 @@ def _readme(recipient: Recipient, release: StoredRelease, policy) -> str:
         "corrected once, on a fixed schedule, with the erasures and late data known by then: "
         "a new draw, charged to the budget like the first.",
         "",
-        f"Sharing policy v{policy.version}. Verify `manifest.sig` (HMAC-SHA256 of "
-        "`manifest.json` with the delivery key) and the SHA-256 of every file listed in the "
-        "manifest before use.",
+        f"Sharing policy v{policy.version}. Before use, check every file with "
+        "`sha256sum -c SHA256SUMS` (it lists every data file and `manifest.json`), and "
+        "`manifest.sig` (HMAC-SHA256 of `manifest.json` with the delivery key).",
         "",
         "In the CSV files, a text cell that starts with `=`, `+`, `-`, `@`, a tab or a carriage "
         "return has a single quote in front, so that a spreadsheet shows it as text instead of "

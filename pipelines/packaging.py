@@ -91,13 +91,27 @@ def staging_folder(parent: Path) -> Path:
     return folder
 
 
+CHECKSUMS_FILE = "SHA256SUMS"
+
+
 def seal(staging: Path, manifest: dict, key: SigningKey) -> None:
-    """Write manifest.json (with every file's SHA-256) and manifest.sig into the staging folder."""
+    """Write manifest.json (with every file's SHA-256), SHA256SUMS and manifest.sig into the
+    staging folder.
+
+    SHA256SUMS lists every data file and manifest.json in the format `sha256sum -c SHA256SUMS`
+    reads, so a recipient verifies the package with a standard tool and no instructions.
+    """
     manifest["files"] = {
-        p.name: sha256_file(p) for p in sorted(staging.iterdir()) if p.name != "manifest.json"
+        p.name: sha256_file(p)
+        for p in sorted(staging.iterdir())
+        if p.name not in ("manifest.json", CHECKSUMS_FILE)
     }
     manifest_bytes = json.dumps(manifest, indent=2, sort_keys=True).encode()
     (staging / "manifest.json").write_bytes(manifest_bytes)
+    sums = {**manifest["files"], "manifest.json": sha256_file(staging / "manifest.json")}
+    (staging / CHECKSUMS_FILE).write_text(
+        "".join(f"{digest}  {name}\n" for name, digest in sorted(sums.items()))
+    )
     (staging / "manifest.sig").write_text(sign(manifest_bytes, key) + "\n")
 
 

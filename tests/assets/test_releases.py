@@ -341,7 +341,13 @@ def test_a_bucket_recipient_gets_a_verifiable_package_and_nothing_on_failure(
         prefix = "incoming/to-partner-drop/2026-10/"
         listed = client.list_objects_v2(Bucket="partner-drop", Prefix=prefix)["Contents"]
         names = sorted(o["Key"].removeprefix(prefix) for o in listed)
-        assert names == ["README.md", "daily_traffic.csv", "manifest.json", "manifest.sig"]
+        assert names == [
+            "README.md",
+            "SHA256SUMS",
+            "daily_traffic.csv",
+            "manifest.json",
+            "manifest.sig",
+        ]
         downloaded = tmp_path / "downloaded"
         downloaded.mkdir()
         for name in names:
