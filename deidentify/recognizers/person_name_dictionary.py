@@ -8,6 +8,7 @@ import re
 from faker.providers.person.en_US import Provider as UsNames
 from presidio_analyzer import RecognizerResult
 from presidio_analyzer.nlp_engine import NlpArtifacts
+from spacy.lang.en.stop_words import STOP_WORDS
 
 from deidentify.recognizers.base import PersonRecognizer
 
@@ -30,6 +31,22 @@ _NOT_SURNAMES = frozenset(
         "School", "Church", "Park", "Lake", "River", "Valley", "Group", "Inc", "Corp",
         "Company", "Foundation", "Institute", "Association", "Day", "Month", "Year",
     "Practitioner", "Manager", "Educator", "Navigator", "Assistant", "Technician",
+    )
+)  # fmt: skip
+# "john smith" typed in lower case: both on the lists, neither a common English word.
+_LOWER_PAIR = re.compile(r"(?<![\w.@/])([a-z]{2,})\s([a-z]{2,})(?![\w@])")
+_COMMON_WORDS = frozenset(STOP_WORDS) | frozenset(
+    (
+        "will", "may", "mark", "bill", "grant", "rose", "summer", "hunter", "young", "king",
+        "page", "long", "price", "black", "white", "brown", "green", "gray", "grey", "rich",
+        "hope", "joy", "faith", "grace", "dawn", "june", "april", "august", "major", "miles",
+        "ward", "hall", "lane", "street", "park", "rivers", "walker", "cook", "baker", "bell",
+        "chase", "cash", "case", "care", "cole", "dean", "drew", "ford", "fox", "frank", "gay",
+        "glen", "guy", "jack", "kelly", "lee", "love", "lucky", "max", "morning", "nurse",
+        "pat", "penny", "ray", "rob", "sage", "sky", "stone", "sunny", "ty", "wade", "west",
+        "win", "wood", "woods", "early", "little", "small", "short", "strong", "sharp", "day",
+        "night", "hill", "hills", "field", "fields", "banks", "bank", "house", "moore", "more",
+        "best", "good", "gold", "silver", "pharmacy", "doctor", "patient", "refill", "sales",
     )
 )  # fmt: skip
 _TITLED = re.compile(
@@ -83,6 +100,15 @@ class PersonNameDictionaryRecognizer(PersonRecognizer):
         for match in _EITHER_LISTED.finditer(text):
             first, last = match.group(1), match.group(2)
             if (first in first_names or last in last_names) and last not in _NOT_SURNAMES:
+                results.append(self.person(match.start(1), match.end(2), self.EITHER_SCORE))
+        for match in _LOWER_PAIR.finditer(text):
+            first, last = match.group(1), match.group(2)
+            if (
+                first.title() in first_names
+                and last.title() in last_names
+                and first not in _COMMON_WORDS
+                and last not in _COMMON_WORDS
+            ):
                 results.append(self.person(match.start(1), match.end(2), self.EITHER_SCORE))
         for match in _TITLED.finditer(text):
             if match.group(1).split()[0] not in _NOT_SURNAMES:

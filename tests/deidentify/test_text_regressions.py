@@ -58,6 +58,7 @@ def _scrub(text: str) -> str:
         ("email me at jsmith@kaiser", ["jsmith"]),
         ("call 415\u034f-555-0134", ["415", "0134"]),
         ("92 yo female", ["92"]),
+        ("john smith lisinopril refill", ["john", "smith"]),
     ],
 )
 def test_an_identifier_the_scrubber_used_to_miss_is_removed(text: str, gone: list[str]) -> None:
@@ -85,6 +86,7 @@ def test_an_identifier_the_scrubber_used_to_miss_is_removed(text: str, gone: lis
         "Ceftriaxone 1g",
         "pain 10/10",
         "Norco 5/325",
+        "will grant access to the chart",
     ],
 )
 def test_clinical_and_product_words_are_kept(text: str) -> None:
