@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import dagster as dg
@@ -10,63 +11,68 @@ from pipelines.jobs import erasure_job, gold_job, ingest_job, weekly_gold_job
 
 
 def _yesterday(when: datetime) -> str:
+    """Yesterday's UTC day, which has just closed."""
     return (when.astimezone(UTC).date() - timedelta(days=1)).isoformat()
 
 
 def _last_month(when: datetime) -> str:
+    """Last calendar month (partition key: its first day)."""
     first = when.astimezone(UTC).date().replace(day=1)
     return (first - timedelta(days=1)).replace(day=1).isoformat()
 
 
 def _last_iso_week(when: datetime) -> str:
+    """Last ISO week (partition key: its Monday)."""
     day = when.astimezone(UTC).date()
     return (day - timedelta(days=day.weekday() + 7)).isoformat()
 
 
-@dg.schedule(
-    job=ingest_job,
-    cron_schedule="30 1 * * *",
-    execution_timezone="UTC",
-    name="daily_ingest_schedule",
-    description="01:30 UTC: ingest and de-identify yesterday's partition (bronze and silver).",
+def _closed_period_schedule(
+    name: str,
+    job: dg.JobDefinition,
+    cron_schedule: str,
+    description: str,
+    period_key: Callable[[datetime], str],
+) -> dg.ScheduleDefinition:
+    """A schedule that requests the partition of the period that closed before its tick."""
+
+    @dg.schedule(
+        name=name,
+        job=job,
+        cron_schedule=cron_schedule,
+        execution_timezone="UTC",
+        description=description,
+    )
+    def request_closed_period(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
+        key = period_key(context.scheduled_execution_time)
+        return dg.RunRequest(run_key=key, partition_key=key)
+
+    return request_closed_period
+
+
+daily_ingest_schedule = _closed_period_schedule(
+    "daily_ingest_schedule",
+    ingest_job,
+    "30 1 * * *",
+    "01:30 UTC: ingest and de-identify yesterday's partition (bronze and silver).",
+    _yesterday,
 )
-def daily_ingest_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
-    """Yesterday's UTC day, which has just closed."""
-    key = _yesterday(context.scheduled_execution_time)
-    return dg.RunRequest(run_key=key, partition_key=key)
-
-
-@dg.schedule(
-    job=gold_job,
-    cron_schedule="0 3 2 * *",
-    execution_timezone="UTC",
-    name="monthly_gold_schedule",
-    description=(
-        "03:00 UTC on the 2nd: build last month's gold aggregates and monthly exports, after the "
-        "daily ingest of the month's last day has run."
-    ),
+monthly_gold_schedule = _closed_period_schedule(
+    "monthly_gold_schedule",
+    gold_job,
+    "0 3 2 * *",
+    "03:00 UTC on the 2nd: build last month's gold aggregates and monthly exports, after the "
+    "daily ingest of the month's last day has run.",
+    _last_month,
 )
-def monthly_gold_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
-    """Last calendar month (partition key: its first day)."""
-    key = _last_month(context.scheduled_execution_time)
-    return dg.RunRequest(run_key=key, partition_key=key)
-
-
-@dg.schedule(
-    job=weekly_gold_job,
-    cron_schedule="0 4 * * 1",
-    execution_timezone="UTC",
-    name="weekly_gold_schedule",
-    description=(
-        "04:00 UTC on Mondays: build last week's gold aggregates and weekly exports, after the "
-        "daily ingest of Sunday has run."
-    ),
+weekly_gold_schedule = _closed_period_schedule(
+    "weekly_gold_schedule",
+    weekly_gold_job,
+    "0 4 * * 1",
+    "04:00 UTC on Mondays: build last week's gold aggregates and weekly exports, after the "
+    "daily ingest of Sunday has run.",
+    _last_iso_week,
 )
-def weekly_gold_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
-    """Last ISO week (partition key: its Monday)."""
-    key = _last_iso_week(context.scheduled_execution_time)
-    return dg.RunRequest(run_key=key, partition_key=key)
-
 
 daily_erasure_schedule = dg.ScheduleDefinition(
     name="daily_erasure_schedule",
