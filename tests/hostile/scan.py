@@ -46,9 +46,10 @@ def file_texts(path: Path) -> Iterator[str]:
 
 
 def find_text(root: Path, needles: tuple[str, ...]) -> list[tuple[str, str]]:
-    """(file, needle) for every needle found in any file under `root`."""
+    """(file, needle) for every needle found in `root`, a file or any file under a folder."""
     found = []
-    for path in sorted(p for p in root.rglob("*") if p.is_file() and not p.is_symlink()):
+    paths = [root] if root.is_file() else root.rglob("*")
+    for path in sorted(p for p in paths if p.is_file() and not p.is_symlink()):
         for text in file_texts(path):
             found.extend((str(path), n) for n in needles if n in text)
     return sorted(set(found))
