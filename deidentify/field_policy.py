@@ -9,6 +9,7 @@ from typing import ClassVar
 import pyarrow as pa
 
 from deidentify.config_yaml import ConfigModel, read_config, validate
+from deidentify.configuration import ConfigurationError
 from deidentify.urls import UrlRules
 
 DEFAULT_POLICY_PATH = Path(__file__).parent / "policy" / "field_policy.yaml"
@@ -42,7 +43,7 @@ KEEP_TYPES = {
 SOURCES = ("app_events", "access_log")
 
 
-class FieldPolicyError(ValueError):
+class FieldPolicyError(ConfigurationError, ValueError):
     """The field policy file is not valid; the message names the field and the fix."""
 
 

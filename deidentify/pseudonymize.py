@@ -12,12 +12,14 @@ import hmac
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from deidentify.configuration import ConfigurationError
+
 MIN_KEY_LENGTH = 32
 DEMO_KEY = "demo-mode-key-PUBLIC-do-not-use-for-real-data-0000"
 DEMO_KEY_VERSION = "demo-unsafe"
 
 
-class MissingKeyError(RuntimeError):
+class MissingKeyError(ConfigurationError, RuntimeError):
     """No usable pseudonymization key: the message says how to provide one."""
 
 

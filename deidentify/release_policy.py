@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from deidentify.config_yaml import ConfigModel
+from deidentify.configuration import ConfigurationError
 from deidentify.dp import Measure, Query
 from deidentify.vocabularies import OPEN_DIMENSIONS
 
@@ -16,7 +17,7 @@ KEY_MODES = ("public", "selected")
 DRAWN_BY = ("period", "week")
 
 
-class ReleasePolicyError(ValueError):
+class ReleasePolicyError(ConfigurationError, ValueError):
     """The differential-privacy section of the sharing policy is invalid."""
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Literal
 
 from deidentify.config_yaml import ConfigModel, read_config, validate
+from deidentify.configuration import ConfigurationError
 from deidentify.disclosure import MIN_K, DisclosureRules
 from deidentify.policy_versions import (
     RECORD_FILE,
@@ -30,7 +31,7 @@ DEFAULT_SHARING_POLICY_PATH = Path(__file__).parent / "policy" / "sharing_policy
 RECIPIENT_CLASSES = ("partner", "advertiser", "internal_analyst")
 
 
-class SharingPolicyError(ValueError):
+class SharingPolicyError(ConfigurationError, ValueError):
     """The sharing policy file itself is invalid."""
 
 

@@ -8,6 +8,7 @@ import traceback
 from datetime import UTC, datetime
 from pathlib import Path
 
+from deidentify.configuration import ConfigurationError
 from pipelines.locks import RunInProgress
 
 # sysexits.h: EX_TEMPFAIL (try again later), EX_CONFIG (fix the configuration).
@@ -37,16 +38,6 @@ def exit_code_for(exc: BaseException) -> int:
     """1 for a failure, 75 when another run holds the folder, 78 for a configuration error."""
     if isinstance(exc, RunInProgress):
         return EXIT_BUSY
-    names = {cls.__name__ for cls in type(exc).__mro__}
-    if names & {
-        "RecipientConfigError",
-        "FieldPolicyError",
-        "SharingPolicyError",
-        "ReleasePolicyError",
-        "MissingKeyError",
-        "MissingSigningKeyError",
-        "LimitConfigError",
-        "FirstDateError",
-    }:
+    if isinstance(exc, ConfigurationError):
         return EXIT_CONFIG
     return 1

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from deidentify.configuration import ConfigurationError
 from pipelines.faults import crash_point
 from pipelines.storage import remove_orphans
 
@@ -20,7 +21,7 @@ MIN_SIGNING_KEY_LENGTH = 32
 DEMO_SIGNING_KEY = "demo-mode-signing-key-PUBLIC-do-not-use-0000000"
 
 
-class MissingSigningKeyError(RuntimeError):
+class MissingSigningKeyError(ConfigurationError, RuntimeError):
     """No usable delivery signing key: the message says how to set one."""
 
 

@@ -7,8 +7,10 @@ from datetime import date
 
 import dagster as dg
 
+from deidentify.configuration import ConfigurationError
 
-class FirstDateError(ValueError):
+
+class FirstDateError(ConfigurationError, ValueError):
     """PIPELINES_FIRST_DATE is not a date written as YYYY-MM-DD."""
 
 

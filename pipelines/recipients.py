@@ -10,6 +10,7 @@ from typing import ClassVar, Literal
 from pydantic import Field
 
 from deidentify.config_yaml import ConfigModel, did_you_mean, read_config, validate
+from deidentify.configuration import ConfigurationError
 from deidentify.sharing_policy import PolicyViolation, SharingPolicy
 
 DEFAULT_RECIPIENTS_PATH = Path(__file__).parent / "recipients.yaml"
@@ -23,7 +24,7 @@ LAYERS = ("raw", "bronze", "quarantine", "silver")
 LAYERS_TEXT = "raw, bronze and silver"
 
 
-class RecipientConfigError(ValueError):
+class RecipientConfigError(ConfigurationError, ValueError):
     """recipients.yaml is invalid; the message names the recipient and what to fix."""
 
 

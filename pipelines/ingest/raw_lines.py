@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+from deidentify.configuration import ConfigurationError
 from pipelines.ingest import reasons
 
 DEFAULT_MAX_LINE_BYTES = 1 << 20
@@ -19,7 +20,7 @@ _CHUNK = 1 << 16
 _BOM = b"\xef\xbb\xbf"  # a UTF-8 byte-order mark some editors write at the start of a file
 
 
-class LimitConfigError(ValueError):
+class LimitConfigError(ConfigurationError, ValueError):
     """A limit set in the environment is not a number, or too small to be sensible."""
 
 
