@@ -60,16 +60,22 @@ def _check_raw_folder(raw_dir: Path) -> None:
         )
 
 
-def found_dates(raw_dir: Path, out_dir: Path) -> list[str]:
-    """Every UTC date that a line of the raw folder falls on."""
+def _inventory(raw_dir: Path, out_dir: Path, refused_count: bool) -> Inventory:
+    """The raw folder's inventory; NothingToRun when it holds no file of the input contract
+    (a refused file counts as one when `refused_count`: the run then records why)."""
     _check_raw_folder(raw_dir)
-    found = take_inventory(raw_dir, out_dir).found
-    if not found:
+    inventory = take_inventory(raw_dir, out_dir)
+    if not inventory.found and not (refused_count and inventory.refused):
         raise NothingToRun(
             f"no events/*.jsonl[.gz] or access/*.log[.gz] under {raw_dir} "
             "(see docs/input-formats.md)"
         )
-    return found
+    return inventory
+
+
+def found_dates(raw_dir: Path, out_dir: Path) -> list[str]:
+    """Every UTC date that a line of the raw folder falls on."""
+    return _inventory(raw_dir, out_dir, refused_count=False).found
 
 
 def record_days_without_input(
@@ -202,13 +208,7 @@ def _run_locked(
         )
         return 2
     try:
-        _check_raw_folder(raw_dir)
-        inventory = take_inventory(raw_dir, out_dir)
-        if not inventory.found and not inventory.refused:
-            raise NothingToRun(
-                f"no events/*.jsonl[.gz] or access/*.log[.gz] under {raw_dir} "
-                "(see docs/input-formats.md)"
-            )
+        inventory = _inventory(raw_dir, out_dir, refused_count=True)
         plan = plan_days(inventory, options.today or datetime.now(UTC).date(), FIRST_DATE)
         _report_intake(inventory, plan)
         quarantined = quarantine_outside(raw_dir, out_dir, inventory, plan, pseudonym_key_from_env)

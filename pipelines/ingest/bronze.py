@@ -268,13 +268,13 @@ def quarantine_refused_files(
     """
     target = partition_file(out_dir, "quarantine", source.name, UNDATED_PARTITION)
     counts: Counter[str] = Counter()
-    entries: list[tuple] = []
+    entries: list[tuple[str, str]] = []
     for path, why in source.refused_files(raw_dir):
         text = reasons.reason(reasons.NOT_A_REGULAR_FILE, why)
-        entries.append((display_name(path.relative_to(raw_dir).as_posix()), 0, text))
+        entries.append((display_name(path.relative_to(raw_dir).as_posix()), text))
     for index in indexes:
         if index.refused:
-            entries.append((index.relative_path, 0, index.refused))
+            entries.append((index.relative_path, index.refused))
     if not entries:
         target.unlink(missing_ok=True)
         return counts
@@ -285,7 +285,7 @@ def quarantine_refused_files(
             10_000,
             (lambda batch: erase_from_quarantine(erased, batch)) if erased else None,
         )
-        for relative, _, why in entries:
+        for relative, why in entries:
             code = reasons.reason_code(why)
             counts[code] += 1
             if code != reasons.UNDATED_FILE:

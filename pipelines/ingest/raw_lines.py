@@ -192,7 +192,7 @@ def iter_raw_lines(
                 if number == 1 and line.startswith(_BOM):
                     line = line[len(_BOM) :]
                 if len(line) > max_line_bytes and not line.endswith(b"\n"):
-                    skipped = _skip_rest_of_line(stream, limit, out)
+                    skipped = _skip_rest_of_line(stream, compressed, limit, out)
                     length = len(line) + skipped
                     out += skipped
                     yield RawLine(
@@ -227,9 +227,10 @@ def iter_raw_lines(
         )
 
 
-def _skip_rest_of_line(stream: BinaryIO, limit: DecompressionLimit, out: int) -> int:
+def _skip_rest_of_line(
+    stream: BinaryIO, compressed: BinaryIO | None, limit: DecompressionLimit, out: int
+) -> int:
     skipped = 0
-    compressed = getattr(stream, "fileobj", None)
     while True:
         chunk = stream.readline(_CHUNK)
         skipped += len(chunk)
