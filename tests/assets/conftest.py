@@ -41,6 +41,24 @@ def resources_for(raw: Path, out: Path, sharing: SharingPolicyResource | None = 
     }
 
 
+def materialize_days(
+    raw: Path, out: Path, instance: dg.DagsterInstance
+) -> dict[str, dg.ExecuteInProcessResult]:
+    """Bronze and silver of every day of `raw`, each run successful; the results by day."""
+    daily = [a.key for a in ALL_ASSETS if a.key.path[0] in ("bronze", "silver")]
+    results = {}
+    for date_key in partition_dates(raw, out):
+        results[date_key] = dg.materialize(
+            ALL_ASSETS,
+            selection=daily,
+            partition_key=date_key,
+            resources=resources_for(raw, out),
+            instance=instance,
+        )
+        assert results[date_key].success
+    return results
+
+
 @pytest.fixture(scope="session")
 def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, list]:
     base = tmp_path_factory.mktemp("gold")
@@ -57,18 +75,9 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, list]:
             out=raw, days=10, users=900, seed=3, malformed_rate=0, population=population
         )
     )
-    daily = [a.key for a in ALL_ASSETS if a.key.path[0] in ("bronze", "silver")]
     checks = []
     with dg.instance_for_test() as instance:
-        for date_key in partition_dates(raw, out):
-            result = dg.materialize(
-                ALL_ASSETS,
-                selection=daily,
-                partition_key=date_key,
-                resources=resources_for(raw, out),
-                instance=instance,
-            )
-            assert result.success
+        materialize_days(raw, out, instance)
         # The sample's 10 days are materialized; the rest of October and of ISO week 41 hold
         # no raw line, and are recorded so (as `python -m pipelines run` does).
         record_days_without_input(
