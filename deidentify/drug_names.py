@@ -21,9 +21,8 @@ USAN_STEMS = (
     "setron", "siban", "sone", "statin", "sulfa", "tadine", "terol", "thiazide", "tiapine",
     "tidine", "tinib", "trel", "triptan", "triptyline", "vastatin", "vir", "vudine",
     "xaban", "zepam", "zolam", "zosin", "azine", "oxone", "thyroxine", "codone", "morphone",
-    "pentin", "traline", "xetine", "hexidine", "damycin", "mycin", "cillin", "tiazem",
-    "racetam", "trigine", "orolac", "osin", "icam", "ifen", "anyl", "triol", "azolin",
-    "axone", "amine", "olol", "alol", "dronate", "semide", "thiazide", "lukast",
+    "pentin", "traline", "xetine", "hexidine", "damycin", "tiazem", "racetam", "trigine",
+    "orolac", "osin", "icam", "ifen", "anyl", "triol", "azolin", "axone", "amine", "alol",
 )  # fmt: skip
 COMMON_DRUGS = frozenset(
     (
@@ -44,7 +43,7 @@ COMMON_DRUGS = frozenset(
         "albumin", "amylase", "glucose", "potassium", "sodium", "magnesium", "calcium",
     )
 )  # fmt: skip
-_STEM = re.compile(r"(?:" + "|".join(sorted(set(USAN_STEMS), key=len, reverse=True)) + r")$")
+_STEM = re.compile(r"(?:" + "|".join(sorted(USAN_STEMS, key=len, reverse=True)) + r")$")
 
 
 def looks_like_drug(word: str) -> bool:
