@@ -9,17 +9,17 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from assets.metadata import table_schema
+from assets.partitions import daily_partitions
 from deidentify.pseudonymize import MissingKeyError
-from pipelines import coverage
-from pipelines.erasure import ErasedSubjects
-from pipelines.ingest.bronze import (
+from lakehouse import coverage
+from lakehouse.erasure import ErasedSubjects
+from lakehouse.ingest.bronze import (
     PartitionReport,
     RejectedShareExceeded,
     ingest_partition,
 )
-from pipelines.ingest.sources import ACCESS_LOG, APP_EVENTS, RawSource
-from pipelines.locks import erasure_lock
-from pipelines.partitions import daily_partitions
+from lakehouse.ingest.sources import ACCESS_LOG, APP_EVENTS, RawSource
+from lakehouse.locks import erasure_lock
 from pipelines.resources import IngestionResource, PseudonymizationResource, StorageResource
 
 ACCOUNTING_CHECK = "every_line_accounted_for"

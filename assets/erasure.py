@@ -10,7 +10,7 @@ import dagster as dg
 
 from assets.gold import ALL_GOLD_TABLES
 from assets.metadata import counts_markdown
-from pipelines.erasure import run_erasure
+from lakehouse.erasure import run_erasure
 from pipelines.resources import PseudonymizationResource, StorageResource
 
 ERASURE_KEY = dg.AssetKey(["erasure", "erased_users"])

@@ -16,19 +16,13 @@ import pyarrow.parquet as pq
 from botocore.exceptions import BotoCoreError, ClientError
 from dagster_aws.s3 import S3Resource
 
-from assets.release_build import (
-    dataset_schema,
-    identifier_findings,
-    ledger_standing,
-    vocabulary_findings,
-)
-from assets.released_datasets import COLUMN_MEANINGS, RELEASED_DATASETS
+from assets.partitions import monthly_partitions, weekly_partitions
 from assets.releases import release_period
 from deidentify.sharing_policy import PolicyViolation, guard_policy_version
-from pipelines.coverage import Coverage, period_coverage
-from pipelines.csv_safety import write_recipient_csv
-from pipelines.faults import crash_point
-from pipelines.packaging import (
+from lakehouse.coverage import Coverage, period_coverage
+from lakehouse.csv_safety import write_recipient_csv
+from lakehouse.faults import crash_point
+from lakehouse.packaging import (
     MissingSigningKeyError,
     RemotePackageExists,
     begin_delivery,
@@ -44,10 +38,16 @@ from pipelines.packaging import (
     staging_folder,
     upload_package,
 )
-from pipelines.partitions import monthly_partitions, weekly_partitions
-from pipelines.periods import period_label
-from pipelines.recipients import Recipient
-from pipelines.releases import StoredRelease, latest_release
+from lakehouse.periods import period_label
+from lakehouse.recipients import Recipient
+from lakehouse.release_build import (
+    dataset_schema,
+    identifier_findings,
+    ledger_standing,
+    vocabulary_findings,
+)
+from lakehouse.released_datasets import COLUMN_MEANINGS, RELEASED_DATASETS
+from lakehouse.releases import StoredRelease, latest_release
 from pipelines.resources import DeliveryResource, SharingPolicyResource, StorageResource
 
 

@@ -16,7 +16,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from assets.charts import bar_chart_png, markdown_image
-from assets.gold_build import (
+from assets.metadata import check_metadata, counts_markdown, preview_markdown, table_schema
+from assets.partitions import monthly_partitions, weekly_partitions
+from deidentify.sharing_policy import PolicyViolation, guard_policy_version
+from lakehouse.coverage import period_coverage
+from lakehouse.erasure import clear_stale
+from lakehouse.faults import crash_point
+from lakehouse.gold_build import (
     GoldTable,
     check_cells_meet_k,
     check_no_identifier,
@@ -26,20 +32,14 @@ from assets.gold_build import (
     month_inputs,
     protect,
     reasons_table,
+    silver_schemas,
     write_gold,
 )
-from assets.metadata import check_metadata, counts_markdown, preview_markdown, table_schema
-from assets.warehouse_file import build_verified
-from deidentify.field_policy import load_field_policy
-from deidentify.profiles import PROFILE_SCHEMA
-from deidentify.sharing_policy import PolicyViolation, guard_policy_version
-from pipelines.coverage import period_coverage
-from pipelines.erasure import clear_stale
-from pipelines.faults import crash_point
-from pipelines.locks import erasure_lock
-from pipelines.partitions import monthly_partitions, weekly_partitions
+from lakehouse.locks import erasure_lock
+from lakehouse.sales import SALES_PER_CUSTOMER
+from lakehouse.storage import make_dirs, write_bytes_atomically
+from lakehouse.warehouse_file import build_verified
 from pipelines.resources import SharingPolicyResource, StorageResource
-from pipelines.storage import make_dirs, write_bytes_atomically
 
 INT = pa.int64()
 _PAGE_SECTION = "split_part(url_template, '?', 1)"
@@ -123,40 +123,6 @@ customer_demographics_monthly = GoldTable(
         GROUP BY ALL
     """,
 )
-
-_PLAN_RANK = (
-    "CASE {0} WHEN 'free' THEN 0 WHEN 'basic' THEN 1 WHEN 'pro' THEN 2 WHEN 'enterprise' THEN 3 END"
-)
-# Common table expressions shared by the gold and the released sales tables: `per_customer`,
-# one row per customer and (plan, state, specialty) with the customer's subscription moves and
-# payments in the period.
-# One payment counts at most MAX_PAYMENT_CENTS ($10 billion) either way: a larger amount is
-# a broken record, and two of them (9e18 cents each) would overflow every 64-bit total.
-MAX_PAYMENT_CENTS = 10**12
-SALES_PER_CUSTOMER = f"""
-    sales AS (
-        SELECT e.user_key, p.state, p.specialty, e.event,
-               least(greatest(e.amount_cents, -{MAX_PAYMENT_CENTS}), {MAX_PAYMENT_CENTS})
-                   AS amount_cents,
-               CASE WHEN e.event = 'payment' THEN e.plan ELSE e.plan_to END AS plan,
-               {_PLAN_RANK.format("e.plan_from")} AS rank_from,
-               {_PLAN_RANK.format("e.plan_to")} AS rank_to
-        FROM eligible_events e LEFT JOIN profiles p USING (user_key)
-        WHERE e.event IN ('payment', 'subscription_change')
-    ), per_customer AS (
-        SELECT plan, state, specialty, user_key,
-               count(*) FILTER (WHERE event = 'subscription_change'
-                                AND rank_from = 0 AND rank_to > 0) AS new_subscriptions,
-               count(*) FILTER (WHERE event = 'subscription_change'
-                                AND rank_from > 0 AND rank_to > rank_from) AS upgrades,
-               count(*) FILTER (WHERE event = 'subscription_change'
-                                AND rank_to > 0 AND rank_to < rank_from) AS downgrades,
-               count(*) FILTER (WHERE event = 'subscription_change'
-                                AND rank_to = 0 AND rank_from > 0) AS cancellations,
-               coalesce(sum(amount_cents) FILTER (WHERE event = 'payment'), 0) AS revenue_cents
-        FROM sales GROUP BY ALL
-    )
-"""
 
 sales_monthly = GoldTable(
     name="sales_monthly",
@@ -242,16 +208,6 @@ _SILVER = [
     dg.AssetKey(["silver", "web_requests"]),
     dg.AssetKey(["silver", "user_profiles"]),
 ]
-
-
-def silver_schemas() -> dict[str, pa.Schema]:
-    """Schemas of the silver inputs, for months with no silver file."""
-    policy = load_field_policy()
-    return {
-        "events": policy.source("app_events").silver_schema("event_date"),
-        "requests": policy.source("access_log").silver_schema("event_date"),
-        "profiles": PROFILE_SCHEMA,
-    }
 
 
 def _period_of(table: str) -> str:

@@ -12,7 +12,14 @@ import pyarrow as pa
 
 from assets.charts import bar_chart_png, markdown_image
 from assets.metadata import check_metadata, preview_markdown
-from assets.release_build import (
+from assets.partitions import monthly_partitions, weekly_partitions
+from deidentify.budget import BudgetExceeded, PrivacyAccountant
+from deidentify.sharing_policy import PolicyViolation, guard_policy_version
+from lakehouse.coverage import period_coverage
+from lakehouse.locks import erasure_lock
+from lakehouse.periods import period_label
+from lakehouse.recipients import Recipient
+from lakehouse.release_build import (
     ReleaseRejected,
     build_release,
     draw_units,
@@ -20,14 +27,7 @@ from assets.release_build import (
     ledger_standing,
     vocabulary_findings,
 )
-from deidentify.budget import BudgetExceeded, PrivacyAccountant
-from deidentify.sharing_policy import PolicyViolation, guard_policy_version
-from pipelines.coverage import period_coverage
-from pipelines.locks import erasure_lock
-from pipelines.partitions import monthly_partitions, weekly_partitions
-from pipelines.periods import period_label
-from pipelines.recipients import Recipient
-from pipelines.releases import CORRECTION_TAG, budget_ledger
+from lakehouse.releases import CORRECTION_TAG, budget_ledger
 from pipelines.resources import SharingPolicyResource, StorageResource
 
 COMPLETE = "period_complete"

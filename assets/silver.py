@@ -17,27 +17,27 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from assets.metadata import aggregate_preview_markdown, counts_markdown, table_schema
+from assets.partitions import daily_partitions
 from deidentify.engine import structured_engine
 from deidentify.profiles import build_user_profiles_from_file
 from deidentify.raw_ids import raw_id_findings
 from deidentify.scan import scan_batches
 from deidentify.sharing_policy import DEFAULT_SHARING_POLICY_PATH
 from deidentify.transform import silver_vocabularies
-from pipelines import coverage
-from pipelines.accounts import resolve_bronze_accounts
-from pipelines.deidentify_partition import (
+from lakehouse import coverage
+from lakehouse.accounts import resolve_bronze_accounts
+from lakehouse.deidentify_partition import (
     dask_client,
     deidentify_in_process,
     deidentify_on_dask,
 )
-from pipelines.locks import erasure_lock
-from pipelines.partitions import daily_partitions
+from lakehouse.locks import erasure_lock
+from lakehouse.storage import AtomicParquetWriter, make_dirs, partition_file
 from pipelines.resources import (
     DeidentificationResource,
     PseudonymizationResource,
     StorageResource,
 )
-from pipelines.storage import AtomicParquetWriter, make_dirs, partition_file
 
 NO_IDENTIFIER_CHECK = "no_identifier_left"
 # Categorical columns whose value counts stand in for a row preview (no row of a person is

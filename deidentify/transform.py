@@ -153,7 +153,7 @@ class Deidentifier:
         if accounts is None and any(r.action == "account" for r in self.rules.fields.values()):
             raise ValueError(
                 f"{source}: the field policy links requests to accounts; pass the account "
-                "directory (pipelines.accounts.resolve_bronze_accounts)"
+                "directory (lakehouse.accounts.resolve_bronze_accounts)"
             )
         self.accounts: Mapping[str, str] = accounts or {}
         self.key = key

@@ -102,8 +102,8 @@ def _child_main(queue, target, args) -> None:
 
 
 def _bronze_stage(raw: str, out: str) -> dict:
-    from pipelines.ingest.bronze import IngestSettings, ingest_partition
-    from pipelines.ingest.sources import SOURCES
+    from lakehouse.ingest.bronze import IngestSettings, ingest_partition
+    from lakehouse.ingest.sources import SOURCES
     from pipelines.runner import partition_dates
 
     raw_dir, out_dir = Path(raw), Path(out)
@@ -120,13 +120,13 @@ def _bronze_stage(raw: str, out: str) -> dict:
 def _silver_stage(out: str, workers: int, engine: str = "in_process") -> dict:
     from deidentify.field_policy import load_field_policy
     from deidentify.pseudonymize import PseudonymKey
-    from pipelines.accounts import resolve_bronze_accounts
-    from pipelines.deidentify_partition import (
+    from lakehouse.accounts import resolve_bronze_accounts
+    from lakehouse.deidentify_partition import (
         dask_client,
         deidentify_in_process,
         deidentify_on_dask,
     )
-    from pipelines.storage import partition_file
+    from lakehouse.storage import partition_file
 
     out_dir = Path(out)
     policy = load_field_policy()
@@ -208,7 +208,7 @@ def _pipeline_on_sample(sample_file: str, workers: int) -> list[str]:
     from deidentify.pseudonymize import PseudonymKey
     from deidentify.scrubber import Scrubber
     from deidentify.transform import Deidentifier
-    from pipelines.ingest.app_events import SCHEMA, parse_event_line
+    from lakehouse.ingest.app_events import SCHEMA, parse_event_line
 
     rows = []
     for number, line in enumerate(Path(sample_file).read_bytes().splitlines(), 1):
@@ -227,7 +227,7 @@ def _pipeline_on_sample(sample_file: str, workers: int) -> list[str]:
 
 def _naive_sample(work: Path, size: int) -> tuple[Path, list[Planted]]:
     """A separate small generated set, all its event lines in one file, and its ground truth."""
-    from pipelines.ingest.raw_lines import open_raw
+    from lakehouse.ingest.raw_lines import open_raw
     from pipelines.sample.generator import GeneratorConfig, generate
 
     raw = work / "naive_raw"

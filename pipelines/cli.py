@@ -128,7 +128,7 @@ def _command(args: argparse.Namespace) -> int:
 
         return run_evaluation(args.benchmarks or BENCHMARKS, args.limit, args.json, args.misses)
     if args.command == "utility":
-        from pipelines.utility import run_utility
+        from lakehouse.utility import run_utility
 
         scales = [float(s) for s in args.scales.split(",")]
         return run_utility(args.out, args.month, scales, args.trials, args.json)

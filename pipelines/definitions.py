@@ -14,6 +14,7 @@ from assets.gold import GOLD_ASSETS
 from assets.releases import build_release_asset
 from assets.silver import SILVER_ASSETS
 from deidentify.sharing_policy import DEFAULT_SHARING_POLICY_PATH, load_sharing_policy
+from lakehouse.recipients import DEFAULT_RECIPIENTS_PATH, load_recipients
 from pipelines.jobs import (
     erasure_job,
     gold_job,
@@ -22,7 +23,6 @@ from pipelines.jobs import (
     weekly_gold_job,
     weekly_release_job,
 )
-from pipelines.recipients import DEFAULT_RECIPIENTS_PATH, load_recipients
 from pipelines.resources import default_resources
 from pipelines.schedules import SCHEDULES
 from pipelines.sensors import SENSORS

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from deidentify.configuration import ConfigurationError
-from pipelines.locks import RunInProgress
+from lakehouse.locks import RunInProgress
 
 # sysexits.h: EX_TEMPFAIL (try again later), EX_CONFIG (fix the configuration).
 EXIT_BUSY = 75

@@ -17,11 +17,11 @@ from deidentify.sharing_policy import (
     SharingPolicy,
     load_sharing_policy,
 )
-from pipelines.ingest.bronze import IngestSettings
-from pipelines.ingest.raw_lines import DEFAULT_MAX_LINE_BYTES
+from lakehouse.ingest.bronze import IngestSettings
+from lakehouse.ingest.raw_lines import DEFAULT_MAX_LINE_BYTES
+from lakehouse.packaging import MissingSigningKeyError, SigningKey
+from lakehouse.recipients import DEFAULT_RECIPIENTS_PATH
 from pipelines.locations import DEFAULT_OUT_DIR, DEFAULT_RAW_DIR, PROJECT_ROOT
-from pipelines.packaging import MissingSigningKeyError, SigningKey
-from pipelines.recipients import DEFAULT_RECIPIENTS_PATH
 
 __all__ = ["DEFAULT_OUT_DIR", "DEFAULT_RAW_DIR", "PROJECT_ROOT"]
 

@@ -10,9 +10,10 @@ from pathlib import Path
 
 import dagster as dg
 
-from pipelines.coverage import record_no_input
-from pipelines.erasure import stale_periods
-from pipelines.intake import (
+from assets.partitions import FIRST_DATE
+from lakehouse.coverage import record_no_input
+from lakehouse.erasure import stale_periods
+from lakehouse.intake import (
     DayPlan,
     Inventory,
     accept_rotated,
@@ -21,12 +22,11 @@ from pipelines.intake import (
     quarantine_outside,
     take_inventory,
 )
-from pipelines.locks import run_lock
-from pipelines.partitions import FIRST_DATE
-from pipelines.periods import is_week, iso_weeks, partition_key, period_end, period_label
-from pipelines.releases import CORRECTION_TAG, corrections_due
+from lakehouse.locks import run_lock
+from lakehouse.periods import is_week, iso_weeks, partition_key, period_end, period_label
+from lakehouse.releases import CORRECTION_TAG, corrections_due
+from lakehouse.storage import make_dirs
 from pipelines.signals import Interrupted, StopSignals
-from pipelines.storage import make_dirs
 
 
 class NothingToRun(ValueError):
@@ -195,8 +195,8 @@ def _run_locked(
 ) -> int:
     from assets.erasure import ERASURE_KEY
     from assets.gold import GOLD_TABLE_ASSETS, WEEKLY_GOLD_TABLE_ASSETS, warehouse
+    from assets.partitions import monthly_partitions, weekly_partitions
     from pipelines.definitions import ALL_ASSETS, RECIPIENTS
-    from pipelines.partitions import monthly_partitions, weekly_partitions
     from pipelines.resources import default_resources, pseudonym_key_from_env
 
     resources = default_resources(raw_dir, out_dir)

@@ -9,10 +9,13 @@ from pathlib import Path
 
 import dagster as dg
 
-from pipelines.erasure import REQUESTS_FOLDER, stale_periods
-from pipelines.ingest.raw_lines import DEFAULT_MAX_LINE_BYTES
-from pipelines.ingest.routing import index_source
-from pipelines.ingest.sources import SOURCES
+from assets.partitions import daily_partitions, monthly_partitions, weekly_partitions
+from lakehouse.erasure import REQUESTS_FOLDER, stale_periods
+from lakehouse.ingest.raw_lines import DEFAULT_MAX_LINE_BYTES
+from lakehouse.ingest.routing import index_source
+from lakehouse.ingest.sources import SOURCES
+from lakehouse.periods import is_week, partition_key
+from lakehouse.releases import CORRECTION_TAG, corrections_due
 from pipelines.jobs import (
     erasure_job,
     gold_job,
@@ -21,9 +24,6 @@ from pipelines.jobs import (
     weekly_gold_job,
     weekly_release_job,
 )
-from pipelines.partitions import daily_partitions, monthly_partitions, weekly_partitions
-from pipelines.periods import is_week, partition_key
-from pipelines.releases import CORRECTION_TAG, corrections_due
 from pipelines.resources import SharingPolicyResource, StorageResource
 
 

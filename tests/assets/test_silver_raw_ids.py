@@ -11,6 +11,7 @@ import yaml
 from assets.bronze import BRONZE_ASSETS
 from assets.silver import NO_IDENTIFIER_CHECK, SILVER_ASSETS, candidate_file
 from deidentify.field_policy import DEFAULT_POLICY_PATH
+from lakehouse.storage import partition_file
 from pipelines.resources import (
     DeidentificationResource,
     IngestionResource,
@@ -18,7 +19,6 @@ from pipelines.resources import (
     StorageResource,
 )
 from pipelines.runner import partition_dates
-from pipelines.storage import partition_file
 
 KEY = "silver-raw-id-key-0123456789abcdef0123456789"
 

@@ -6,8 +6,8 @@ import pytest
 import yaml
 
 from deidentify.field_policy import DEFAULT_POLICY_PATH, FieldPolicyError, load_field_policy
-from pipelines.ingest.access_log import SCHEMA as ACCESS_SCHEMA
-from pipelines.ingest.app_events import SCHEMA as EVENT_SCHEMA
+from lakehouse.ingest.access_log import SCHEMA as ACCESS_SCHEMA
+from lakehouse.ingest.app_events import SCHEMA as EVENT_SCHEMA
 
 LINEAGE = {"source_file", "source_line", "ts_offset_minutes", "extra", "properties"}
 CONTRACT_PROPERTIES = {

@@ -88,10 +88,10 @@ def test_profiles_from_a_file_equal_profiles_from_the_table(small_sample, tmp_pa
 
     from deidentify.profiles import build_user_profiles_from_file
     from deidentify.pseudonymize import PseudonymKey
-    from pipelines.deidentify_partition import deidentify_in_process
-    from pipelines.ingest.bronze import ingest_partition
-    from pipelines.ingest.sources import APP_EVENTS
-    from pipelines.storage import partition_file
+    from lakehouse.deidentify_partition import deidentify_in_process
+    from lakehouse.ingest.bronze import ingest_partition
+    from lakehouse.ingest.sources import APP_EVENTS
+    from lakehouse.storage import partition_file
 
     out = tmp_path / "out"
     ingest_partition(APP_EVENTS, small_sample, out, "2026-10-02")

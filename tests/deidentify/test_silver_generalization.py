@@ -23,7 +23,7 @@ from deidentify.scrubber import Scrubber
 from deidentify.sharing_policy import load_sharing_policy
 from deidentify.transform import Deidentifier, replace_raw_ids, silver_vocabularies
 from deidentify.vocabularies import close_to_vocabulary
-from pipelines.ingest.app_events import SCHEMA as APP_EVENTS_SCHEMA
+from lakehouse.ingest.app_events import SCHEMA as APP_EVENTS_SCHEMA
 
 POLICY = load_field_policy()
 VOCABULARIES = load_sharing_policy().release.vocabularies

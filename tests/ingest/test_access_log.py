@@ -4,7 +4,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from pipelines.ingest.access_log import parse_access_line
+from lakehouse.ingest.access_log import parse_access_line
 from tests.conftest import APACHE_SAMPLE
 
 

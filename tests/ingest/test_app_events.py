@@ -3,7 +3,7 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from pipelines.ingest.app_events import SCHEMA, STRING_FIELDS, parse_event_line
+from lakehouse.ingest.app_events import SCHEMA, STRING_FIELDS, parse_event_line
 
 GOOD = {
     "event_id": "e-1",

@@ -8,13 +8,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from pipelines.ingest.bronze import (
+from lakehouse.ingest.bronze import (
     IngestSettings,
     RejectedShareExceeded,
     ingest_partition,
 )
-from pipelines.ingest.routing import dates_found, index_source
-from pipelines.ingest.sources import ACCESS_LOG, APP_EVENTS
+from lakehouse.ingest.routing import dates_found, index_source
+from lakehouse.ingest.sources import ACCESS_LOG, APP_EVENTS
 
 SAMPLE_DATES = ["2015-05-17", "2015-05-18", "2015-05-19", "2015-05-20"]
 

@@ -10,14 +10,14 @@ from pathlib import Path
 import orjson
 import pyarrow.parquet as pq
 
-from pipelines.ingest.access_log import parse_access_line
-from pipelines.ingest.app_events import parse_event_line
-from pipelines.ingest.bronze import UNDATED_PARTITION, quarantine_refused_files
-from pipelines.ingest.raw_lines import DecompressionLimit, iter_raw_lines
-from pipelines.ingest.routing import build_file_index, index_source
-from pipelines.ingest.sources import APP_EVENTS
-from pipelines.intake import Inventory, plan_days
-from pipelines.storage import partition_file
+from lakehouse.ingest.access_log import parse_access_line
+from lakehouse.ingest.app_events import parse_event_line
+from lakehouse.ingest.bronze import UNDATED_PARTITION, quarantine_refused_files
+from lakehouse.ingest.raw_lines import DecompressionLimit, iter_raw_lines
+from lakehouse.ingest.routing import build_file_index, index_source
+from lakehouse.ingest.sources import APP_EVENTS
+from lakehouse.intake import Inventory, plan_days
+from lakehouse.storage import partition_file
 
 
 def _event(ts: str, **extra: object) -> bytes:
@@ -132,7 +132,7 @@ def test_the_index_no_longer_trusts_the_modification_time(tmp_path: Path) -> Non
 
 
 def test_a_byte_order_mark_lowercase_z_and_foreign_digits_in_times() -> None:
-    from pipelines.ingest.access_log import parse_access_line
+    from lakehouse.ingest.access_log import parse_access_line
 
     assert parse_event_line(_event("2026-10-02T10:00:00z"))[0] == "2026-10-02"
     arabic_day = "\u0660\u0661/Oct/2026:10:00:00 +0000"

@@ -17,17 +17,17 @@ import pyarrow.parquet as pq
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pipelines.ingest.access_log import parse_access_line
-from pipelines.ingest.app_events import MAX_JSON_DEPTH, parse_event_line
-from pipelines.ingest.bronze import (
+from lakehouse.ingest.access_log import parse_access_line
+from lakehouse.ingest.app_events import MAX_JSON_DEPTH, parse_event_line
+from lakehouse.ingest.bronze import (
     UNDATED_PARTITION,
     IngestSettings,
     ingest_partition,
     quarantine_refused_files,
 )
-from pipelines.ingest.routing import dates_found, index_source
-from pipelines.ingest.sources import APP_EVENTS
-from pipelines.storage import partition_file
+from lakehouse.ingest.routing import dates_found, index_source
+from lakehouse.ingest.sources import APP_EVENTS
+from lakehouse.storage import partition_file
 
 SCALE = 50 if os.environ.get("PIPELINES_FUZZ") == "1" else 1
 PARSE_DEADLINE = timedelta(seconds=2)

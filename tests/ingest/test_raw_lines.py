@@ -3,7 +3,7 @@ from __future__ import annotations
 import gzip
 from pathlib import Path
 
-from pipelines.ingest.raw_lines import iter_raw_lines
+from lakehouse.ingest.raw_lines import iter_raw_lines
 
 
 def test_plain_and_gzip_give_the_same_lines(tmp_path: Path) -> None:

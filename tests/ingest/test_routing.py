@@ -6,8 +6,8 @@ from pathlib import Path
 import orjson
 import pytest
 
-from pipelines.ingest.bronze import ingest_partition
-from pipelines.ingest.routing import (
+from lakehouse.ingest.bronze import ingest_partition
+from lakehouse.ingest.routing import (
     RawFilesChanged,
     RawFileShrank,
     build_file_index,
@@ -16,7 +16,7 @@ from pipelines.ingest.routing import (
     iter_lines_of_date,
     load_or_build_index,
 )
-from pipelines.ingest.sources import APP_EVENTS
+from lakehouse.ingest.sources import APP_EVENTS
 
 
 def _event(ts: str, n: int) -> bytes:

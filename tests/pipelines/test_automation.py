@@ -8,9 +8,9 @@ from pathlib import Path
 import dagster as dg
 import orjson
 
+from lakehouse.erasure import stale_marker
+from lakehouse.releases import CORRECTION_TAG
 from pipelines.definitions import defs
-from pipelines.erasure import stale_marker
-from pipelines.releases import CORRECTION_TAG
 from pipelines.resources import SharingPolicyResource, StorageResource
 from pipelines.sensors import (
     deletion_requests_sensor,

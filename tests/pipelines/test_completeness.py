@@ -139,7 +139,7 @@ def test_once_the_day_is_fixed_the_period_is_released_with_its_coverage(
     import yaml
 
     from deidentify.sharing_policy import DEFAULT_SHARING_POLICY_PATH
-    from pipelines.releases import latest_release
+    from lakehouse.releases import latest_release
 
     document = yaml.safe_load(DEFAULT_SHARING_POLICY_PATH.read_text())
     document["differential_privacy"]["correction_after_days"] = 0
@@ -156,7 +156,7 @@ def test_once_the_day_is_fixed_the_period_is_released_with_its_coverage(
 
 def test_only_days_outside_the_logs_span_are_recorded_as_having_no_input(tmp_path: Path) -> None:
     """A day with no line between days with lines looks like a lost file: it stays missing."""
-    from pipelines import coverage
+    from lakehouse import coverage
     from pipelines.runner import record_days_without_input
 
     found = {"2026-10-03", "2026-10-05", "2026-10-20"}
@@ -172,8 +172,8 @@ def test_an_address_several_accounts_gave_ties_a_request_to_none_of_them(tmp_pat
 
     import pyarrow as pa
 
-    from pipelines.accounts import SCHEMA, directory_file, resolve_accounts
-    from pipelines.storage import AtomicParquetWriter
+    from lakehouse.accounts import SCHEMA, directory_file, resolve_accounts
+    from lakehouse.storage import AtomicParquetWriter
 
     at = datetime(2026, 10, 1, tzinfo=UTC)
     days = {

@@ -1,7 +1,7 @@
 """Crash safety by fault injection: SIGKILL mid-write, rerun, and the outputs are as if nothing happened.
 
 `python -m pipelines run` runs in a subprocess that kills itself (PIPELINES_CRASH_AT, see
-pipelines/faults.py) while writing silver, a gold candidate, an export package and an
+lakehouse/faults.py) while writing silver, a gold candidate, an export package and an
 erasure sweep. After each crash no reader sees a partial file; after the final rerun every
 output equals that of an uninterrupted run on the same input.
 """
@@ -18,7 +18,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from pipelines.packaging import SigningKey, sha256_file, verify_package
+from lakehouse.packaging import SigningKey, sha256_file, verify_package
 from pipelines.sample.generator import GeneratorConfig, generate
 from tests.conftest import run_pipeline_cli
 
@@ -134,10 +134,10 @@ def test_killed_mid_erasure_then_rerun_erases_everyone(
 def _ingest_and_deidentify(raw: str, out: str) -> None:
     from deidentify.field_policy import load_field_policy
     from deidentify.pseudonymize import PseudonymKey
-    from pipelines.deidentify_partition import deidentify_in_process
-    from pipelines.ingest.bronze import ingest_partition
-    from pipelines.ingest.sources import APP_EVENTS
-    from pipelines.storage import partition_file
+    from lakehouse.deidentify_partition import deidentify_in_process
+    from lakehouse.ingest.bronze import ingest_partition
+    from lakehouse.ingest.sources import APP_EVENTS
+    from lakehouse.storage import partition_file
 
     key = PseudonymKey(ENV["PSEUDONYMIZATION_KEY"].encode(), "c1")
     for _ in range(3):

@@ -10,16 +10,16 @@ import pytest
 
 from deidentify.field_policy import load_field_policy
 from deidentify.pseudonymize import PseudonymKey
-from pipelines.accounts import resolve_bronze_accounts
-from pipelines.deidentify_partition import (
+from lakehouse.accounts import resolve_bronze_accounts
+from lakehouse.deidentify_partition import (
     dask_client,
     deidentify_in_process,
     deidentify_on_dask,
 )
-from pipelines.ingest.bronze import ingest_partition
-from pipelines.ingest.sources import SOURCES
+from lakehouse.ingest.bronze import ingest_partition
+from lakehouse.ingest.sources import SOURCES
+from lakehouse.storage import partition_file
 from pipelines.sample.generator import GeneratorConfig, generate
-from pipelines.storage import partition_file
 
 KEY = PseudonymKey(b"dask-test-key-0123456789abcdef0123456789", "k1")
 DAY = "2026-10-02"

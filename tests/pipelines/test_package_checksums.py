@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.packaging import CHECKSUMS_FILE, SigningKey, seal, verify_package
+from lakehouse.packaging import CHECKSUMS_FILE, SigningKey, seal, verify_package
 
 
 def _sealed(tmp_path: Path) -> Path:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from deidentify.sharing_policy import load_sharing_policy
-from pipelines.recipients import DEFAULT_RECIPIENTS_PATH, RecipientConfigError, load_recipients
+from lakehouse.recipients import DEFAULT_RECIPIENTS_PATH, RecipientConfigError, load_recipients
 
 POLICY = load_sharing_policy()
 ALLOWED = (

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from deidentify.pseudonymize import MissingKeyError
-from pipelines.packaging import MissingSigningKeyError
+from lakehouse.packaging import MissingSigningKeyError
 from pipelines.resources import PROJECT_ROOT, DeliveryResource, PseudonymizationResource
 from pipelines.sample.generator import GeneratorConfig, generate
 from tests.conftest import run_pipeline_cli

@@ -10,7 +10,7 @@ from urllib.parse import quote
 import pytest
 
 from deidentify.checksums import dea_is_valid, luhn_checksum_ok, npi_is_valid
-from pipelines.ingest.raw_lines import open_raw
+from lakehouse.ingest.raw_lines import open_raw
 from pipelines.sample.generator import GeneratorConfig, generate
 
 CONTRACT_EVENT_TYPES = {

@@ -22,19 +22,19 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from assets.gold_build import month_inputs
-from assets.release_build import (
+from deidentify.dp import PEOPLE, bound_contributions
+from deidentify.release_build import dataset_dimensions, exact_dataset, to_vocabularies
+from deidentify.sharing_policy import SharingPolicy, load_sharing_policy
+from lakehouse.gold_build import month_inputs
+from lakehouse.periods import period_label
+from lakehouse.release_build import (
     DrawUnit,
     assemble,
     contributions,
     draw_release,
     draw_units,
 )
-from assets.released_datasets import RELEASED_DATASETS
-from deidentify.dp import PEOPLE, bound_contributions
-from deidentify.release_build import dataset_dimensions, exact_dataset, to_vocabularies
-from deidentify.sharing_policy import SharingPolicy, load_sharing_policy
-from pipelines.periods import period_label
+from lakehouse.released_datasets import RELEASED_DATASETS
 
 GOAL_TRAFFIC_MEDIAN = 0.05
 GOAL_CUSTOMERS_MEDIAN = 0.10

@@ -21,7 +21,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from deidentify.accounts import normalize_account_value
-from pipelines.storage import PARTITION_FILE, AtomicParquetWriter, partition_file
+from lakehouse.storage import PARTITION_FILE, AtomicParquetWriter, partition_file
 
 ACCOUNTS_DATASET = "_accounts"
 EMAIL, USER_ID = "email", "user_id"

@@ -1,8 +1,8 @@
 """How a release is built: exact contributions from silver, OpenDP noise, checks, charge, store.
 
-Kept apart from assets/releases.py (the Dagster assets) and assets/released_datasets.py (each
+Kept apart from assets/releases.py (the Dagster assets) and lakehouse/released_datasets.py (each
 dataset's own definition); the mechanism is deidentify/dp.py, the accounting
-deidentify/budget.py, the files pipelines/releases.py.
+deidentify/budget.py, the files lakehouse/releases.py.
 """
 
 from __future__ import annotations
@@ -16,15 +16,6 @@ from pathlib import Path
 import pandas as pd
 import pyarrow as pa
 
-from assets.gold import silver_schemas
-from assets.gold_build import (
-    PeriodInputs,
-    identifier_scan,
-    month_inputs,
-    open_period,
-    run_period_sql,
-)
-from assets.released_datasets import RELEASED_DATASETS
 from deidentify.budget import Charge, DrawCost, PrivacyAccountant, months_of
 from deidentify.dp import NoiseSource, zcdp_to_epsilon
 from deidentify.release_build import (
@@ -37,10 +28,19 @@ from deidentify.release_build import (
 )
 from deidentify.sharing_policy import SharingPolicy
 from deidentify.vocabularies import outside_vocabulary
-from pipelines.locks import release_lock
-from pipelines.packaging import discard
-from pipelines.periods import is_week, iso_weeks, partition_key, period_end, period_label
-from pipelines.releases import (
+from lakehouse.gold_build import (
+    PeriodInputs,
+    identifier_scan,
+    month_inputs,
+    open_period,
+    run_period_sql,
+    silver_schemas,
+)
+from lakehouse.locks import release_lock
+from lakehouse.packaging import discard
+from lakehouse.periods import is_week, iso_weeks, partition_key, period_end, period_label
+from lakehouse.released_datasets import RELEASED_DATASETS
+from lakehouse.releases import (
     StoredDraw,
     StoredRelease,
     budget_ledger,

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from pipelines.ingest import access_log, app_events
-from pipelines.ingest.app_events import ParseResult
-from pipelines.ingest.raw_lines import display_name, is_utf8_name
+from lakehouse.ingest import access_log, app_events
+from lakehouse.ingest.app_events import ParseResult
+from lakehouse.ingest.raw_lines import display_name, is_utf8_name
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ re-ingest of old raw logs cannot bring an erased user back.
 A user is matched by the pseudonym of their user id (namespace `user`): bronze `user_id`,
 silver `user_key` (app events, and web requests linked to the account), and any token of a
 quarantined raw line. An access log names the logged-in account in `remote_user`, usually by
-its e-mail address: the account directory (pipelines/accounts.py) gives the user's
+its e-mail address: the account directory (lakehouse/accounts.py) gives the user's
 addresses, which are recorded as namespace `email` entries, so a re-ingested log line with
 the address is recognised after the directory entry itself was erased. The visitors (host +
 user agent) of the user's logged-in requests are erased with them, as namespace `visitor`
@@ -35,13 +35,13 @@ import pyarrow.parquet as pq
 from deidentify.accounts import normalize_account_value
 from deidentify.pseudonymize import PseudonymKey, pseudonym
 from deidentify.transform import DERIVED_FIELDS, derived_values
-from pipelines.accounts import EMAIL as EMAIL_KIND
-from pipelines.accounts import directory_files
-from pipelines.faults import crash_point
-from pipelines.ingest.raw_lines import display_name, open_regular
-from pipelines.locks import erasure_lock
-from pipelines.periods import period_label
-from pipelines.storage import (
+from lakehouse.accounts import EMAIL as EMAIL_KIND
+from lakehouse.accounts import directory_files
+from lakehouse.faults import crash_point
+from lakehouse.ingest.raw_lines import display_name, open_regular
+from lakehouse.locks import erasure_lock
+from lakehouse.periods import period_label
+from lakehouse.storage import (
     PARTITION_FILE,
     AtomicParquetWriter,
     make_dirs,

@@ -9,19 +9,19 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from pipelines.accounts import write_day_directory
-from pipelines.erasure import ErasedSubjects, erase_from_batch, erase_from_quarantine
-from pipelines.ingest import reasons
-from pipelines.ingest.raw_lines import DEFAULT_MAX_LINE_BYTES, display_name, iter_raw_lines
-from pipelines.ingest.routing import (
+from lakehouse.accounts import write_day_directory
+from lakehouse.erasure import ErasedSubjects, erase_from_batch, erase_from_quarantine
+from lakehouse.ingest import reasons
+from lakehouse.ingest.raw_lines import DEFAULT_MAX_LINE_BYTES, display_name, iter_raw_lines
+from lakehouse.ingest.routing import (
     FileIndex,
     RawFilesChanged,
     RawFileShrank,
     index_source,
     iter_lines_of_date,
 )
-from pipelines.ingest.sources import RawSource
-from pipelines.storage import AtomicParquetWriter, make_dirs, partition_file
+from lakehouse.ingest.sources import RawSource
+from lakehouse.storage import AtomicParquetWriter, make_dirs, partition_file
 
 QUARANTINE_SCHEMA = pa.schema(
     [
@@ -150,7 +150,7 @@ def ingest_partition(
 ) -> PartitionReport:
     """Parse every raw line assigned to `date_key` into bronze; quarantine the rest with reasons.
 
-    For app events it also replaces the day's account directory (pipelines/accounts.py), which
+    For app events it also replaces the day's account directory (lakehouse/accounts.py), which
     ties the access log's logged-in requests to their accounts.
 
     Replaces `<out>/bronze/<source>/date=<date>/` and `<out>/quarantine/<source>/date=<date>/`

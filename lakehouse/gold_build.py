@@ -21,10 +21,12 @@ from deidentify.disclosure import (
     lone_suppressed_lines,
 )
 from deidentify.engine import ScrubEngine, structured_engine, text_engine
+from deidentify.field_policy import load_field_policy
+from deidentify.profiles import PROFILE_SCHEMA
 from deidentify.raw_ids import raw_id_findings
 from deidentify.scan import scan_table
-from pipelines.periods import period_label
-from pipelines.storage import AtomicParquetWriter
+from lakehouse.periods import period_label
+from lakehouse.storage import AtomicParquetWriter
 
 # What the gold identifier scan treats as a finding. LOCATION and DATE_TIME are left out on
 # purpose: a gold table has a `state`, a `country` and a `day` column by design.
@@ -406,3 +408,13 @@ def check_reconciles(table: GoldTable, written: pa.Table, truth: pd.DataFrame) -
 def reasons_table(report: SuppressionReport) -> dict[str, int]:
     """Cells per suppression reason plus published, for metadata."""
     return dict(Counter({"published": report.published, **report.by_reason}))
+
+
+def silver_schemas() -> dict[str, pa.Schema]:
+    """Schemas of the silver inputs, for months with no silver file."""
+    policy = load_field_policy()
+    return {
+        "events": policy.source("app_events").silver_schema("event_date"),
+        "requests": policy.source("access_log").silver_schema("event_date"),
+        "profiles": PROFILE_SCHEMA,
+    }

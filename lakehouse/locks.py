@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from pipelines.storage import make_dirs
+from lakehouse.storage import make_dirs
 
 
 @contextmanager

@@ -30,10 +30,10 @@ from pathlib import Path
 
 import orjson
 
-from pipelines.ingest import reasons
-from pipelines.ingest.raw_lines import RawLine, iter_raw_lines
-from pipelines.ingest.sources import RawSource
-from pipelines.storage import write_bytes_atomically
+from lakehouse.ingest import reasons
+from lakehouse.ingest.raw_lines import RawLine, iter_raw_lines
+from lakehouse.ingest.sources import RawSource
+from lakehouse.storage import write_bytes_atomically
 
 INDEX_VERSION = 3
 

@@ -12,9 +12,9 @@ import re
 
 import pyarrow as pa
 
-from pipelines.ingest import reasons
-from pipelines.ingest.app_events import ParseResult
-from pipelines.ingest.timestamps import TimestampError, parse_clf_time
+from lakehouse.ingest import reasons
+from lakehouse.ingest.app_events import ParseResult
+from lakehouse.ingest.timestamps import TimestampError, parse_clf_time
 
 SCHEMA = pa.schema(
     [

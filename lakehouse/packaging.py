@@ -14,8 +14,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from deidentify.configuration import ConfigurationError
-from pipelines.faults import crash_point
-from pipelines.storage import remove_orphans
+from lakehouse.faults import crash_point
+from lakehouse.storage import remove_orphans
 
 MIN_SIGNING_KEY_LENGTH = 32
 DEMO_SIGNING_KEY = "demo-mode-signing-key-PUBLIC-do-not-use-0000000"

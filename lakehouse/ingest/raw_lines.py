@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from deidentify.configuration import ConfigurationError
-from pipelines.ingest import reasons
+from lakehouse.ingest import reasons
 
 DEFAULT_MAX_LINE_BYTES = 1 << 20
 _CHUNK = 1 << 16

@@ -20,7 +20,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from pipelines.packaging import staging_folder
+from lakehouse.packaging import staging_folder
 
 RELEASE_RECORD = "release.json"
 DRAW_RECORD = "draw.json"

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import duckdb
 
-from pipelines.storage import process_alive, temp_name
+from lakehouse.storage import process_alive, temp_name
 
 WAREHOUSE_FILE = "warehouse.duckdb"
 _LEFTOVER = re.compile(r"^\.warehouse\.duckdb\.(\d+)-[0-9a-f]{32}\.tmp(?:\.wal)?$")

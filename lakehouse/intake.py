@@ -16,13 +16,13 @@ from datetime import date, timedelta
 from pathlib import Path
 
 from deidentify.pseudonymize import PseudonymKey
-from pipelines.erasure import ErasedSubjects
-from pipelines.ingest import reasons
-from pipelines.ingest.bronze import IngestSettings, ingest_partition, quarantine_refused_files
-from pipelines.ingest.raw_lines import DEFAULT_MAX_LINE_BYTES
-from pipelines.ingest.routing import FileIndex, dates_found, forget_index, index_source
-from pipelines.ingest.sources import SOURCES
-from pipelines.locks import erasure_lock
+from lakehouse.erasure import ErasedSubjects
+from lakehouse.ingest import reasons
+from lakehouse.ingest.bronze import IngestSettings, ingest_partition, quarantine_refused_files
+from lakehouse.ingest.raw_lines import DEFAULT_MAX_LINE_BYTES
+from lakehouse.ingest.routing import FileIndex, dates_found, forget_index, index_source
+from lakehouse.ingest.sources import SOURCES
+from lakehouse.locks import erasure_lock
 
 
 @dataclass

@@ -28,8 +28,8 @@ from deidentify.field_policy import FieldPolicy
 from deidentify.pseudonymize import PseudonymKey
 from deidentify.scrubber import Scrubber
 from deidentify.transform import Deidentifier
-from pipelines.faults import crash_point
-from pipelines.storage import AtomicParquetWriter
+from lakehouse.faults import crash_point
+from lakehouse.storage import AtomicParquetWriter
 
 ENGINES = ("in_process", "dask")
 

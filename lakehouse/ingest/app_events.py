@@ -13,8 +13,8 @@ import re
 import orjson
 import pyarrow as pa
 
-from pipelines.ingest import reasons
-from pipelines.ingest.timestamps import TimestampError, parse_iso8601
+from lakehouse.ingest import reasons
+from lakehouse.ingest.timestamps import TimestampError, parse_iso8601
 
 STRING_FIELDS = ("user_id", "org_id", "session_id", "ip", "user_agent", "url", "referrer")
 # orjson writes at most 255 levels back out; a limit well below keeps every kept line writable.

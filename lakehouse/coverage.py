@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-from pipelines.storage import write_bytes_atomically
+from lakehouse.storage import write_bytes_atomically
 
 # Daily silver datasets and the bronze source each is built from.
 DAILY_DATASETS = {

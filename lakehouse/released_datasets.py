@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from assets.gold import SALES_PER_CUSTOMER
 from deidentify.dp import FLAG, PEOPLE, SUM
+from lakehouse.sales import SALES_PER_CUSTOMER
 
 # What each period and dimension column of a released table holds, for the data dictionary.
 COLUMN_MEANINGS = {
