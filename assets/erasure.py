@@ -2,8 +2,10 @@
 
 The asset is the erasure ledger (`<out>/erasure/ledger.parquet`, pseudonyms only). Each run
 records new requests and account_deleted users, sweeps their rows out of every stored day,
-and marks the gold months and weeks built from those days stale, so gold_job rebuilds them (the
-stale_gold_sensor asks for it) and no export is cut from a stale month.
+and marks the gold months and weeks built from those days stale, so that no export is cut from a
+stale period. Each silver day it rewrote is logged as a new materialization of that day, so
+Dagster's declarative automation (the gold assets' automation condition) rebuilds every gold
+period built from it.
 """
 
 import dagster as dg
@@ -51,6 +53,15 @@ def erased_users(
         key,
         [(table.name, table.period) for table in ALL_GOLD_TABLES],
     )
+    for dataset, day in sorted(outcome.sweep.silver_rewritten):
+        context.log_event(
+            dg.AssetMaterialization(
+                asset_key=dg.AssetKey(["silver", dataset]),
+                partition=day,
+                description="Rewritten by the erasure sweep: the erased users' rows removed.",
+                metadata={"rewritten_by": ERASURE_KEY.to_user_string()},
+            )
+        )
     removed = dict(outcome.sweep.rows_removed)
     context.log.info(
         f"erasure: {outcome.new_entries} new entries, {sum(removed.values())} rows removed from "

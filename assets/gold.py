@@ -203,6 +203,27 @@ CHECK_DESCRIPTIONS = {
     "schema_matches_documented": "The file's columns are exactly those docs/datasets.md documents.",
     "reconciles_with_silver": "Published cells equal the cells recomputed from silver.",
 }
+# Declarative automation: a gold period built before is rebuilt once a silver day in it changed
+# since (an erasure sweep logs a new materialization of every silver day it rewrote, and so does
+# a re-ingested day). Periods never built are left to the schedules, which build each closed one.
+REBUILD_WHEN_SILVER_CHANGED = (
+    dg.AutomationCondition.any_deps_updated().since(
+        dg.AutomationCondition.newly_requested() | dg.AutomationCondition.newly_updated()
+    )
+    & ~dg.AutomationCondition.missing()
+    & ~dg.AutomationCondition.in_progress()
+    & ~dg.AutomationCondition.any_deps_in_progress()
+).with_label("rebuild when a silver day in the period changed")
+
+# The warehouse is reloaded once any gold period changed since it was last built.
+RELOAD_WHEN_GOLD_CHANGED = (
+    dg.AutomationCondition.any_deps_updated().since(
+        dg.AutomationCondition.newly_requested() | dg.AutomationCondition.newly_updated()
+    )
+    & ~dg.AutomationCondition.in_progress()
+    & ~dg.AutomationCondition.any_deps_in_progress()
+).with_label("reload when a gold period changed")
+
 _SILVER = [
     dg.AssetKey(["silver", "deidentified_events"]),
     dg.AssetKey(["silver", "web_requests"]),
@@ -243,6 +264,7 @@ def build_gold_asset(table: GoldTable) -> dg.AssetsDefinition:
             for silver in _SILVER
         ],
         partitions_def=partitions,
+        automation_condition=REBUILD_WHEN_SILVER_CHANGED,
         group_name="gold",
         kinds={"duckdb", "parquet"},
         owners=["team:data-engineering"],
@@ -379,6 +401,7 @@ ALL_GOLD_TABLES = (*GOLD_TABLES, *WEEKLY_GOLD_TABLES)
         "then swapped into place."
     ),
     deps=[asset.key for asset in (*GOLD_TABLE_ASSETS, *WEEKLY_GOLD_TABLE_ASSETS)],
+    automation_condition=RELOAD_WHEN_GOLD_CHANGED,
     group_name="gold",
     kinds={"duckdb"},
     owners=["team:data-engineering"],

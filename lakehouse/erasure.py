@@ -328,6 +328,8 @@ class SweepReport:
     rows_removed: Counter[str] = field(default_factory=Counter)
     dates: set[str] = field(default_factory=set)
     files_rewritten: int = 0
+    silver_rewritten: set[tuple[str, str]] = field(default_factory=set)
+    """(silver dataset, day) of every published silver partition the sweep rewrote."""
 
 
 def _rewrite(
@@ -407,9 +409,13 @@ def sweep(out_dir: Path, subjects: ErasedSubjects) -> tuple[SweepReport, set[str
     }
     for dataset, columns in silver_columns.items():
         candidates = _partitions(out_dir, "silver", f"_candidates/{dataset}")
-        for date_key, path in [*_partitions(out_dir, "silver", dataset), *candidates]:
+        published = _partitions(out_dir, "silver", dataset)
+        for date_key, path in [*published, *candidates]:
             mask = lambda b, d=dataset: subjects.silver_mask(d, b)  # noqa: E731
-            account(f"silver/{dataset}", date_key, _rewrite(path, columns, mask, private=False))
+            removed = _rewrite(path, columns, mask, private=False)
+            account(f"silver/{dataset}", date_key, removed)
+            if removed and (date_key, path) in published:
+                report.silver_rewritten.add((dataset, date_key))
     return report, found_visitors
 
 

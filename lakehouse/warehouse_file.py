@@ -16,7 +16,7 @@ from pathlib import Path
 
 import duckdb
 
-from lakehouse.storage import process_alive, temp_name
+from lakehouse.storage import make_dirs, process_alive, temp_name
 
 WAREHOUSE_FILE = "warehouse.duckdb"
 _LEFTOVER = re.compile(r"^\.warehouse\.duckdb\.(\d+)-[0-9a-f]{32}\.tmp(?:\.wal)?$")
@@ -40,6 +40,7 @@ def remove_leftovers(out: Path) -> int:
 def build_verified(out: Path, fill: Callable[[duckdb.DuckDBPyConnection], dict[str, int]]) -> Path:
     """Build `<out>/warehouse.duckdb` with `fill` (which returns rows per table), verify and
     swap it in; returns its path. Raises, keeping the previous file, when anything fails."""
+    make_dirs(out, private=False)
     remove_leftovers(out)
     target = out / WAREHOUSE_FILE
     temp = temp_name(target)

@@ -23,6 +23,13 @@ VENV_DIR = PROJECT_ROOT / ".venv"
 INSTALL_STAMP = VENV_DIR / ".installed-pyproject.sha256"
 SAMPLE_RAW = PROJECT_ROOT / "data" / "raw"
 SAMPLE_OUT = PROJECT_ROOT / "data" / "warehouse"
+SAMPLE_DAGSTER_HOME = PROJECT_ROOT / "data" / "dagster_home"
+SAMPLE_START = "2026-10-01"
+# The Monday of the sample's first ISO week: the week around its first day must exist as a
+# partition, since a month's traffic release is cut from the weeks that touch it.
+SAMPLE_FIRST_PARTITION = "2026-09-28"
+DOTENV = PROJECT_ROOT / ".env"
+DOTENV_MARK = "# Written by `python3 -m pipelines.bootstrap demo`"
 
 
 def venv_python() -> Path:
@@ -46,23 +53,62 @@ def ensure_environment() -> Path:
     return venv_python()
 
 
+def demo_settings(environment: dict[str, str]) -> dict[str, str]:
+    """The settings the demo runs with, and that `dg dev` needs to show the demo's history."""
+    settings = {
+        "PIPELINES_RAW_DIR": str(SAMPLE_RAW),
+        "PIPELINES_OUT_DIR": str(SAMPLE_OUT),
+        "PIPELINES_FIRST_DATE": environment.get("PIPELINES_FIRST_DATE", SAMPLE_FIRST_PARTITION),
+    }
+    if not environment.get("PSEUDONYMIZATION_KEY"):
+        settings["PIPELINES_DEMO_MODE"] = "1"
+    return settings
+
+
+def write_dotenv(settings: dict[str, str]) -> bool:
+    """Write `.env` for `dg dev` (Dagster loads it from the folder it starts in).
+
+    A `.env` the demo did not write is left alone: it may hold somebody's own settings.
+    """
+    if DOTENV.exists() and not DOTENV.read_text(encoding="utf-8").startswith(DOTENV_MARK):
+        print(f"[bootstrap] {DOTENV} is not the demo's: left as it is")
+        return False
+    lines = [DOTENV_MARK, *(f"{name}={value}" for name, value in settings.items())]
+    DOTENV.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return True
+
+
 def run_demo(python: Path) -> int:
-    """Generate the sample logs if missing, then materialize every asset on them."""
+    """Generate the sample logs if missing, then materialize every asset on them.
+
+    The runs are recorded in `data/dagster_home`, so `dg dev` afterwards shows their
+    materializations, checks and metadata.
+    """
     if not (SAMPLE_RAW / "events").exists():
+        generate = [str(python), "-m", "pipelines", "generate"]
         subprocess.run(
-            [str(python), "-m", "pipelines", "generate", "--out", str(SAMPLE_RAW)],
+            [*generate, "--out", str(SAMPLE_RAW), "--start", SAMPLE_START],
             check=True,
             cwd=PROJECT_ROOT,
         )
     environment = dict(os.environ)
-    if not environment.get("PSEUDONYMIZATION_KEY"):
+    settings = demo_settings(environment)
+    if settings.get("PIPELINES_DEMO_MODE"):
         print("[bootstrap] no PSEUDONYMIZATION_KEY set: demo mode, with the public demo key")
-        environment["PIPELINES_DEMO_MODE"] = "1"
-    return subprocess.call(
+    environment.update(settings)
+    SAMPLE_DAGSTER_HOME.mkdir(parents=True, exist_ok=True)
+    environment.setdefault("DAGSTER_HOME", str(SAMPLE_DAGSTER_HOME))
+    write_dotenv(settings)
+    code = subprocess.call(
         [str(python), "-m", "pipelines", "run", "--raw", str(SAMPLE_RAW), "--out", str(SAMPLE_OUT)],
         cwd=PROJECT_ROOT,
         env=environment,
     )
+    print(
+        "[bootstrap] the runs are recorded in data/dagster_home; to browse them:\n"
+        f"  DAGSTER_HOME={environment['DAGSTER_HOME']} .venv/bin/dg dev"
+    )
+    return code
 
 
 def run_tests(python: Path, pytest_args: list[str]) -> int:

@@ -1,4 +1,7 @@
-"""Sensors: raw files land, deletion requests arrive, gold goes stale, corrections fall due."""
+"""Sensors: raw files land, deletion requests arrive, corrections fall due.
+
+Stale gold after an erasure is rebuilt by declarative automation (assets/gold.py).
+"""
 
 from __future__ import annotations
 
@@ -10,7 +13,7 @@ from pathlib import Path
 import dagster as dg
 
 from assets.partitions import daily_partitions, monthly_partitions, weekly_partitions
-from lakehouse.erasure import REQUESTS_FOLDER, stale_periods
+from lakehouse.erasure import REQUESTS_FOLDER
 from lakehouse.ingest.raw_lines import DEFAULT_MAX_LINE_BYTES
 from lakehouse.ingest.routing import index_source
 from lakehouse.ingest.sources import SOURCES
@@ -18,10 +21,8 @@ from lakehouse.periods import is_week, partition_key
 from lakehouse.releases import CORRECTION_TAG, corrections_due
 from pipelines.jobs import (
     erasure_job,
-    gold_job,
     ingest_job,
     release_job,
-    weekly_gold_job,
     weekly_release_job,
 )
 from pipelines.resources import SharingPolicyResource, StorageResource
@@ -95,32 +96,6 @@ def deletion_requests_sensor(
     return dg.SensorResult(run_requests=[dg.RunRequest(run_key=digest)], cursor=cursor)
 
 
-@dg.sensor(
-    jobs=[gold_job, weekly_gold_job],
-    minimum_interval_seconds=600,
-    description=(
-        "Every 10 minutes: requests gold_job (or weekly_gold_job) for every month (or week) an "
-        "erasure marked stale, so its aggregates are rebuilt without the erased users."
-    ),
-    default_status=dg.DefaultSensorStatus.STOPPED,
-)
-def stale_gold_sensor(
-    context: dg.SensorEvaluationContext, storage: StorageResource
-) -> dg.SensorResult | dg.SkipReason:
-    """A gold run per stale period, keyed by the markers' times so each erasure asks once."""
-    periods = stale_periods(storage.out_path)
-    if not periods:
-        return dg.SkipReason("no gold month or week is stale")
-    requests = []
-    for label in periods:
-        markers = sorted((storage.out_path / "gold" / "_stale").glob(f"*/period={label}.json"))
-        stamp = max(p.stat().st_mtime_ns for p in markers)
-        request = _period_run(label, gold_job.name, weekly_gold_job.name, f"{label}:{stamp}")
-        if request is not None:
-            requests.append(request)
-    return dg.SensorResult(run_requests=requests)
-
-
 def _period_run(
     label: str,
     monthly_job: str,
@@ -167,6 +142,5 @@ def release_corrections_sensor(
 SENSORS = [
     raw_files_sensor,
     deletion_requests_sensor,
-    stale_gold_sensor,
     release_corrections_sensor,
 ]

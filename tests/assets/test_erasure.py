@@ -234,9 +234,19 @@ def test_a_deletion_request_by_email_erases_the_account(tmp_path: Path) -> None:
     assert user_key not in set(_column(out, "silver", "deidentified_events", "user_key"))
 
 
+def _ledger_materialization(result) -> dg.AssetMaterialization:
+    """The erasure asset's own materialization (it also logs the silver days it rewrote)."""
+    (ledger,) = [
+        m
+        for m in result.asset_materializations_for_node("erasure__erased_users")
+        if m.asset_key == ERASURE_KEY
+    ]
+    return ledger
+
+
 def test_other_users_rows_are_untouched(erased: dict) -> None:
     remaining = len(_column(erased["out"], "bronze", "app_events", "user_id"))
-    materialization = erased["result"].asset_materializations_for_node("erasure__erased_users")[0]
+    materialization = _ledger_materialization(erased["result"])
     removed_table = materialization.metadata["rows_removed"].value
     assert "bronze/app_events" in removed_table
     # The requested users' and the deleted accounts' rows went; every other row stayed.
@@ -331,7 +341,7 @@ def test_reingesting_a_day_does_not_bring_an_erased_user_back(erased: dict) -> N
 def test_a_second_erasure_run_changes_nothing(erased: dict) -> None:
     before = {p: p.stat().st_mtime_ns for p in (erased["out"] / "silver").rglob("*.parquet")}
     result = _materialize(erased["raw"], erased["out"], [ERASURE_KEY])
-    materialization = result.asset_materializations_for_node("erasure__erased_users")[0]
+    materialization = _ledger_materialization(result)
     assert materialization.metadata["new_entries"].value == 0
     assert materialization.metadata["files_rewritten"].value == 0
     after = {p: p.stat().st_mtime_ns for p in (erased["out"] / "silver").rglob("*.parquet")}
@@ -389,3 +399,18 @@ def test_a_logged_in_web_visitor_is_erased_with_their_requests(tmp_path: Path) -
     left = pq.read_table(partition_file(tmp_path, "silver", "web_requests", day))
     assert left.column("visitor_key").to_pylist() == [visitors[2]]
     assert Ledger.load(tmp_path).rows == []
+
+
+def test_the_sweep_logs_every_silver_day_it_rewrote(erased: dict) -> None:
+    """These materializations are what the gold assets' automation condition reacts to."""
+    logged = {
+        (event.asset_key.to_user_string(), event.partition)
+        for event in erased["result"].get_asset_materialization_events()
+        if event.asset_key.path[0] == "silver"
+    }
+    days = {day for _, day in logged}
+    assert days and days <= set(erased["dates"])
+    assert {key for key, _ in logged} >= {"silver/deidentified_events", "silver/user_profiles"}
+    for key, day in logged:
+        table = pq.read_table(erased["out"] / key / f"date={day}" / "part-0.parquet")
+        assert not set(table.column("user_key").to_pylist()) & erased["keys"]

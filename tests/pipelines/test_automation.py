@@ -8,7 +8,6 @@ from pathlib import Path
 import dagster as dg
 import orjson
 
-from lakehouse.erasure import stale_marker
 from lakehouse.releases import CORRECTION_TAG
 from pipelines.definitions import defs
 from pipelines.resources import SharingPolicyResource, StorageResource
@@ -16,7 +15,6 @@ from pipelines.sensors import (
     deletion_requests_sensor,
     raw_files_sensor,
     release_corrections_sensor,
-    stale_gold_sensor,
 )
 
 
@@ -120,19 +118,52 @@ def test_a_new_deletion_request_file_starts_one_erasure_run(tmp_path: Path) -> N
     assert second.run_requests[0].run_key != first.run_requests[0].run_key
 
 
-def test_stale_gold_months_are_rebuilt(tmp_path: Path) -> None:
-    storage = StorageResource(raw_dir=str(tmp_path / "raw"), out_dir=str(tmp_path / "out"))
-    assert isinstance(_sensor(stale_gold_sensor, storage, None), dg.SkipReason)
-    for table in ("traffic_daily", "sales_monthly"):
-        marker = stale_marker(tmp_path / "out", table, "2026-09")
-        marker.parent.mkdir(parents=True, exist_ok=True)
-        marker.write_text("{}")
-    weekly = stale_marker(tmp_path / "out", "traffic_daily_weekly", "2026-W40")
-    weekly.parent.mkdir(parents=True, exist_ok=True)
-    weekly.write_text("{}")
-    result = _sensor(stale_gold_sensor, storage, None)
-    requested = {(r.job_name, r.partition_key) for r in result.run_requests}
-    assert requested == {("gold_job", "2026-09-01"), ("weekly_gold_job", "2026-09-28")}
+def _report(instance: dg.DagsterInstance, key: str, partition: str | None = None) -> None:
+    instance.report_runless_asset_event(
+        dg.AssetMaterialization(asset_key=dg.AssetKey.from_user_string(key), partition=partition)
+    )
+
+
+def test_gold_built_before_is_rebuilt_when_a_silver_day_changes() -> None:
+    """What the erasure sweep logs (a silver day rewritten) makes automation rebuild that
+    day's month and week, and then the warehouse; periods never built, and periods whose
+    days did not change, are left alone."""
+    monthly, weekly = "gold/feature_usage_monthly", "gold/feature_usage_weekly"
+    when = datetime(2026, 11, 20, tzinfo=UTC)
+    with dg.instance_for_test() as instance:
+        for month in ("2026-09-01", "2026-10-01"):
+            _report(instance, monthly, month)
+        _report(instance, weekly, "2026-10-05")
+        _report(instance, "gold/warehouse")
+        quiet = dg.evaluate_automation_conditions(
+            defs=defs, instance=instance, evaluation_time=when
+        )
+        assert quiet.total_requested == 0
+
+        _report(instance, "silver/web_requests", "2026-10-07")
+        stale = dg.evaluate_automation_conditions(
+            defs=defs, instance=instance, evaluation_time=when, cursor=quiet.cursor
+        )
+        assert stale.get_requested_partitions(dg.AssetKey.from_user_string(monthly)) == {
+            "2026-10-01"
+        }
+        assert stale.get_requested_partitions(dg.AssetKey.from_user_string(weekly)) == {
+            "2026-10-05"
+        }
+        never_built = dg.AssetKey.from_user_string("gold/sales_monthly")
+        assert stale.get_num_requested(never_built) == 0
+        assert stale.get_num_requested(dg.AssetKey.from_user_string("gold/warehouse")) == 0
+
+        again = dg.evaluate_automation_conditions(
+            defs=defs, instance=instance, evaluation_time=when, cursor=stale.cursor
+        )
+        assert again.total_requested == 0, "a requested rebuild is asked for once"
+
+        _report(instance, monthly, "2026-10-01")
+        reload = dg.evaluate_automation_conditions(
+            defs=defs, instance=instance, evaluation_time=when, cursor=again.cursor
+        )
+        assert reload.get_num_requested(dg.AssetKey.from_user_string("gold/warehouse")) == 1
 
 
 def test_corrections_are_asked_for_by_the_calendar_only(tmp_path: Path) -> None:
