@@ -44,8 +44,8 @@ from pipelines.resources import SharingPolicyResource, StorageResource
 INT = pa.int64()
 _PAGE_SECTION = "split_part(url_template, '?', 1)"
 
-traffic_daily = GoldTable(
-    name="traffic_daily",
+daily_traffic_monthly = GoldTable(
+    name="daily_traffic_monthly",
     description=(
         "Page views, sessions and distinct users by day x source (app events or web access "
         "log) x page section (URL template) x device type x browser family x country. Bots "
@@ -64,7 +64,7 @@ traffic_daily = GoldTable(
     categories=("automatically_collected",),
     chart=("day", "page_views"),
     sql=f"""
-        SELECT $period AS month, CAST(event_date AS VARCHAR) AS day, 'app' AS source,
+        SELECT $period_start AS month, event_date AS day, 'app' AS source,
                {_PAGE_SECTION} AS page_section, device_type, browser_family, country,
                count(*) AS page_views, count(DISTINCT session_key) AS sessions,
                count(DISTINCT user_key) AS users
@@ -72,7 +72,7 @@ traffic_daily = GoldTable(
         WHERE event = 'page_view' AND NOT coalesce(is_bot, false)
         GROUP BY ALL
         UNION ALL
-        SELECT $period AS month, CAST(event_date AS VARCHAR) AS day, 'web' AS source,
+        SELECT $period_start AS month, event_date AS day, 'web' AS source,
                {_PAGE_SECTION} AS page_section, device_type, browser_family, country,
                count(*) AS page_views, count(DISTINCT visitor_key) AS sessions,
                count(DISTINCT person_key) AS users
@@ -93,7 +93,7 @@ feature_usage_monthly = GoldTable(
     categories=("automatically_collected", "registration_and_profile", "payment_information"),
     chart=("event", "events"),
     sql="""
-        SELECT $period AS month, p.specialty, p.plan, e.event,
+        SELECT $period_start AS month, p.specialty, p.plan, e.event,
                count(*) AS events, count(DISTINCT e.user_key) AS users
         FROM eligible_events e LEFT JOIN profiles p USING (user_key)
         WHERE e.event IN ('login', 'search', 'file_upload', 'file_share',
@@ -114,7 +114,8 @@ customer_demographics_monthly = GoldTable(
     users_column="active_customers",
     chart=("specialty", "active_customers"),
     sql="""
-        SELECT $period AS month, p.specialty, p.title, p.practice_size_band, p.state, p.age_band,
+        SELECT $period_start AS month, p.specialty, p.title, p.practice_size_band, p.state,
+               p.age_band,
                count(DISTINCT e.user_key) AS active_customers,
                count(DISTINCT e.user_key)
                    FILTER (WHERE p.signup_date >= $period_start AND p.signup_date < $period_end)
@@ -146,7 +147,7 @@ sales_monthly = GoldTable(
     chart=("plan", "revenue_cents"),
     sql=f"""
         WITH {SALES_PER_CUSTOMER}
-        SELECT $period AS month, plan, state, specialty,
+        SELECT $period_start AS month, plan, state, specialty,
                count(*) AS customers,
                sum(new_subscriptions)::BIGINT AS new_subscriptions,
                sum(upgrades)::BIGINT AS upgrades,
@@ -173,7 +174,7 @@ search_terms_monthly = GoldTable(
     free_text_columns=("search_term",),
     chart=("search_term", "users"),
     sql="""
-        SELECT $period AS month, lower(trim(search_query)) AS search_term,
+        SELECT $period_start AS month, lower(trim(search_query)) AS search_term,
                count(*) AS searches, count(DISTINCT user_key) AS users
         FROM eligible_events
         WHERE event = 'search' AND search_query IS NOT NULL AND trim(search_query) <> ''
@@ -182,7 +183,7 @@ search_terms_monthly = GoldTable(
 )
 
 GOLD_TABLES = (
-    traffic_daily,
+    daily_traffic_monthly,
     feature_usage_monthly,
     customer_demographics_monthly,
     sales_monthly,
@@ -443,7 +444,9 @@ def warehouse(storage: StorageResource) -> dg.MaterializeResult:
             "warehouse_file": dg.MetadataValue.path(str(target)),
             "rows_by_table": dg.MetadataValue.md(counts_markdown("table", counts, "rows")),
             "try": dg.MetadataValue.md(
-                f"```\nduckdb {target}\nSELECT * FROM published_traffic_daily LIMIT 10;\n```"
+                "```python\nimport duckdb\n"
+                f"con = duckdb.connect('{target}', read_only=True)\n"
+                "con.sql('SELECT * FROM published_daily_traffic_monthly LIMIT 10').show()\n```"
             ),
         }
     )

@@ -35,6 +35,8 @@ GOLD_SCAN_ENTITIES = (
     "MEDICAL_RECORD_NUMBER", "US_STREET_ADDRESS", "US_ZIP_CODE", "IP_ADDRESS",
 )  # fmt: skip
 SUPPRESSED_LABEL = "(suppressed)"
+# Calendar columns are DATE: `month` is the month's first day, `week` the Monday of the ISO week.
+CALENDAR_COLUMNS = frozenset({"month", "week", "day"})
 
 
 @dataclass(frozen=True)
@@ -64,8 +66,8 @@ class GoldTable:
     def weekly(self) -> "GoldTable":
         """The same aggregate over ISO weeks (Monday to Sunday, UTC), for weekly recipients.
 
-        Its period column is `week` (e.g. `2026-W42`) instead of `month`; cells, checks and
-        disclosure control are the same.
+        Its period column is `week` (the Monday that starts it) instead of `month`; cells,
+        checks and disclosure control are the same.
         """
 
         def by_week(column: str) -> str:
@@ -88,8 +90,12 @@ class GoldTable:
     @property
     def schema(self) -> pa.Schema:
         """The documented schema of the published table."""
-        fields = [pa.field(self.period, pa.string(), nullable=False)]
-        fields += [pa.field(d, pa.string()) for d in self.dimensions if d != self.period]
+        fields = [pa.field(self.period, pa.date32(), nullable=False)]
+        fields += [
+            pa.field(d, pa.date32() if d in CALENDAR_COLUMNS else pa.string())
+            for d in self.dimensions
+            if d != self.period
+        ]
         fields += [pa.field(m, t) for m, t in self.measures.items()]
         fields += [
             pa.field("suppressed", pa.bool_(), nullable=False),
@@ -271,7 +277,10 @@ def compute_cells(
     finally:
         con.close()
     for column in table.dimensions:
-        frame[column] = frame[column].astype("object").where(frame[column].notna(), "unknown")
+        if column in CALENDAR_COLUMNS:
+            frame[column] = pd.to_datetime(frame[column]).dt.date
+        else:
+            frame[column] = frame[column].astype("object").where(frame[column].notna(), "unknown")
     return frame
 
 

@@ -94,10 +94,10 @@ def test_a_dataset_the_policy_does_not_allow_is_not_built(
 ) -> None:
     raw, out, _ = built
     document = yaml.safe_load(Path(SharingPolicyResource().path).read_text())
-    document["datasets"]["traffic_daily"]["categories"] = ["registration_and_profile"]
+    document["datasets"]["daily_traffic_monthly"]["categories"] = ["registration_and_profile"]
     policy = tmp_path / "policy.yaml"
     policy.write_text(yaml.safe_dump(document))
-    traffic = [a.key for a in GOLD_TABLE_ASSETS if a.key.path[-1] == "traffic_daily"]
+    traffic = [a.key for a in GOLD_TABLE_ASSETS if a.key.path[-1] == "daily_traffic_monthly"]
     with dg.instance_for_test() as instance:
         result = dg.materialize(
             ALL_ASSETS,
@@ -111,7 +111,7 @@ def test_a_dataset_the_policy_does_not_allow_is_not_built(
     message = next(
         e.step_failure_data.error.message for e in result.all_events if e.is_step_failure
     )
-    assert "traffic_daily" in message and "[sharing-aggregates]" in message
+    assert "daily_traffic_monthly" in message and "[sharing-aggregates]" in message
 
 
 def test_a_month_that_fails_a_check_is_not_published(
@@ -226,13 +226,13 @@ def test_opt_out_reaches_web_rows_and_weekly_tables(built: tuple[Path, Path, lis
         categories=("automatically_collected",),
         period="week",
         sql="""
-            SELECT $period AS week, 'event' AS kind, user_key AS person, count(*) AS rows
+            SELECT $period_start AS week, 'event' AS kind, user_key AS person, count(*) AS rows
             FROM eligible_events WHERE user_key IS NOT NULL GROUP BY ALL
             UNION ALL
-            SELECT $period AS week, 'request' AS kind, account_key AS person, count(*) AS rows
+            SELECT $period_start AS week, 'request' AS kind, account_key AS person, count(*) AS rows
             FROM eligible_requests WHERE account_key IS NOT NULL GROUP BY ALL
             UNION ALL
-            SELECT $period AS week, 'visitor' AS kind, visitor_key AS person, count(*) AS rows
+            SELECT $period_start AS week, 'visitor' AS kind, visitor_key AS person, count(*) AS rows
             FROM eligible_requests GROUP BY ALL
         """,
     )

@@ -16,7 +16,7 @@ from pipelines.definitions import RECIPIENTS
 from pipelines.resources import SharingPolicyResource
 from tests.assets.conftest import materialize_month
 
-TRAFFIC = [a.key for a in GOLD_TABLE_ASSETS if a.key.path[-1] == "traffic_daily"]
+TRAFFIC = [a.key for a in GOLD_TABLE_ASSETS if a.key.path[-1] == "daily_traffic_monthly"]
 
 
 def _metadata(result: dg.ExecuteInProcessResult, *path: str) -> dict:
@@ -51,10 +51,12 @@ def test_gold_and_deliveries_record_the_policy_hash_and_refuse_a_silent_weakenin
     gold = materialize_month(raw, out, TRAFFIC)
     assert gold.success
     metadata = _metadata(gold, *TRAFFIC[0].path)
-    assert metadata["sharing_policy_version"] == 4
+    assert metadata["sharing_policy_version"] == shipped.version
     assert metadata["policy_sha256"] == shipped.sha256
     records = (out / "audit" / "sharing_policy_versions.jsonl").read_text().splitlines()
-    assert (4, shipped.sha256) in [(r["version"], r["sha256"]) for r in map(json.loads, records)]
+    assert (shipped.version, shipped.sha256) in [
+        (r["version"], r["sha256"]) for r in map(json.loads, records)
+    ]
 
     # The opt-out exclusion turned off, version unchanged: gold and exports refuse.
     weaker = _policy(tmp_path, "weaker", lambda d: d["exclude_opted_out_users"].update(value=False))
@@ -64,20 +66,21 @@ def test_gold_and_deliveries_record_the_policy_hash_and_refuse_a_silent_weakenin
         refused = materialize_month(raw, out, keys, sharing=weaker)
         assert not refused.success
         assert (
-            "sharing policy version 4 changed (exclude_opted_out_users.value true -> false) "
+            f"sharing policy version {shipped.version} changed "
+            "(exclude_opted_out_users.value true -> false) "
             "without a new version: raise `version`"
         ) in _failure(refused)
 
     # With a new version the same change is accepted, and the new hash recorded.
     def bumped(document: dict) -> None:
         document["exclude_opted_out_users"]["value"] = False
-        document["version"] = 5
+        document["version"] = shipped.version + 1
 
     new = _policy(tmp_path, "v5", bumped)
     gold = materialize_month(raw, out, TRAFFIC, sharing=new)
     assert gold.success
     metadata = _metadata(gold, *TRAFFIC[0].path)
-    assert metadata["sharing_policy_version"] == 5
+    assert metadata["sharing_policy_version"] == shipped.version + 1
     assert metadata["policy_sha256"] == load_sharing_policy(Path(new.path)).sha256 != shipped.sha256
 
     # A delivery names the version and hash in its manifest and its audit line.
@@ -87,9 +90,12 @@ def test_gold_and_deliveries_record_the_policy_hash_and_refuse_a_silent_weakenin
     assert delivered.success, _failure(delivered)
     package = Path(_metadata(delivered, *export.path)["package"])
     manifest = json.loads((package / "manifest.json").read_text())
-    assert (manifest["policy_version"], manifest["policy_sha256"]) == (5, metadata["policy_sha256"])
+    assert (manifest["policy_version"], manifest["policy_sha256"]) == (
+        shipped.version + 1,
+        metadata["policy_sha256"],
+    )
     audit = [
         json.loads(line) for line in (out / "audit" / "exports.jsonl").read_text().splitlines()
     ]
     assert audit[-1]["policy_sha256"] == metadata["policy_sha256"]
-    assert audit[-1]["policy_version"] == 5
+    assert audit[-1]["policy_version"] == shipped.version + 1

@@ -139,7 +139,7 @@ def test_the_warehouse_answers_what_a_partner_got(delivered) -> None:
     finally:
         con.close()
     assert {name for name, _ in rows} == set(MONTHLY[0].datasets)
-    assert "internal" in comments["traffic_daily"].lower()
+    assert "internal" in comments["daily_traffic_monthly"].lower()
 
 
 def test_a_value_planted_in_a_stored_release_stops_the_delivery(delivered) -> None:
@@ -251,8 +251,8 @@ def test_recipient_configuration_is_checked_on_load(tmp_path: Path) -> None:
             r"\[no-personal-information\]",
         ),
         (
-            {"name": "exact", "class": "partner", "datasets": ["traffic_daily"]},
-            r"may not receive 'traffic_daily'",
+            {"name": "exact", "class": "partner", "datasets": ["daily_traffic_monthly"]},
+            r"may not receive 'daily_traffic_monthly'",
         ),
         (
             {"name": "lowk", "class": "partner", "datasets": ["daily_traffic"], "k": 3},

@@ -50,7 +50,7 @@ def test_partners_receive_only_releases_and_analysts_only_gold() -> None:
 
 def test_an_exact_table_for_a_partner_fails_at_load(tmp_path: Path) -> None:
     document = yaml.safe_load(DEFAULT_SHARING_POLICY_PATH.read_text())
-    document["recipient_classes"]["partner"]["datasets"].append("traffic_daily")
+    document["recipient_classes"]["partner"]["datasets"].append("daily_traffic_monthly")
     path = tmp_path / "policy.yaml"
     path.write_text(yaml.safe_dump(document))
     with pytest.raises(SharingPolicyError, match="only differentially private releases"):
@@ -87,7 +87,9 @@ def test_a_bad_release_policy_fails_at_load_saying_what_to_fix(
 
 def test_a_dataset_reading_more_than_it_declares_is_refused() -> None:
     with pytest.raises(PolicyViolation, match="does not declare"):
-        POLICY.check_dataset("traffic_daily", ["automatically_collected", "payment_information"])
+        POLICY.check_dataset(
+            "daily_traffic_monthly", ["automatically_collected", "payment_information"]
+        )
 
 
 def test_k_below_the_floor_is_refused() -> None:

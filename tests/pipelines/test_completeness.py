@@ -56,10 +56,10 @@ def test_the_run_fails_and_names_the_missing_day(failed_run: dict) -> None:
 
 def test_nothing_of_the_incomplete_month_or_week_is_published(failed_run: dict) -> None:
     out = failed_run["out"]
-    for table in ("traffic_daily", "sales_monthly"):
+    for table in ("daily_traffic_monthly", "sales_monthly"):
         assert not gold_file(out, table, "2026-10").exists()
         assert candidate_file(out, table, "2026-10").exists(), "kept as a candidate"
-    assert not gold_file(out, "traffic_daily_weekly", "2026-W40").exists()
+    assert not gold_file(out, "daily_traffic_weekly", "2026-W40").exists()
     delivered = [p for p in (out / "exports").glob("*/*") if not p.name.startswith(".")]
     assert delivered == []
     assert not (out / "audit" / "exports.jsonl").exists()
@@ -101,7 +101,7 @@ def test_dagster_refuses_the_same_way(failed_run: dict, monkeypatch: pytest.Monk
     assert complete and not any(c.passed for c in complete)
     assert all(BROKEN_DAY in (c.description or "") for c in complete)
     assert complete[0].metadata["days_missing"].value == [BROKEN_DAY]
-    assert not gold_file(out, "traffic_daily", "2026-10").exists()
+    assert not gold_file(out, "daily_traffic_monthly", "2026-10").exists()
     release_complete = next(
         c for c in release.get_asset_check_evaluations() if c.check_name == "period_complete"
     )
@@ -125,7 +125,7 @@ def test_once_the_day_is_fixed_the_period_is_released_with_its_coverage(
     result = run_pipeline_cli(raw, out, ENV)
     assert result.returncode == 0, result.stdout + result.stderr
     coverage = json.loads(
-        (gold_file(out, "traffic_daily", "2026-10").parent / "coverage.json").read_text()
+        (gold_file(out, "daily_traffic_monthly", "2026-10").parent / "coverage.json").read_text()
     )
     assert coverage["days_expected"] == coverage["days_present"] == 31
     assert coverage["days_missing"] == [] and coverage["days_with_input"] == 4

@@ -117,9 +117,9 @@ def test_an_unknown_dataset_lists_the_datasets_the_policy_allows(tmp_path: Path)
         "recipients.yaml: recipients[0].datasets[1]: unknown dataset 'daily_trafic'; did you "
         f"mean `daily_traffic`? ({ALLOWED})"
     )
-    message = _error(tmp_path, ONE.replace("daily_traffic", "traffic_daily"))
+    message = _error(tmp_path, ONE.replace("daily_traffic", "daily_traffic_monthly"))
     assert message.startswith(
-        "recipients.yaml: recipients[0].datasets[0]: partner may not receive 'traffic_daily': "
+        "recipients.yaml: recipients[0].datasets[0]: partner may not receive 'daily_traffic_monthly': "
     )
     assert message.endswith(ALLOWED)
 
