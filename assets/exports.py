@@ -13,6 +13,7 @@ from pathlib import Path
 import dagster as dg
 import pyarrow as pa
 import pyarrow.parquet as pq
+from boto3.exceptions import S3UploadFailedError
 from botocore.exceptions import BotoCoreError, ClientError
 from dagster_aws.s3 import S3Resource
 
@@ -276,7 +277,7 @@ def _upload(
         discard(staging)
         journal.unlink(missing_ok=True)
         raise dg.Failure(description=str(exc), allow_retries=False) from exc
-    except (BotoCoreError, ClientError) as exc:
+    except (BotoCoreError, ClientError, S3UploadFailedError) as exc:
         discard(staging)
         journal.unlink(missing_ok=True)
         raise dg.Failure(

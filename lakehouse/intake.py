@@ -44,10 +44,18 @@ class Inventory:
         ]
 
 
-def take_inventory(raw_dir: Path, out_dir: Path) -> Inventory:
-    """Index every raw file (re-using valid cached indexes) and collect days and held files."""
+def raw_file_count(raw_dir: Path) -> int:
+    """How many files of the input contract the raw folder holds (what take_inventory indexes)."""
+    return sum(len(source.files(raw_dir)) for source in SOURCES.values())
+
+
+def take_inventory(
+    raw_dir: Path, out_dir: Path, on_indexed: Callable[[int], None] | None = None
+) -> Inventory:
+    """Index every raw file (re-using valid cached indexes) and collect days and held files;
+    `on_indexed` is told how many files each step indexed (for a progress bar)."""
     indexes = {
-        name: index_source(source, raw_dir, out_dir, DEFAULT_MAX_LINE_BYTES)
+        name: index_source(source, raw_dir, out_dir, DEFAULT_MAX_LINE_BYTES, on_indexed=on_indexed)
         for name, source in SOURCES.items()
     }
     held: dict[str, list[str]] = {}

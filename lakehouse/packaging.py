@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from boto3.s3.transfer import TransferConfig
+
 from deidentify.configuration import ConfigurationError
 from lakehouse.faults import crash_point
 from lakehouse.storage import remove_orphans
@@ -155,12 +157,18 @@ class RemotePackageExists(RuntimeError):
     """The bucket already holds a package under this name; it is never overwritten."""
 
 
+# boto3's managed transfer: large files go up in parallel multipart chunks (a failed multipart
+# upload is aborted), and every request is retried by the transfer manager.
+UPLOAD_CONFIG = TransferConfig(multipart_threshold=64 * 1024 * 1024, max_concurrency=4)
+
+
 def upload_package(client, staging: Path, bucket: str, key_prefix: str) -> list[str]:
     """Upload a sealed package to an S3-compatible bucket, `manifest.sig` last.
 
     A recipient takes a package as complete once its `manifest.sig` is present. Refuses a
-    prefix that already holds objects; on any failure the objects uploaded so far are
-    removed again (best effort) and the error is raised.
+    prefix that already holds objects; each file goes up with the client's managed transfer
+    (`upload_file`, multipart for large files), one file after the other; on any failure the
+    objects uploaded so far are removed again (best effort) and the error is raised.
     """
     existing = client.list_objects_v2(Bucket=bucket, Prefix=key_prefix, MaxKeys=1)
     if existing.get("KeyCount", 0):
@@ -172,8 +180,7 @@ def upload_package(client, staging: Path, bucket: str, key_prefix: str) -> list[
     try:
         for path in files:
             key = key_prefix + path.name
-            with open(path, "rb") as body:
-                client.put_object(Bucket=bucket, Key=key, Body=body)
+            client.upload_file(str(path), bucket, key, Config=UPLOAD_CONFIG)
             uploaded.append(key)
     except BaseException:
         _delete_objects(client, bucket, list(reversed(uploaded)))

@@ -18,25 +18,43 @@ def _date(text: str) -> date:
         raise argparse.ArgumentTypeError(f"expected a date as YYYY-MM-DD, got {text!r}") from exc
 
 
+def _add_command(commands, name: str, help: str) -> argparse.ArgumentParser:
+    """A subcommand whose own --help starts with the line the command list shows."""
+    return commands.add_parser(name, help=help, description=help)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The command line: `generate`, `run`, `bench` and `utility`."""
     parser = argparse.ArgumentParser(prog="python -m pipelines", description=__doc__)
     parser.add_argument(
         "--debug", action="store_true", help="print full tracebacks here instead of to a log file"
     )
-    commands = parser.add_subparsers(dest="command", required=True)
+    commands = parser.add_subparsers(
+        dest="command",
+        required=True,
+        metavar="COMMAND",
+        help="what to do (COMMAND --help for more)",
+    )
 
-    gen = commands.add_parser("generate", help="write deterministic sample logs and ground truth")
+    gen = _add_command(
+        commands, "generate", help="write deterministic sample logs and ground truth"
+    )
     gen.add_argument("--out", type=Path, default=DEFAULT_RAW_DIR, help="raw folder to write")
-    gen.add_argument("--days", type=int, default=31)
-    gen.add_argument("--users", type=int, default=2000)
-    gen.add_argument("--seed", type=int, default=7)
+    gen.add_argument("--days", type=int, default=31, help="days of logs (default 31)")
+    gen.add_argument("--users", type=int, default=2000, help="distinct users (default 2000)")
+    gen.add_argument(
+        "--seed", type=int, default=7, help="random seed: same seed, same files (default 7)"
+    )
     gen.add_argument("--start", type=_date, default=None, help="first day (UTC), YYYY-MM-DD")
     gen.add_argument("--events", type=int, default=None, help="total events (default 3/user/day)")
 
-    run = commands.add_parser("run", help="materialize every asset for every date found")
-    run.add_argument("--raw", type=Path, default=DEFAULT_RAW_DIR)
-    run.add_argument("--out", type=Path, default=DEFAULT_OUT_DIR)
+    run = _add_command(commands, "run", help="materialize every asset for every date found")
+    run.add_argument(
+        "--raw", type=Path, default=DEFAULT_RAW_DIR, help="raw folder to read (events/, access/)"
+    )
+    run.add_argument(
+        "--out", type=Path, default=DEFAULT_OUT_DIR, help="output folder (bronze ... warehouse)"
+    )
     run.add_argument("--start", type=_date, default=None, help="first date to run (inclusive)")
     run.add_argument("--end", type=_date, default=None, help="last date to run (inclusive)")
     run.add_argument(
@@ -55,7 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
         "purpose: rebuild its days from what it holds now (repeatable)",
     )
 
-    bench = commands.add_parser("bench", help="measure bronze + silver against a naive baseline")
+    bench = _add_command(commands, "bench", help="measure bronze + silver against a naive baseline")
     bench.add_argument("--events", type=int, default=100_000, help="events to generate")
     bench.add_argument("--naive-sample", type=int, default=1_000, help="events for the baseline")
     bench.add_argument("--workers", type=int, default=0, help="NER processes (0 = one per core)")
@@ -67,8 +85,13 @@ def build_parser() -> argparse.ArgumentParser:
         default="in_process",
         help="silver on this process's NER workers, or on a LocalCluster of --workers processes",
     )
-    utility = commands.add_parser(
-        "utility", help="measure released tables against their exact values from silver"
+    bench.add_argument(
+        "--help-time-only",
+        action="store_true",
+        help="only time `python -m pipelines --help` (fresh processes, best of 3); no data",
+    )
+    utility = _add_command(
+        commands, "utility", help="measure released tables against their exact values from silver"
     )
     utility.add_argument("--out", type=Path, default=DEFAULT_OUT_DIR, help="the warehouse folder")
     utility.add_argument("--month", type=_date, default=date(2026, 10, 1), help="YYYY-MM-01")
@@ -77,7 +100,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     utility.add_argument("--trials", type=int, default=3, help="releases drawn per scale")
     utility.add_argument("--json", type=Path, default=None, help="also write the figures here")
-    evaluate = commands.add_parser(
+    evaluate = _add_command(
+        commands,
         "evaluate-text",
         help="the scrubber and vanilla Presidio on labelled public texts and a generated set",
     )
@@ -136,8 +160,11 @@ def _command(args: argparse.Namespace) -> int:
 
 
 def _bench(args: argparse.Namespace) -> int:
-    from pipelines.bench import print_figures, run_benchmark
+    from pipelines.bench import HELP_GOAL_SECONDS, help_seconds, print_figures, run_benchmark
 
+    if args.help_time_only:
+        print_figures({"help_seconds": help_seconds(), "help_goal_seconds": HELP_GOAL_SECONDS})
+        return 0
     print_figures(
         run_benchmark(
             args.events, args.naive_sample, args.workers, args.keep, args.days, args.engine

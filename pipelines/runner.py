@@ -7,6 +7,7 @@ import sys
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import dagster as dg
 
@@ -20,6 +21,7 @@ from lakehouse.intake import (
     lines_on,
     plan_days,
     quarantine_outside,
+    raw_file_count,
     take_inventory,
 )
 from lakehouse.locks import run_lock
@@ -27,6 +29,9 @@ from lakehouse.periods import is_week, iso_weeks, partition_key, period_end, per
 from lakehouse.releases import CORRECTION_TAG, corrections_due
 from lakehouse.storage import make_dirs
 from pipelines.signals import Interrupted, StopSignals
+
+if TYPE_CHECKING:
+    from pipelines.progress import RunProgress
 
 
 class NothingToRun(ValueError):
@@ -60,11 +65,17 @@ def _check_raw_folder(raw_dir: Path) -> None:
         )
 
 
-def _inventory(raw_dir: Path, out_dir: Path, refused_count: bool) -> Inventory:
+def _inventory(
+    raw_dir: Path, out_dir: Path, refused_count: bool, progress: RunProgress | None = None
+) -> Inventory:
     """The raw folder's inventory; NothingToRun when it holds no file of the input contract
     (a refused file counts as one when `refused_count`: the run then records why)."""
     _check_raw_folder(raw_dir)
-    inventory = take_inventory(raw_dir, out_dir)
+    on_indexed = None
+    if progress is not None:
+        progress.add(_INDEXING, raw_file_count(raw_dir))
+        on_indexed = progress.advancer(_INDEXING)
+    inventory = take_inventory(raw_dir, out_dir, on_indexed)
     if not inventory.found and not (refused_count and inventory.refused):
         raise NothingToRun(
             f"no events/*.jsonl[.gz] or access/*.log[.gz] under {raw_dir} "
@@ -159,6 +170,8 @@ class RunOptions:
     wait_seconds: float = 0.0
     accept_rotated: tuple[str, ...] = ()
     today: date | None = None
+    # Where the progress bars go (default: stderr, when it is a terminal); a test passes its own.
+    console: object | None = None
 
 
 def run_pipeline(
@@ -174,11 +187,14 @@ def run_pipeline(
     step under way fails, before anything later is published, and gives exit code 130 or 143.
     Prints a summary and returns a process exit code (non-zero when anything failed).
     """
+    from pipelines.progress import RunProgress
+
     options = options or RunOptions()
     make_dirs(out_dir, private=False)
     with run_lock(out_dir, options.wait_seconds), StopSignals() as signals:
         try:
-            return _run_locked(raw_dir, out_dir, start, end, options, signals)
+            with RunProgress(options.console) as progress:
+                return _run_locked(raw_dir, out_dir, start, end, options, signals, progress)
         except Interrupted as stop:
             where = stop.where or "the run"
             print(f"\ninterrupted by {stop.name}: {where} stopped, nothing after it ran")
@@ -192,6 +208,7 @@ def _run_locked(
     end: date | None,
     options: RunOptions,
     signals: StopSignals,
+    progress: RunProgress,
 ) -> int:
     from assets.erasure import ERASURE_KEY
     from assets.gold import GOLD_TABLE_ASSETS, WEEKLY_GOLD_TABLE_ASSETS, warehouse
@@ -208,7 +225,7 @@ def _run_locked(
         )
         return 2
     try:
-        inventory = _inventory(raw_dir, out_dir, refused_count=True)
+        inventory = _inventory(raw_dir, out_dir, refused_count=True, progress=progress)
         plan = plan_days(inventory, options.today or datetime.now(UTC).date(), FIRST_DATE)
         _report_intake(inventory, plan)
         quarantined = quarantine_outside(raw_dir, out_dir, inventory, plan, pseudonym_key_from_env)
@@ -268,6 +285,7 @@ def _run_locked(
             signals.check()
             raise
         signals.check()
+        progress.advance(_STAGES.get(label, _DAYS))
         shown = label
         if label in ("gold", "exports"):
             shown = f"{partition[:7]} {label}"
@@ -280,6 +298,7 @@ def _run_locked(
         print(
             f"running {len(ALL_ASSETS)} assets for {len(dates)} day(s): {dates[0]} .. {dates[-1]}"
         )
+        progress.add(_DAYS, len(dates))
     for day in dates:
         run(day, day, daily)
     run("erasure", None, [ERASURE_KEY])
@@ -306,6 +325,12 @@ def _run_locked(
             "Its month and week stay unreleased until the day is materialized "
             f"(`dagster asset materialize ... --partition {gap}` records it, empty or not)."
         )
+    if gold_months or gold_weeks:
+        progress.add(_GOLD, len(gold_months) + len(gold_weeks))
+    if (gold_months and exports) or (gold_weeks and weekly_exports):
+        progress.add(
+            _EXPORTS, len(gold_months) * bool(exports) + len(gold_weeks) * bool(weekly_exports)
+        )
     for month in gold_months:
         run("gold", month, gold)
     for week in gold_weeks:
@@ -317,12 +342,18 @@ def _run_locked(
     # The scheduled corrections that are due (what release_corrections_sensor does in Dagster):
     # chosen by the calendar only, whatever this run was started for.
     after = resources["sharing"].policy().release.correction_after_days
+    corrections = []
     for label in corrections_due(out_dir, after, datetime.now(UTC)):
         key, selection = partition_key(label), weekly_exports if is_week(label) else exports
         if selection and (key in closed_weeks or key in closed_months):
-            run("exports" if not is_week(label) else "weekly exports", key, selection,
-                {CORRECTION_TAG: "due"})  # fmt: skip
+            corrections.append((label, key, selection))
+    if corrections:
+        progress.add(_EXPORTS, len(corrections))
+    for label, key, selection in corrections:
+        run("exports" if not is_week(label) else "weekly exports", key, selection,
+            {CORRECTION_TAG: "due"})  # fmt: skip
     if gold_months or gold_weeks:
+        progress.add(_WAREHOUSE, 1)
         run("warehouse", None, [warehouse.key])
     _print_summary(tally.totals, out_dir)
     if tally.failures:
@@ -358,6 +389,18 @@ def _report_quarantined(counts: dict[str, int]) -> None:
 
 
 _CONSOLE_LEVEL = "CRITICAL"
+
+# The progress bars: one per stage, each run() label counted in its stage's bar.
+_INDEXING, _DAYS, _GOLD = "indexing raw files", "days (bronze+silver)", "gold periods"
+_EXPORTS, _WAREHOUSE = "releases and exports", "warehouse"
+_STAGES = {
+    "gold": _GOLD,
+    "weekly gold": _GOLD,
+    "exports": _EXPORTS,
+    "weekly exports": _EXPORTS,
+    "warehouse": _WAREHOUSE,
+    "erasure": "erasure",
+}
 
 
 def _int(value: object) -> int:

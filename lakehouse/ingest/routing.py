@@ -22,7 +22,7 @@ import hashlib
 import multiprocessing
 import os
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -246,17 +246,26 @@ def load_or_build_index(
 
 
 def index_source(
-    source: RawSource, raw_dir: Path, out_dir: Path, max_line_bytes: int, workers: int = 0
+    source: RawSource,
+    raw_dir: Path,
+    out_dir: Path,
+    max_line_bytes: int,
+    workers: int = 0,
+    on_indexed: Callable[[int], None] | None = None,
 ) -> list[FileIndex]:
     """Indexes of every raw file of `source`, building the missing or stale ones.
 
     Stale files are indexed in parallel (`workers` processes, 0 = one per core) when there
-    are several: each is an independent full read of one file.
+    are several: each is an independent full read of one file. `on_indexed` is called with
+    the number of files found up to date, then once per file built.
     """
+    done = on_indexed or (lambda _files: None)
     paths = source.files(raw_dir)
     cached = {p: _cached_index(source, raw_dir, out_dir, p, max_line_bytes) for p in paths}
     stale = [p for p, index in cached.items() if index is None]
+    done(len(paths) - len(stale))
     processes = min(len(stale), workers or os.cpu_count() or 1)
+    fresh = {}
     if processes > 1:
         context = multiprocessing.get_context("spawn")
         with ProcessPoolExecutor(max_workers=processes, mp_context=context) as pool:
@@ -267,9 +276,13 @@ def index_source(
                 stale,
                 [max_line_bytes] * len(stale),
             )
-            fresh = dict(zip(stale, built, strict=True))
+            for path, index in zip(stale, built, strict=True):
+                fresh[path] = index
+                done(1)
     else:
-        fresh = {p: build_file_index(source, raw_dir, p, max_line_bytes) for p in stale}
+        for path in stale:
+            fresh[path] = build_file_index(source, raw_dir, path, max_line_bytes)
+            done(1)
     for index in fresh.values():
         _store_index(source, out_dir, index)
     return [cached[p] or fresh[p] for p in paths]
