@@ -22,6 +22,7 @@ from assets.releases import release_period
 from deidentify.sharing_policy import PolicyViolation, guard_policy_version
 from lakehouse.coverage import Coverage, period_coverage
 from lakehouse.csv_safety import write_recipient_csv
+from lakehouse.dictionary import released_column
 from lakehouse.faults import crash_point
 from lakehouse.packaging import (
     MissingSigningKeyError,
@@ -47,7 +48,7 @@ from lakehouse.release_build import (
     ledger_standing,
     vocabulary_findings,
 )
-from lakehouse.released_datasets import COLUMN_MEANINGS, RELEASED_DATASETS
+from lakehouse.released_datasets import RELEASED_DATASETS
 from lakehouse.releases import StoredRelease, latest_release
 from pipelines.resources import DeliveryResource, SharingPolicyResource, StorageResource
 
@@ -101,17 +102,11 @@ def _readme(recipient: Recipient, release: StoredRelease, policy) -> str:
         dataset = RELEASED_DATASETS[name]
         spec = policy.release.datasets[name]
         schema = dataset_schema(name, policy, release_period(recipient))
-        lines += [f"## {name}", "", dataset.description, "", "| column | type | meaning |"]
-        lines.append("| --- | --- | --- |")
+        lines += [f"## {name}", "", dataset.description, ""]
+        lines += ["| column | type | unit | meaning |", "| --- | --- | --- | --- |"]
         for field in schema:
-            meaning = dataset.measure_descriptions.get(field.name) or COLUMN_MEANINGS.get(
-                field.name, ""
-            )
-            if field.name.endswith("_error95"):
-                meaning = "half-width of the 95% interval of the noise"
-            elif field.name == "breakdown":
-                meaning = "which columns group this row (the others are empty)"
-            lines.append(f"| {field.name} | {field.type} | {meaning} |")
+            column = released_column(name, field.name)
+            lines.append(f"| {field.name} | {field.type} | {column.unit} | {column.meaning} |")
         noise = release.record["datasets"][name]["noise"]
         lines += ["", "| breakdown | cells a person adds to, at most | clamps | ±95% error |"]
         lines.append("| --- | ---: | --- | --- |")

@@ -20,6 +20,7 @@ from assets.metadata import check_metadata, counts_markdown, preview_markdown, t
 from assets.partitions import monthly_partitions, weekly_partitions
 from deidentify.sharing_policy import PolicyViolation, guard_policy_version
 from lakehouse.coverage import period_coverage
+from lakehouse.dictionary import MissingDescription, gold_column, shared_releases_column
 from lakehouse.erasure import clear_stale
 from lakehouse.faults import crash_point
 from lakehouse.gold_build import (
@@ -36,6 +37,7 @@ from lakehouse.gold_build import (
     write_gold,
 )
 from lakehouse.locks import erasure_lock
+from lakehouse.released_datasets import RELEASED_DATASETS
 from lakehouse.sales import SALES_PER_CUSTOMER
 from lakehouse.storage import make_dirs, write_bytes_atomically
 from lakehouse.warehouse_file import build_verified
@@ -252,6 +254,50 @@ def candidate_file(out_dir: Path, table: str, label: str) -> Path:
     return out_dir / "gold" / "_candidates" / table / folder / "part-0.parquet"
 
 
+def _describer(table: GoldTable, strict: bool = True):
+    """Column name to its description (meaning, unit), from lakehouse/dictionary.py.
+
+    Strict for the warehouse, whose build fails on an undocumented column; lenient for
+    asset metadata, which shows such a column without a description.
+    """
+
+    def describe(column: str) -> str | None:
+        try:
+            found = gold_column(table.policy_name, column)
+        except MissingDescription:
+            if strict:
+                raise
+            return None
+        return f"{found.meaning} ({found.unit})"
+
+    return describe
+
+
+def _sql_text(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def comment_gold_table(con: duckdb.DuckDBPyConnection, table: GoldTable) -> None:
+    """COMMENT ON the table, its published view and every column, from the one dictionary."""
+    label = (
+        "INTERNAL: exact aggregates for internal analysts only, never shared; partners and "
+        "advertisers receive the differentially private releases in shared_releases. "
+    )
+    con.execute(f"COMMENT ON TABLE {table.name} IS {_sql_text(label + table.description)}")
+    con.execute(
+        f"COMMENT ON VIEW published_{table.name} IS "
+        + _sql_text(f"The cells of {table.name} that are not suppressed. " + label)
+    )
+    describe = _describer(table)
+    for column in table.schema.names:
+        con.execute(f"COMMENT ON COLUMN {table.name}.{column} IS {_sql_text(describe(column))}")
+        if column not in ("suppressed", "suppression_reason"):
+            con.execute(
+                f"COMMENT ON COLUMN published_{table.name}.{column} IS "
+                + _sql_text(describe(column))
+            )
+
+
 def build_gold_asset(table: GoldTable) -> dg.AssetsDefinition:
     """The monthly (or weekly) asset of one gold table, with its four blocking checks."""
     key = dg.AssetKey(["gold", table.name])
@@ -279,6 +325,7 @@ def build_gold_asset(table: GoldTable) -> dg.AssetsDefinition:
         metadata={
             "grain": " x ".join(table.dimensions),
             "source_categories": list(table.categories),
+            "dagster/column_schema": table_schema(table.schema, _describer(table, strict=False)),
         },
         check_specs=[
             dg.AssetCheckSpec(name, asset=key, blocking=True, description=CHECK_DESCRIPTIONS[name])
@@ -359,7 +406,9 @@ def build_gold_asset(table: GoldTable) -> dg.AssetsDefinition:
         return dg.MaterializeResult(
             metadata={
                 "dagster/row_count": written.num_rows,
-                "dagster/column_schema": table_schema(written.schema),
+                "dagster/column_schema": table_schema(
+                    written.schema, _describer(table, strict=False)
+                ),
                 "published_cells": result.report.published,
                 "suppressed_cells": result.report.suppressed,
                 "cells_by_outcome": dg.MetadataValue.md(
@@ -418,7 +467,11 @@ def warehouse(storage: StorageResource) -> dg.MaterializeResult:
             files = sorted((out / "gold" / table.name).glob(f"{table.period}=*/part-0.parquet"))
             if files:
                 listing = ", ".join(f"'{p.as_posix()}'" for p in files)
-                con.execute(f"CREATE TABLE {table.name} AS SELECT * FROM read_parquet([{listing}])")
+                con.execute(
+                    f"CREATE TABLE {table.name} AS SELECT * FROM "
+                    # The folder's `month=2026-10` must not replace the file's DATE column.
+                    f"read_parquet([{listing}], hive_partitioning = false)"
+                )
             else:
                 con.register("empty_gold", table.schema.empty_table())
                 con.execute(f"CREATE TABLE {table.name} AS SELECT * FROM empty_gold")
@@ -428,13 +481,10 @@ def warehouse(storage: StorageResource) -> dg.MaterializeResult:
                 "SELECT * EXCLUDE (suppressed, suppression_reason) "
                 f"FROM {table.name} WHERE NOT suppressed"
             )
-            con.execute(
-                f"COMMENT ON TABLE {table.name} IS 'INTERNAL: exact aggregates for internal "
-                "analysts only, never shared; partners and advertisers receive the "
-                "differentially private releases in shared_releases'"
-            )
+            comment_gold_table(con, table)
             counts[table.name] = con.execute(f"SELECT count(*) FROM {table.name}").fetchall()[0][0]
         counts["shared_releases"] = load_shared_releases(con, out)
+        comment_shared_releases(con)
         return counts
 
     target = build_verified(out, fill)
@@ -495,11 +545,22 @@ def load_shared_releases(con: duckdb.DuckDBPyConnection, out: Path) -> int:
           ON d.release_id = concat_ws('/', parts[-4], parts[-3], parts[-2])
         """
     )
+    return con.execute("SELECT count(*) FROM shared_releases").fetchall()[0][0]
+
+
+def comment_shared_releases(con: duckdb.DuckDBPyConnection) -> None:
+    """COMMENT ON `shared_releases` and each of its columns, from the one dictionary."""
     con.execute(
         "COMMENT ON TABLE shared_releases IS 'SHARED: every differentially private release as "
         "delivered to partners and advertisers (noisy values with their 95% error)'"
     )
-    return con.execute("SELECT count(*) FROM shared_releases").fetchall()[0][0]
+    columns = [row[0] for row in con.execute("DESCRIBE shared_releases").fetchall()]
+    for column in columns:
+        found = shared_releases_column(column, RELEASED_DATASETS)
+        con.execute(
+            f"COMMENT ON COLUMN shared_releases.{column} IS "
+            + _sql_text(f"{found.meaning} ({found.unit})")
+        )
 
 
 GOLD_ASSETS = [*GOLD_TABLE_ASSETS, *WEEKLY_GOLD_TABLE_ASSETS, warehouse]

@@ -1,6 +1,6 @@
 """Small builders for the metadata every materialization shows in the Dagster UI."""
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import dagster as dg
 import pyarrow as pa
@@ -25,9 +25,18 @@ def check_metadata(details: Mapping[str, object]) -> dict[str, object]:
     }
 
 
-def table_schema(schema: pa.Schema) -> dg.TableSchema:
-    """The Arrow schema as Dagster's column schema metadata."""
-    return dg.TableSchema(columns=[dg.TableColumn(name=f.name, type=str(f.type)) for f in schema])
+def table_schema(
+    schema: pa.Schema, describe: Callable[[str], str | None] | None = None
+) -> dg.TableSchema:
+    """The Arrow schema as Dagster's column schema metadata, with each column's description."""
+    return dg.TableSchema(
+        columns=[
+            dg.TableColumn(
+                name=f.name, type=str(f.type), description=describe(f.name) if describe else None
+            )
+            for f in schema
+        ]
+    )
 
 
 def preview_markdown(table: pa.Table, columns: Sequence[str], rows: int = 8) -> str:

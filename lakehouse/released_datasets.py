@@ -3,7 +3,7 @@
 A definition gives the measures and the SQL that yields one row per person and finest cell over
 the period's eligible silver rows (the person is the privacy unit: the account, else the
 visitor). Breakdowns, bounds, vocabularies and costs are in the sharing policy
-(`released_datasets`); docs/datasets.md documents the columns.
+(`released_datasets`); lakehouse/dictionary.py describes every column.
 """
 
 from __future__ import annotations
@@ -13,27 +13,6 @@ from dataclasses import dataclass
 from deidentify.dp import FLAG, PEOPLE, SUM
 from lakehouse.sales import SALES_PER_CUSTOMER
 
-# What each period and dimension column of a released table holds, for the data dictionary.
-COLUMN_MEANINGS = {
-    "month": "the calendar month (UTC) the row is about",
-    "week": "the ISO week (Monday to Sunday, UTC) the row is about",
-    "day": "the day (UTC)",
-    "source": "app: the app's page-view events; web: the web access log",
-    "page_section": "the page section (first segment of the URL's route)",
-    "device_type": "desktop, mobile or tablet",
-    "browser_family": "the browser family",
-    "os_family": "the operating system family",
-    "country": "the country of the visitor's network (ISO code)",
-    "event": "the feature used",
-    "specialty": "the customer's medical specialty",
-    "plan": "the subscription plan",
-    "state": "the customer's US state",
-    "title": "the customer's professional title",
-    "age_band": "the customer's ten-year age band",
-    "practice_size_band": "the number of people in the customer's practice, banded",
-    "search_term": "a scrubbed search term that enough people searched for",
-}
-
 
 @dataclass(frozen=True)
 class ReleasedDataset:
@@ -42,7 +21,6 @@ class ReleasedDataset:
     name: str
     description: str
     measures: tuple[tuple[str, str], ...]
-    measure_descriptions: dict[str, str]
     sql: str
 
 
@@ -55,10 +33,6 @@ daily_traffic = ReleasedDataset(
         "web access log). Every day of the period and both sources are always present."
     ),
     measures=(("active_users", PEOPLE), ("page_views", SUM)),
-    measure_descriptions={
-        "active_users": "people with at least one page view that day from that source",
-        "page_views": "page views (bots, failed and non-GET requests excluded)",
-    },
     sql=f"""
         SELECT coalesce(user_key, visitor_key) AS person, CAST(event_date AS VARCHAR) AS day,
                'app' AS source, count(*) AS page_views
@@ -81,10 +55,6 @@ traffic_by_segment = ReleasedDataset(
         "together."
     ),
     measures=(("visitors", PEOPLE), ("page_views", SUM)),
-    measure_descriptions={
-        "visitors": "people with at least one page view in the segment",
-        "page_views": "page views in the segment",
-    },
     sql=f"""
         WITH views AS (
             SELECT coalesce(user_key, visitor_key) AS person, url_template, device_type,
@@ -110,10 +80,6 @@ customers_by_segment = ReleasedDataset(
         "specialty x state where enough customers share a pair (DP key selection)."
     ),
     measures=(("active_customers", PEOPLE), ("new_customers", FLAG)),
-    measure_descriptions={
-        "active_customers": "accounts with at least one event in the period",
-        "new_customers": "of those, accounts that signed up in the period",
-    },
     sql="""
         SELECT e.user_key AS person, p.specialty, p.state, p.title, p.age_band,
                p.practice_size_band,
@@ -131,10 +97,6 @@ feature_usage = ReleasedDataset(
         "prescriptions sent, surveys, support tickets) by plan."
     ),
     measures=(("users", PEOPLE), ("events", SUM)),
-    measure_descriptions={
-        "users": "accounts that used the feature in the period",
-        "events": "times the feature was used",
-    },
     sql="""
         SELECT e.user_key AS person, e.event, p.plan, count(*) AS events
         FROM eligible_events e LEFT JOIN profiles p USING (user_key)
@@ -159,14 +121,6 @@ sales_by_segment = ReleasedDataset(
         ("cancellations", FLAG),
         ("revenue_cents", SUM),
     ),
-    measure_descriptions={
-        "customers": "accounts with a payment or a subscription change in the period",
-        "new_subscriptions": "accounts that moved from the free plan to a paid one",
-        "upgrades": "accounts that moved to a higher paid plan",
-        "downgrades": "accounts that moved to a lower paid plan",
-        "cancellations": "accounts that moved from a paid plan to the free one",
-        "revenue_cents": "payments, in US cents",
-    },
     sql=f"""
         WITH {SALES_PER_CUSTOMER}
         SELECT user_key AS person, plan, state, new_subscriptions, upgrades, downgrades,
@@ -183,10 +137,6 @@ top_search_terms = ReleasedDataset(
         "threshold: a term few people typed never appears."
     ),
     measures=(("searchers", PEOPLE), ("searches", SUM)),
-    measure_descriptions={
-        "searchers": "accounts that searched for the term",
-        "searches": "searches for the term",
-    },
     sql="""
         SELECT coalesce(user_key, visitor_key) AS person,
                lower(trim(search_query)) AS search_term, count(*) AS searches

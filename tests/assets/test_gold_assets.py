@@ -71,6 +71,34 @@ def test_duckdb_answers_a_query_on_each_table(built: tuple[Path, Path, list]) ->
         con.close()
 
 
+def test_every_warehouse_table_view_and_column_has_a_comment(
+    built: tuple[Path, Path, list],
+) -> None:
+    _, out, _ = built
+    con = duckdb.connect(str(out / "warehouse.duckdb"), read_only=True)
+    try:
+        relations = con.execute(
+            "SELECT table_name, comment FROM duckdb_tables() UNION ALL "
+            "SELECT view_name, comment FROM duckdb_views() WHERE NOT internal"
+        ).fetchall()
+        columns = con.execute(
+            "SELECT table_name, column_name, comment FROM duckdb_columns() WHERE NOT internal"
+        ).fetchall()
+        calendar = con.execute(
+            "SELECT table_name, column_name, data_type FROM duckdb_columns() "
+            "WHERE column_name IN ('day', 'month', 'week') AND table_name NOT LIKE 'shared%'"
+        ).fetchall()
+    finally:
+        con.close()
+    assert len(relations) >= 2 * len(GOLD_TABLES) + 1
+    assert [name for name, comment in relations if not comment] == []
+    assert len(columns) > 100
+    assert [(t, c) for t, c, comment in columns if not comment] == []
+    sales = {c: comment for t, c, comment in columns if t == "sales_monthly"}
+    assert "US cents" in sales["revenue_cents"]
+    assert calendar and {data_type for _, _, data_type in calendar} == {"DATE"}
+
+
 def test_gold_never_holds_a_suppressed_search_term(built: tuple[Path, Path, list]) -> None:
     _, out, _ = built
     terms = pq.read_table(gold_file(out, "search_terms_monthly", "2026-10")).to_pylist()
