@@ -62,7 +62,30 @@ class ExportRefused(RuntimeError):
     """A check before delivery failed; the message is the reason given to the engineer."""
 
 
-def _readme(recipient: Recipient, release: StoredRelease, policy) -> str:
+def _coverage_lines(coverage: Coverage) -> list[str]:
+    """What days the package covers, and which of them had no input at all."""
+    summary = coverage.summary()
+    lines = [
+        "## Coverage",
+        "",
+        f"This package covers {summary['first_day']} to {summary['last_day']} (UTC), "
+        f"{summary['days_expected']} days; {summary['days_with_input']} of them had input.",
+    ]
+    if summary["days_without_input"]:
+        lines.append(
+            "No log line at all fell on "
+            + ", ".join(summary["days_without_input"])
+            + ": the service produced no data for those days here (for example, before it "
+            "started recording, at the edge of the first week), so their values are noise "
+            "around zero, not missing data. A week or month with such days covers only part of "
+            "its calendar period."
+        )
+    return [*lines, ""]
+
+
+def _readme(
+    recipient: Recipient, release: StoredRelease, policy, coverage: Coverage | None = None
+) -> str:
     record = release.record
     epsilon = record["epsilon_at_delta"]
     lines = [
@@ -98,6 +121,8 @@ def _readme(recipient: Recipient, release: StoredRelease, policy) -> str:
     ]
     if record.get("corrects"):
         lines += [f"**Correction**: {record['note']}.", ""]
+    if coverage is not None:
+        lines += _coverage_lines(coverage)
     for name in recipient.datasets:
         dataset = RELEASED_DATASETS[name]
         spec = policy.release.datasets[name]
@@ -341,7 +366,7 @@ def _assemble(
             "rho": release.record["datasets"][name]["rho"],
             "source": f"{release.release_id}/{name}.parquet",
         }
-    (staging / "README.md").write_text(_readme(recipient, release, policy))
+    (staging / "README.md").write_text(_readme(recipient, release, policy, coverage))
     return {
         "recipient": recipient.name,
         "cadence": recipient.cadence,

@@ -66,7 +66,9 @@ def test_each_recipient_gets_its_stored_release_signed_and_checked(delivered) ->
         readme = (package / "README.md").read_text()
         assert "differential privacy" in readme and "error95" in readme
         assert "| page_section | 16 | page_views <= 100 per cell | page_views ±" in readme
-        assert "| day | string | the day (UTC) |" in readme
+        assert "| day | string | text: YYYY-MM-DD | the day (UTC) |" in readme
+        assert "| revenue_cents | int64 | US cents |" in readme or "sales_by_segment" not in readme
+        assert "## Coverage" in readme and "days; " in readme
         tampered = next(package.glob("*.csv"))
         tampered.write_text(tampered.read_text() + "extra\n")
         assert any("SHA-256 differs" in p for p in verify_package(package, key))
