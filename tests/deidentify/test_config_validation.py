@@ -212,22 +212,24 @@ def test_the_policy_hash_ignores_comments_and_layout(tmp_path: Path) -> None:
 )  # fmt: skip
 def test_a_weaker_policy_needs_a_new_version(tmp_path: Path, change, shown: str) -> None:
     audit = tmp_path / "out" / "audit"
-    guard_policy_version(load_sharing_policy(), audit)
+    shipped = load_sharing_policy()
+    guard_policy_version(shipped, audit)
+    version = shipped.version
     weaker = load_sharing_policy(_sharing_policy(tmp_path, change, "weaker"))
     with pytest.raises(PolicyVersionUnchanged) as error:
         guard_policy_version(weaker, audit)
     message = _one_line(error)
-    assert message.startswith("sharing policy version 4 changed (") and shown in message
+    assert message.startswith(f"sharing policy version {version} changed (") and shown in message
     assert "without a new version: raise `version`" in message
 
     def bumped(document: dict) -> None:
         change(document)
-        document["version"] = 5
+        document["version"] = version + 1
 
     guard_policy_version(load_sharing_policy(_sharing_policy(tmp_path, bumped, "v5")), audit)
     lines = (audit / "sharing_policy_versions.jsonl").read_text().splitlines()
-    assert [yaml.safe_load(line)["version"] for line in lines] == [4, 5]
-    with pytest.raises(PolicyVersionUnchanged, match="older than version 5"):
+    assert [yaml.safe_load(line)["version"] for line in lines] == [version, version + 1]
+    with pytest.raises(PolicyVersionUnchanged, match=f"older than version {version + 1}"):
         guard_policy_version(weaker, audit)
 
 

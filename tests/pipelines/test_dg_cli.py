@@ -112,9 +112,14 @@ def test_the_documented_warehouse_launch_runs_and_is_recorded(tmp_path: Path) ->
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert (tmp_path / "out" / "warehouse.duckdb").exists()
-    with dg.DagsterInstance.from_config(str(home)) as instance:
+    # Not `with`: Dagster 1.13's instance __exit__ leaves its state storage set for the
+    # process, which breaks the next code that loads definitions without an instance.
+    instance = dg.DagsterInstance.from_config(str(home))
+    try:
         runs = instance.get_runs()
-        assert [run.status for run in runs] == [dg.DagsterRunStatus.SUCCESS]
+    finally:
+        instance.dispose()
+    assert [run.status for run in runs] == [dg.DagsterRunStatus.SUCCESS]
 
 
 @pytest.mark.parametrize("command", ["dg dev", "dg check defs", "dg list defs"])
