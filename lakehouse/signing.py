@@ -205,7 +205,7 @@ def verify_instructions(key: SigningKey) -> str:
             "holds the same digests (and that of `manifest.json`) in the format `sha256sum -c` "
             "reads; it is not signed itself, so the signed list is the one in `manifest.json`.",
             "",
-            "With OpenSSL 3 and coreutils, in this folder (each command must succeed):",
+            "With OpenSSL 3, coreutils and python3, in this folder (each command must succeed):",
             "",
             "```sh",
             "openssl pkey -pubin -in signing-key.pub -outform DER | tail -c 32 | sha256sum "

@@ -135,9 +135,14 @@ def test_a_rotated_key_signs_the_next_delivery_and_the_old_package_still_verifie
     out = tmp_path / "out"
     shutil.copytree(source, out)
     recipient = MONTHLY[0]
+    package = out / "exports" / recipient.name / "2026-10"
     old = tmp_path / "received-before"
-    # The recipient keeps the package it received; the period is delivered anew.
-    (out / "exports" / recipient.name / "2026-10").rename(old)
+    # The period is delivered anew (an earlier test changed a file of the shared package),
+    # first with the key of the other tests, then with a new one; the recipient keeps the
+    # package signed with the first.
+    shutil.rmtree(package)
+    assert materialize_month(raw, out, _keys([recipient], ("exports",))).success
+    package.rename(old)
     rotated = DeliveryResource(signing_key_value="2d" * 32, key_version="d2")
     result = materialize_month(raw, out, _keys([recipient], ("exports",)), delivery=rotated)
     assert result.success
@@ -145,14 +150,14 @@ def test_a_rotated_key_signs_the_next_delivery_and_the_old_package_still_verifie
     keyring = out / "exports" / KEYRING_DIR
     assert {f"{KEY.key_id}.pub", f"{new_key.key_id}.pub"} <= {p.name for p in keyring.iterdir()}
     assert new_key.key_id != KEY.key_id
-    for package, signer in ((old, KEY), (out / "exports" / recipient.name / "2026-10", new_key)):
-        manifest = json.loads((package / "manifest.json").read_text())
+    for delivered_package, signer in ((old, KEY), (package, new_key)):
+        manifest = json.loads((delivered_package / "manifest.json").read_text())
         assert (manifest["signing_key_id"], manifest["signing_key_version"]) == (
             signer.key_id,
             signer.version,
         )
         from_keyring = load_public_key((keyring / f"{manifest['signing_key_id']}.pub").read_bytes())
-        assert verify_package(package, from_keyring) == []
+        assert verify_package(delivered_package, from_keyring) == []
     assert verify_package(old, new_key.public_key), "the new key does not verify the old package"
 
 
