@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives.serialization import (
     PrivateFormat,
 )
 
-from lakehouse.packaging import seal, verify_package
+from lakehouse.packaging import same_content, seal, verify_package
 from lakehouse.signing import (
     DEMO_KEY_VERSION,
     KEYRING_DIR,
@@ -302,3 +302,20 @@ def test_the_python_lines_of_verify_md_pass_and_fail(tmp_path: Path, key: Signin
     manifest = forged / "manifest.json"
     manifest.write_bytes(manifest.read_bytes().replace(b'"acme"', b'"evil"'))
     assert "InvalidSignature" in run(forged).stderr
+
+
+def test_a_new_key_alone_is_no_new_content_and_the_keyring_never_replaces_a_key(
+    tmp_path: Path, key: SigningKey
+) -> None:
+    rotated = SigningKey.from_settings(OTHER_SEED, "k2", demo_mode=False)
+    delivered = _seal(tmp_path / "delivered", key)
+    assert same_content(delivered, _seal(tmp_path / "same-data", rotated))
+    assert not same_content(delivered, _seal(tmp_path / "new-data", rotated, '"2026-10-01",7\n'))
+
+    keyring = tmp_path / KEYRING_DIR
+    planted = keyring / f"{key.key_id}.pub"
+    keyring.mkdir()
+    planted.write_bytes(rotated.public_pem)
+    with pytest.raises(MissingSigningKeyError, match="another public key under the same key id"):
+        publish_public_key(keyring, key)
+    assert planted.read_bytes() == rotated.public_pem
