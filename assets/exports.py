@@ -2,8 +2,10 @@
 
 A package holds the stored differentially private release of the period, nothing else: no
 gold table, no exact count. It is assembled in a hidden staging folder, scanned, sealed
-(manifest with every file's SHA-256, signed with the delivery key) and only then renamed into
-`<out>/exports/<recipient>/<YYYY-MM>/`. Any failed check removes the staging folder and
+(manifest with every file's SHA-256, signed with the delivery key's Ed25519 private key, the
+public key and VERIFY.md beside it) and only then renamed into
+`<out>/exports/<recipient>/<YYYY-MM>/`; the public key is kept in the keyring
+`<out>/exports/_keys/<key id>.pub`. Any failed check removes the staging folder and
 stops the run with the reason: nothing partial is ever in the delivery folder.
 """
 
@@ -25,7 +27,6 @@ from lakehouse.csv_safety import write_recipient_csv
 from lakehouse.dictionary import released_column
 from lakehouse.faults import crash_point
 from lakehouse.packaging import (
-    MissingSigningKeyError,
     RemotePackageExists,
     begin_delivery,
     deliver,
@@ -50,6 +51,7 @@ from lakehouse.release_build import (
 )
 from lakehouse.released_datasets import RELEASED_DATASETS
 from lakehouse.releases import StoredRelease, latest_release
+from lakehouse.signing import KEYRING_DIR, MissingSigningKeyError, publish_public_key
 from pipelines.resources import DeliveryResource, SharingPolicyResource, StorageResource
 
 
@@ -110,9 +112,11 @@ def _readme(
         "corrected once, on a fixed schedule, with the erasures and late data known by then: "
         "a new draw, charged to the budget like the first.",
         "",
-        f"Sharing policy v{policy.version}. Before use, check every file with "
-        "`sha256sum -c SHA256SUMS` (it lists every data file and `manifest.json`), and "
-        "`manifest.sig` (HMAC-SHA256 of `manifest.json` with the delivery key).",
+        f"Sharing policy v{policy.version}. Before use, check the package as `VERIFY.md` "
+        "says: `manifest.sig` is the Ed25519 signature of `manifest.json` by our delivery key "
+        "(its public half is `signing-key.pub`; check its key id against the one we gave you), "
+        "and `manifest.json` lists the SHA-256 of every other file (`sha256sum -c SHA256SUMS` "
+        "checks them with the standard tool).",
         "",
         "In the CSV files, a text cell that starts with `=`, `+`, `-`, `@`, a tab or a carriage "
         "return has a single quote in front, so that a spreadsheet shows it as text instead of "
@@ -199,13 +203,13 @@ def build_export_asset(recipient: Recipient) -> dg.AssetsDefinition:
             guard_policy_version(policy, audit_dir)
             key = delivery.signing_key()
             manifest = _assemble(recipient, month, policy, storage, staging, coverage)
-            manifest["signing_key_version"] = key.version
             manifest["package"] = name
             if previous:
                 manifest["note"] = (
                     f"correction: replaces the package {previous}; {manifest['release']['note']}"
                 )
             seal(staging, manifest, key)
+            publish_public_key(out / "exports" / KEYRING_DIR, key)
         except (ExportRefused, PolicyViolation, MissingSigningKeyError) as exc:
             discard(staging)
             raise dg.Failure(

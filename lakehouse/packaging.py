@@ -3,55 +3,29 @@
 from __future__ import annotations
 
 import hashlib
-import hmac
 import json
 import os
 import shutil
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 from boto3.s3.transfer import TransferConfig
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from deidentify.configuration import ConfigurationError
 from lakehouse.faults import crash_point
+from lakehouse.signing import (
+    PUBLIC_KEY_FILE,
+    SIGNATURE_ALGORITHM,
+    SIGNATURE_FILE,
+    VERIFY_FILE,
+    SigningKey,
+    key_id,
+    signature_problem,
+    verify_instructions,
+)
 from lakehouse.storage import remove_orphans
-
-MIN_SIGNING_KEY_LENGTH = 32
-DEMO_SIGNING_KEY = "demo-mode-signing-key-PUBLIC-do-not-use-0000000"
-
-
-class MissingSigningKeyError(ConfigurationError, RuntimeError):
-    """No usable delivery signing key: the message says how to set one."""
-
-
-@dataclass(frozen=True)
-class SigningKey:
-    """The delivery key recipients verify manifests with, and its version."""
-
-    secret: bytes
-    version: str
-
-    def __repr__(self) -> str:
-        return f"SigningKey(version={self.version!r})"
-
-    @classmethod
-    def from_settings(cls, secret: str | None, version: str, demo_mode: bool) -> SigningKey:
-        """The key from the environment; the public demo key only in demo mode."""
-        if secret:
-            if len(secret) < MIN_SIGNING_KEY_LENGTH:
-                raise MissingSigningKeyError(
-                    f"EXPORT_SIGNING_KEY must be at least {MIN_SIGNING_KEY_LENGTH} characters"
-                )
-            return cls(secret.encode(), version)
-        if demo_mode:
-            return cls(DEMO_SIGNING_KEY.encode(), "demo-unsafe")
-        raise MissingSigningKeyError(
-            "EXPORT_SIGNING_KEY is not set: set it (and EXPORT_SIGNING_KEY_VERSION) to a secret of "
-            "at least 32 characters shared with recipients, or PIPELINES_DEMO_MODE=1 for the demo."
-        )
 
 
 def sha256_file(path: Path) -> str:
@@ -63,22 +37,29 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-def sign(manifest_bytes: bytes, key: SigningKey) -> str:
-    """HMAC-SHA256 of the manifest's exact bytes, hex."""
-    return hmac.new(key.secret, manifest_bytes, hashlib.sha256).hexdigest()
-
-
-def verify_package(package: Path, key: SigningKey) -> list[str]:
-    """What is wrong with a delivered package (empty when it verifies): hashes and signature."""
+def verify_package(package: Path, public_key: Ed25519PublicKey) -> list[str]:
+    """What is wrong with a delivered package (empty when it verifies), with the public key
+    only: the signature of manifest.json, the key it names, and every file against it."""
     problems = []
     manifest_bytes = (package / "manifest.json").read_bytes()
-    expected = sign(manifest_bytes, key)
-    if not hmac.compare_digest(expected, (package / "manifest.sig").read_text().strip()):
-        problems.append("manifest.sig does not match manifest.json")
+    signature = package / SIGNATURE_FILE
+    if not signature.exists():
+        problems.append(f"{SIGNATURE_FILE} is missing")
+    else:
+        problem = signature_problem(manifest_bytes, signature.read_bytes(), public_key)
+        if problem:
+            problems.append(problem)
     manifest = json.loads(manifest_bytes)
+    named = (manifest.get("signature_algorithm"), manifest.get("signing_key_id"))
+    if named != (SIGNATURE_ALGORITHM, key_id(public_key)):
+        problems.append(f"manifest.json names the key {named}, not {key_id(public_key)}")
     for name, digest in manifest["files"].items():
-        if sha256_file(package / name) != digest:
+        if not (package / name).is_file():
+            problems.append(f"{name}: listed in the manifest but missing")
+        elif sha256_file(package / name) != digest:
             problems.append(f"{name}: SHA-256 differs from the manifest")
+    unlisted = {p.name for p in package.iterdir()} - set(manifest["files"]) - UNSIGNED_FILES
+    problems += [f"{name}: not listed in the manifest" for name in sorted(unlisted)]
     return problems
 
 
@@ -95,19 +76,28 @@ def staging_folder(parent: Path) -> Path:
 
 
 CHECKSUMS_FILE = "SHA256SUMS"
+# The files a package holds beside those its manifest lists.
+UNSIGNED_FILES = frozenset({"manifest.json", CHECKSUMS_FILE, SIGNATURE_FILE})
+# Files that change with the signing key, not with the data: ignored by same_content.
+KEY_FILES = frozenset({PUBLIC_KEY_FILE, VERIFY_FILE})
 
 
 def seal(staging: Path, manifest: dict, key: SigningKey) -> None:
-    """Write manifest.json (with every file's SHA-256), SHA256SUMS and manifest.sig into the
-    staging folder.
+    """Write signing-key.pub, VERIFY.md, manifest.json (with every file's SHA-256),
+    SHA256SUMS and manifest.sig into the staging folder.
 
-    SHA256SUMS lists every data file and manifest.json in the format `sha256sum -c SHA256SUMS`
-    reads, so a recipient verifies the package with a standard tool and no instructions.
+    The manifest names the signature algorithm, the key id and the key version, and lists
+    every other file, VERIFY.md and the public key included. manifest.sig is the Ed25519
+    signature of manifest.json's exact bytes, base64. SHA256SUMS lists every file of the
+    manifest and manifest.json in the format `sha256sum -c SHA256SUMS` reads.
     """
+    (staging / PUBLIC_KEY_FILE).write_bytes(key.public_pem)
+    (staging / VERIFY_FILE).write_text(verify_instructions(key))
+    manifest["signature_algorithm"] = SIGNATURE_ALGORITHM
+    manifest["signing_key_id"] = key.key_id
+    manifest["signing_key_version"] = key.version
     manifest["files"] = {
-        p.name: sha256_file(p)
-        for p in sorted(staging.iterdir())
-        if p.name not in ("manifest.json", CHECKSUMS_FILE)
+        p.name: sha256_file(p) for p in sorted(staging.iterdir()) if p.name not in UNSIGNED_FILES
     }
     manifest_bytes = json.dumps(manifest, indent=2, sort_keys=True).encode()
     (staging / "manifest.json").write_bytes(manifest_bytes)
@@ -115,7 +105,7 @@ def seal(staging: Path, manifest: dict, key: SigningKey) -> None:
     (staging / CHECKSUMS_FILE).write_text(
         "".join(f"{digest}  {name}\n" for name, digest in sorted(sums.items()))
     )
-    (staging / "manifest.sig").write_text(sign(manifest_bytes, key) + "\n")
+    (staging / SIGNATURE_FILE).write_text(key.sign(manifest_bytes) + "\n")
 
 
 def next_package_name(recipient_root: Path, period: str) -> tuple[str, str | None]:
@@ -175,7 +165,7 @@ def upload_package(client, staging: Path, bucket: str, key_prefix: str) -> list[
         raise RemotePackageExists(
             f"s3://{bucket}/{key_prefix} already holds a package; it is never overwritten"
         )
-    files = sorted(staging.iterdir(), key=lambda p: (p.name == "manifest.sig", p.name))
+    files = sorted(staging.iterdir(), key=lambda p: (p.name == SIGNATURE_FILE, p.name))
     uploaded: list[str] = []
     try:
         for path in files:
@@ -279,13 +269,20 @@ def finish_delivery(audit_dir: Path, journal: Path, entry: dict) -> None:
 
 
 def same_content(delivered: Path, staging: Path) -> bool:
-    """Whether a sealed package holds exactly the files (same bytes) of a delivered one."""
+    """Whether a sealed package holds exactly the files (same bytes) of a delivered one.
+
+    The public key and VERIFY.md are left out: a package that differs only in the key that
+    signs it is not delivered again (the old one still verifies with its key)."""
     try:
         before = json.loads((delivered / "manifest.json").read_text())["files"]
         after = json.loads((staging / "manifest.json").read_text())["files"]
     except (OSError, ValueError, KeyError):
         return False
-    return before == after
+
+    def data(files: dict) -> dict:
+        return {name: digest for name, digest in files.items() if name not in KEY_FILES}
+
+    return data(before) == data(after)
 
 
 def remove_prefix(client, bucket: str, key_prefix: str) -> None:

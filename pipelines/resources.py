@@ -19,8 +19,8 @@ from deidentify.sharing_policy import (
 )
 from lakehouse.ingest.bronze import IngestSettings
 from lakehouse.ingest.raw_lines import DEFAULT_MAX_LINE_BYTES
-from lakehouse.packaging import MissingSigningKeyError, SigningKey
 from lakehouse.recipients import DEFAULT_RECIPIENTS_PATH
+from lakehouse.signing import MissingSigningKeyError, SigningKey
 from pipelines.locations import DEFAULT_OUT_DIR, DEFAULT_RAW_DIR, PROJECT_ROOT
 
 __all__ = ["DEFAULT_OUT_DIR", "DEFAULT_RAW_DIR", "PROJECT_ROOT"]
@@ -140,25 +140,29 @@ class SharingPolicyResource(dg.ConfigurableResource):
 
 
 class DeliveryResource(dg.ConfigurableResource):
-    """The key that signs export manifests (from `dg.EnvVar("EXPORT_SIGNING_KEY")`)."""
+    """The Ed25519 private key that signs export manifests (from `dg.EnvVar("EXPORT_SIGNING_KEY")`
+    or a file); recipients verify with its public key."""
 
     signing_key_value: str | None = Field(
-        default=None, description="Secret, at least 32 characters."
+        default=None,
+        description="Ed25519 private key: an unencrypted PKCS8 PEM, or 64 hex characters.",
     )
     signing_key_file: str | None = Field(
         default=None,
-        description="Or: a file holding the secret, outside the repository, owner-only (0600).",
+        description="Or: a file holding the key, outside the repository, owner-only (0600).",
     )
-    key_version: str = Field(default="v1")
-    demo_mode: bool = Field(default=False)
+    key_version: str = Field(default="v1", description="Recorded in every manifest.")
+    demo_mode: bool = Field(default=False, description="Allow the public demo key.")
     recipients_path: str = Field(default=str(DEFAULT_RECIPIENTS_PATH))
 
     def signing_key(self) -> SigningKey:
         """The delivery key, or MissingSigningKeyError saying how to set one."""
-        secret = self.signing_key_value or read_secret_file(
-            self.signing_key_file, MissingSigningKeyError
-        )
-        return SigningKey.from_settings(secret, self.key_version, self.demo_mode)
+        if self.signing_key_value:
+            secret, source = self.signing_key_value, "EXPORT_SIGNING_KEY"
+        else:
+            secret = read_secret_file(self.signing_key_file, MissingSigningKeyError)
+            source = f"the key file {self.signing_key_file}"
+        return SigningKey.from_settings(secret, self.key_version, self.demo_mode, source)
 
 
 def read_secret_file(path: str | None, error: type[Exception]) -> str | None:

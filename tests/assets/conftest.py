@@ -23,11 +23,17 @@ from pipelines.sample.generator import GeneratorConfig, generate
 from pipelines.sample.people import Population
 
 MONTH = "2026-10-01"
-SIGNING_KEY = "export-signing-key-0123456789abcdef0123"
+# An Ed25519 private key as 64 hex characters (a raw 32-byte seed).
+SIGNING_KEY = "e5" * 32
 RARE = ("WY", "Dentistry", 3)
 
 
-def resources_for(raw: Path, out: Path, sharing: SharingPolicyResource | None = None) -> dict:
+def resources_for(
+    raw: Path,
+    out: Path,
+    sharing: SharingPolicyResource | None = None,
+    delivery: DeliveryResource | None = None,
+) -> dict:
     return {
         "storage": StorageResource(raw_dir=str(raw), out_dir=str(out)),
         "ingestion": IngestionResource(),
@@ -37,7 +43,7 @@ def resources_for(raw: Path, out: Path, sharing: SharingPolicyResource | None = 
         "deidentification": DeidentificationResource(workers=1),
         "sharing": sharing or SharingPolicyResource(),
         "s3": S3Resource(),
-        "delivery": DeliveryResource(signing_key_value=SIGNING_KEY, key_version="d1"),
+        "delivery": delivery or DeliveryResource(signing_key_value=SIGNING_KEY, key_version="d1"),
     }
 
 
@@ -110,6 +116,7 @@ def materialize_month(
     extra: tuple = (),
     sharing: SharingPolicyResource | None = None,
     tags: dict[str, str] | None = None,
+    delivery: DeliveryResource | None = None,
 ) -> dg.ExecuteInProcessResult:
     """Materialize `keys` for the test month; `extra` assets join the code location's."""
     with dg.instance_for_test() as instance:
@@ -117,7 +124,7 @@ def materialize_month(
             [*ALL_ASSETS, *extra],
             selection=keys,
             partition_key=MONTH,
-            resources=resources_for(raw, out, sharing),
+            resources=resources_for(raw, out, sharing, delivery),
             instance=instance,
             raise_on_error=False,
             tags=tags,

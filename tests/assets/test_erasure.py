@@ -46,9 +46,7 @@ def _resources(raw: Path, out: Path, sharing: SharingPolicyResource | None = Non
         "deidentification": DeidentificationResource(workers=1),
         "sharing": sharing or SharingPolicyResource(),
         "s3": S3Resource(),
-        "delivery": DeliveryResource(
-            signing_key_value="erasure-signing-key-0123456789abcdef", key_version="d1"
-        ),
+        "delivery": DeliveryResource(signing_key_value="e7" * 32, key_version="d1"),
     }
 
 

@@ -14,13 +14,15 @@ import yaml
 
 from assets.gold import warehouse
 from deidentify.sharing_policy import DEFAULT_SHARING_POLICY_PATH
-from lakehouse.packaging import SigningKey, verify_package
+from lakehouse.packaging import verify_package
 from lakehouse.releases import latest_release
+from lakehouse.signing import KEYRING_DIR, SigningKey, load_public_key
 from pipelines.definitions import ALL_ASSETS, RECIPIENTS
-from pipelines.resources import SharingPolicyResource
+from pipelines.resources import DeliveryResource, SharingPolicyResource
 from tests.assets.conftest import SIGNING_KEY, materialize_month, resources_for
 
 MONTHLY = [r for r in RECIPIENTS if r.cadence == "monthly"]
+KEY = SigningKey.from_settings(SIGNING_KEY, "d1", demo_mode=False)
 
 
 def _keys(recipients, layers=("releases", "exports")) -> list[dg.AssetKey]:
@@ -43,7 +45,9 @@ def delivered(built: tuple[Path, Path, list]) -> tuple[Path, Path, dg.ExecuteInP
 def test_each_recipient_gets_its_stored_release_signed_and_checked(delivered) -> None:
     _, out, result = delivered
     assert all(check.passed for check in result.get_asset_check_evaluations())
-    key = SigningKey(SIGNING_KEY.encode(), "d1")
+    keyring = out / "exports" / KEYRING_DIR
+    assert (keyring / f"{KEY.key_id}.pub").read_bytes() == KEY.public_pem
+    key = load_public_key((keyring / f"{KEY.key_id}.pub").read_bytes())
     for recipient in MONTHLY:
         package = out / "exports" / recipient.name / "2026-10"
         assert verify_package(package, key) == []
@@ -56,6 +60,11 @@ def test_each_recipient_gets_its_stored_release_signed_and_checked(delivered) ->
             == f"{recipient.name}/2026-10/v1"
         )
         assert manifest["release"]["rho"] > 0 and manifest["signing_key_version"] == "d1"
+        assert (manifest["signature_algorithm"], manifest["signing_key_id"]) == (
+            "ed25519",
+            KEY.key_id,
+        )
+        assert {"VERIFY.md", "signing-key.pub"} <= set(manifest["files"])
         assert manifest["release"]["draws"] == release.record["draws"]
         for name in recipient.datasets:
             csv = (package / f"{name}.csv").read_text()
@@ -117,6 +126,41 @@ def test_a_rerun_redelivers_nothing_and_draws_no_fresh_noise(delivered) -> None:
         e for e in again.get_asset_materialization_events() if e.asset_key.path[0] == "exports"
     )
     assert exported.event_specific_data.materialization.metadata["delivered"].value is False
+
+
+def test_a_rotated_key_signs_the_next_delivery_and_the_old_package_still_verifies(
+    delivered, tmp_path: Path
+) -> None:
+    import shutil
+
+    raw, source, _ = delivered
+    out = tmp_path / "out"
+    shutil.copytree(source, out)
+    recipient = MONTHLY[0]
+    package = out / "exports" / recipient.name / "2026-10"
+    old = tmp_path / "received-before"
+    # The period is delivered anew (an earlier test changed a file of the shared package),
+    # first with the key of the other tests, then with a new one; the recipient keeps the
+    # package signed with the first.
+    shutil.rmtree(package)
+    assert materialize_month(raw, out, _keys([recipient], ("exports",))).success
+    package.rename(old)
+    rotated = DeliveryResource(signing_key_value="2d" * 32, key_version="d2")
+    result = materialize_month(raw, out, _keys([recipient], ("exports",)), delivery=rotated)
+    assert result.success
+    new_key = rotated.signing_key()
+    keyring = out / "exports" / KEYRING_DIR
+    assert {f"{KEY.key_id}.pub", f"{new_key.key_id}.pub"} <= {p.name for p in keyring.iterdir()}
+    assert new_key.key_id != KEY.key_id
+    for delivered_package, signer in ((old, KEY), (package, new_key)):
+        manifest = json.loads((delivered_package / "manifest.json").read_text())
+        assert (manifest["signing_key_id"], manifest["signing_key_version"]) == (
+            signer.key_id,
+            signer.version,
+        )
+        from_keyring = load_public_key((keyring / f"{manifest['signing_key_id']}.pub").read_bytes())
+        assert verify_package(delivered_package, from_keyring) == []
+    assert verify_package(old, new_key.public_key), "the new key does not verify the old package"
 
 
 def test_the_warehouse_answers_what_a_partner_got(delivered) -> None:
@@ -213,7 +257,7 @@ def test_a_weekly_recipient_gets_one_release_per_iso_week(delivered) -> None:
     assert result.success
     assert all(check.passed for check in result.get_asset_check_evaluations())
     package = out / "exports" / recipient.name / "2026-W41"
-    assert verify_package(package, SigningKey(SIGNING_KEY.encode(), "d1")) == []
+    assert verify_package(package, KEY.public_key) == []
     manifest = json.loads((package / "manifest.json").read_text())
     assert manifest["cadence"] == "weekly" and manifest["period"] == "2026-W41"
     assert set(manifest["datasets"]) == {"daily_traffic"}
@@ -346,15 +390,17 @@ def test_a_bucket_recipient_gets_a_verifiable_package_and_nothing_on_failure(
         assert names == [
             "README.md",
             "SHA256SUMS",
+            "VERIFY.md",
             "daily_traffic.csv",
             "manifest.json",
             "manifest.sig",
+            "signing-key.pub",
         ]
         downloaded = tmp_path / "downloaded"
         downloaded.mkdir()
         for name in names:
             client.download_file("partner-drop", prefix + name, str(downloaded / name))
-        assert verify_package(downloaded, SigningKey(SIGNING_KEY.encode(), "d1")) == []
+        assert verify_package(downloaded, KEY.public_key) == []
         audit = (out / "audit" / "exports.jsonl").read_text().splitlines()
         assert json.loads(audit[-1])["delivered_to"] == f"s3://partner-drop/{prefix}"
 

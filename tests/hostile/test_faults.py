@@ -19,7 +19,7 @@ from tests.conftest import PROJECT_ROOT, run_pipeline_cli
 
 ENV = {
     "PSEUDONYMIZATION_KEY": "fault-tests-pseudonymization-key-0123456",
-    "EXPORT_SIGNING_KEY": "fault-tests-signing-key-0123456789abcdef",
+    "EXPORT_SIGNING_KEY": "fa" * 32,
 }
 FILE_SIZE_LIMIT = 1_500_000
 

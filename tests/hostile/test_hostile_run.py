@@ -18,7 +18,7 @@ from tests.hostile.scan import find_text, formula_cells
 
 ENV = {
     "PSEUDONYMIZATION_KEY": "hostile-corpus-pseudonymization-key-0123",
-    "EXPORT_SIGNING_KEY": "hostile-corpus-signing-key-0123456789abcd",
+    "EXPORT_SIGNING_KEY": "40" * 32,
 }
 
 

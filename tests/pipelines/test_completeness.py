@@ -19,7 +19,7 @@ from tests.conftest import run_pipeline_cli
 ENV = {
     "PSEUDONYMIZATION_KEY": "completeness-test-pseudonymization-key-0123",
     "PSEUDONYMIZATION_KEY_VERSION": "c1",
-    "EXPORT_SIGNING_KEY": "completeness-test-signing-key-0123456789",
+    "EXPORT_SIGNING_KEY": "c0" * 32,
     "EXPORT_SIGNING_KEY_VERSION": "s1",
 }
 BROKEN_DAY = "2026-10-02"

@@ -18,11 +18,12 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from lakehouse.packaging import SigningKey, sha256_file, verify_package
+from lakehouse.packaging import sha256_file, verify_package
+from lakehouse.signing import KEYRING_DIR, SigningKey
 from pipelines.sample.generator import GeneratorConfig, generate
 from tests.conftest import run_pipeline_cli
 
-SIGNING_KEY = "crash-test-signing-key-0123456789abcdef"
+SIGNING_KEY = "c7" * 32
 ENV = {
     "PSEUDONYMIZATION_KEY": "crash-test-pseudonymization-key-0123456789",
     "PSEUDONYMIZATION_KEY_VERSION": "c1",
@@ -38,8 +39,13 @@ def _run(raw: Path, out: Path, crash_at: str | None = None) -> subprocess.Comple
 
 
 def _packages(out: Path) -> list[Path]:
-    """Delivered packages (a staging folder is hidden, and no recipient looks at it)."""
-    return sorted(p for p in (out / "exports").glob("*/*") if not p.name.startswith("."))
+    """Delivered packages (a staging folder is hidden, and no recipient looks at it; the
+    keyring is not a recipient)."""
+    return sorted(
+        p
+        for p in (out / "exports").glob("*/*")
+        if not p.name.startswith(".") and p.parent.name != KEYRING_DIR
+    )
 
 
 def _visible_outputs(out: Path) -> dict[str, object]:
@@ -51,7 +57,8 @@ def _visible_outputs(out: Path) -> dict[str, object]:
             continue
         seen[relative] = pq.read_table(path).to_pylist()
     for package in _packages(out):
-        assert verify_package(package, SigningKey(SIGNING_KEY.encode(), "s1")) == []
+        public_key = SigningKey.from_settings(SIGNING_KEY, "s1", demo_mode=False).public_key
+        assert verify_package(package, public_key) == []
         for data in sorted(package.iterdir()):
             if data.suffix == ".csv":
                 # Released values carry fresh noise in every independent run: what must match

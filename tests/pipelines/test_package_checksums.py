@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from lakehouse.packaging import CHECKSUMS_FILE, SigningKey, seal, verify_package
+from lakehouse.packaging import CHECKSUMS_FILE, seal, verify_package
+from lakehouse.signing import SigningKey
 
 
 def _sealed(tmp_path: Path) -> Path:
@@ -23,8 +24,15 @@ def _sealed(tmp_path: Path) -> Path:
 def test_sha256sums_lists_every_data_file_and_the_manifest(tmp_path: Path) -> None:
     package = _sealed(tmp_path)
     names = [line.split("  ", 1)[1] for line in (package / CHECKSUMS_FILE).read_text().splitlines()]
-    assert names == ["README.md", "daily_traffic.csv", "manifest.json"]
-    assert verify_package(package, SigningKey.from_settings(None, "v1", demo_mode=True)) == []
+    assert names == [
+        "README.md",
+        "VERIFY.md",
+        "daily_traffic.csv",
+        "manifest.json",
+        "signing-key.pub",
+    ]
+    demo = SigningKey.from_settings(None, "v1", demo_mode=True)
+    assert verify_package(package, demo.public_key) == []
 
 
 @pytest.mark.skipif(shutil.which("sha256sum") is None, reason="coreutils' sha256sum not installed")

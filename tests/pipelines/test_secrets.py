@@ -6,15 +6,20 @@ import stat
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
 
 from deidentify.pseudonymize import MissingKeyError
-from lakehouse.packaging import MissingSigningKeyError
+from lakehouse.signing import KEYRING_DIR, MissingSigningKeyError
 from pipelines.resources import PROJECT_ROOT, DeliveryResource, PseudonymizationResource
 from pipelines.sample.generator import GeneratorConfig, generate
 from tests.conftest import run_pipeline_cli
 
 PSEUDONYMIZATION_SECRET = "pseudonymization-secret-Zq81xWv3Lp0Tt5Yr7Hh2"
-SIGNING_SECRET = "signing-secret-Mn4Bv6Cx8Zl1Kj3Hg5Fd7Sa9"
+SIGNING_SEED = bytes.fromhex("5a" * 16 + "a5" * 16)
+SIGNING_KEY = Ed25519PrivateKey.from_private_bytes(SIGNING_SEED)
+# The signing key as `openssl genpkey -algorithm ed25519` writes it.
+SIGNING_PEM = SIGNING_KEY.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption())
 
 
 def test_a_key_file_outside_the_repo_and_owner_only_is_read(tmp_path: Path) -> None:
@@ -45,7 +50,7 @@ def test_no_output_and_no_dagster_event_log_holds_a_key(tmp_path: Path) -> None:
     (raw / "requests" / "erase.csv").write_text("usr_000000000000\n")
     signing_file = tmp_path / "secrets" / "signing.key"
     signing_file.parent.mkdir()
-    signing_file.write_text(SIGNING_SECRET)
+    signing_file.write_bytes(SIGNING_PEM)
     signing_file.chmod(0o600)
     result = run_pipeline_cli(
         raw,
@@ -59,10 +64,17 @@ def test_no_output_and_no_dagster_event_log_holds_a_key(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert list((out / "exports").glob("*/*/manifest.sig")), "the run delivered packages"
+    assert list((out / "exports" / KEYRING_DIR).glob("*.pub")), "the public key is published"
     assert any(home.rglob("*.db")), "the run's events went to the instance's event log"
-    secrets = [PSEUDONYMIZATION_SECRET.encode(), SIGNING_SECRET.encode()]
+    secrets = [
+        PSEUDONYMIZATION_SECRET.encode(),
+        SIGNING_SEED,
+        SIGNING_SEED.hex().encode(),
+        b"".join(SIGNING_PEM.splitlines()[1:-1]),
+        SIGNING_KEY.private_bytes(Encoding.DER, PrivateFormat.PKCS8, NoEncryption()),
+    ]
     for text in (result.stdout, result.stderr):
-        assert not any(secret.decode() in text for secret in secrets)
+        assert not any(secret in text.encode() for secret in secrets)
     for folder in (out, home):
         for path in folder.rglob("*"):
             if path.is_file():
