@@ -125,3 +125,20 @@ def test_the_documented_warehouse_launch_runs_and_is_recorded(tmp_path: Path) ->
 @pytest.mark.parametrize("command", ["dg dev", "dg check defs", "dg list defs"])
 def test_the_readme_shows_the_dg_commands(command: str) -> None:
     assert command in (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
+
+
+def test_every_asset_and_asset_check_has_a_description() -> None:
+    graph = defs.resolve_asset_graph()
+    checks = [graph.get_check_spec(key) for key in graph.asset_check_keys]
+    assert len(checks) > 50
+    assert [(c.asset_key.to_user_string(), c.name) for c in checks if not c.description] == []
+    assets = [graph.get(key) for key in graph.get_all_asset_keys()]
+    assert [a.key.to_user_string() for a in assets if not a.description] == []
+
+
+def test_gold_assets_declare_their_documented_columns() -> None:
+    spec = next(
+        s for s in defs.resolve_all_asset_specs() if s.key.path == ["gold", "sales_monthly"]
+    )
+    columns = {c.name: c.description for c in spec.metadata["dagster/column_schema"].columns}
+    assert "US cents" in columns["revenue_cents"] and "date" in columns["month"]
