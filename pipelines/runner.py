@@ -119,6 +119,18 @@ def record_days_without_input(
     return sorted(recorded), sorted(gaps)
 
 
+def _state_storage_of(instance: dg.DagsterInstance):
+    """Load definitions against this run's instance.
+
+    Dagster 1.13 keeps "the current definitions state storage" in a process-wide context
+    variable that an instance sets when entered and never resets on exit; a run in a process
+    where an earlier instance is gone would fail with "undefined DagsterInstance weakref".
+    """
+    from dagster._core.storage.defs_state.base import set_defs_state_storage
+
+    return set_defs_state_storage(instance.defs_state_storage)
+
+
 def _instance() -> dg.DagsterInstance:
     if os.environ.get("DAGSTER_HOME"):
         return dg.DagsterInstance.get()
@@ -271,16 +283,17 @@ def _run_locked(
             return
         signals.where = label if partition in (None, label) else f"{label} {partition}"
         try:
-            result = dg.materialize(
-                ALL_ASSETS,
-                selection=selection,
-                partition_key=partition,
-                resources=resources,
-                instance=instance,
-                raise_on_error=False,
-                tags={"launched_by": "python -m pipelines run", **(tags or {})},
-                run_config={"loggers": {"console": {"config": {"log_level": _CONSOLE_LEVEL}}}},
-            )
+            with _state_storage_of(instance):
+                result = dg.materialize(
+                    ALL_ASSETS,
+                    selection=selection,
+                    partition_key=partition,
+                    resources=resources,
+                    instance=instance,
+                    raise_on_error=False,
+                    tags={"launched_by": "python -m pipelines run", **(tags or {})},
+                    run_config={"loggers": {"console": {"config": {"log_level": _CONSOLE_LEVEL}}}},
+                )
         except dg.DagsterExecutionInterruptedError:
             signals.check()
             raise

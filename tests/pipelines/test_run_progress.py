@@ -44,7 +44,7 @@ def test_a_run_on_a_terminal_draws_its_bars_and_still_prints_its_summary(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
 ) -> None:
     monkeypatch.setenv("PSEUDONYMIZATION_KEY", "progress-test-pseudonymization-key-0123")
-    monkeypatch.setenv("EXPORT_SIGNING_KEY", "progress-test-signing-key-0123456789abcdef")
+    monkeypatch.setenv("EXPORT_SIGNING_KEY", "5a" * 32)
     raw, out = tmp_path / "raw", tmp_path / "out"
     config = GeneratorConfig(out=raw, days=2, users=30, seed=3, malformed_rate=0.0)
     generate(config)
