@@ -454,4 +454,7 @@ def _print_summary(totals: dict[str, list], out_dir: Path) -> None:
         audit = out_dir / "audit" / "exports.jsonl"
         print(f"  {'exports/':<12} {out_dir / 'exports'}  (audit trail: {audit})")
     if (out_dir / "warehouse.duckdb").exists():
-        print(f"  {'warehouse':<12} {out_dir / 'warehouse.duckdb'}  (duckdb it, then: SHOW TABLES)")
+        print(
+            f"  {'warehouse':<12} {out_dir / 'warehouse.duckdb'}  (.venv/bin/python, then "
+            "duckdb.connect(path, read_only=True).sql('SHOW TABLES'))"
+        )
