@@ -85,9 +85,7 @@ def _coverage_lines(coverage: Coverage) -> list[str]:
     return [*lines, ""]
 
 
-def _readme(
-    recipient: Recipient, release: StoredRelease, policy, coverage: Coverage | None = None
-) -> str:
+def _readme(recipient: Recipient, release: StoredRelease, policy, coverage: Coverage) -> str:
     record = release.record
     epsilon = record["epsilon_at_delta"]
     lines = [
@@ -125,8 +123,7 @@ def _readme(
     ]
     if record.get("corrects"):
         lines += [f"**Correction**: {record['note']}.", ""]
-    if coverage is not None:
-        lines += _coverage_lines(coverage)
+    lines += _coverage_lines(coverage)
     for name in recipient.datasets:
         dataset = RELEASED_DATASETS[name]
         spec = policy.release.datasets[name]

@@ -409,12 +409,12 @@ def sweep(out_dir: Path, subjects: ErasedSubjects) -> tuple[SweepReport, set[str
     }
     for dataset, columns in silver_columns.items():
         candidates = _partitions(out_dir, "silver", f"_candidates/{dataset}")
-        published = _partitions(out_dir, "silver", dataset)
-        for date_key, path in [*published, *candidates]:
+        published = [(*partition, True) for partition in _partitions(out_dir, "silver", dataset)]
+        for date_key, path, is_published in [*published, *((*c, False) for c in candidates)]:
             mask = lambda b, d=dataset: subjects.silver_mask(d, b)  # noqa: E731
             removed = _rewrite(path, columns, mask, private=False)
             account(f"silver/{dataset}", date_key, removed)
-            if removed and (date_key, path) in published:
+            if removed and is_published:
                 report.silver_rewritten.add((dataset, date_key))
     return report, found_visitors
 

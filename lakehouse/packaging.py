@@ -25,7 +25,7 @@ from lakehouse.signing import (
     signature_problem,
     verify_instructions,
 )
-from lakehouse.storage import remove_orphans
+from lakehouse.storage import remove_orphans, write_bytes_atomically
 
 
 def sha256_file(path: Path) -> str:
@@ -205,11 +205,8 @@ def journal_file(audit_dir: Path, recipient: str, package: str) -> Path:
 def begin_delivery(audit_dir: Path, entry: dict, staging: Path, remote_prefix: str | None) -> Path:
     """Record a delivery as pending before anything is delivered; returns the journal file."""
     journal = journal_file(audit_dir, entry["recipient"], entry["package"])
-    journal.parent.mkdir(parents=True, exist_ok=True)
     payload = {"audit_entry": entry, "staging": str(staging), "remote_prefix": remote_prefix}
-    temp = journal.with_name(f".{journal.name}.{os.getpid()}-{uuid.uuid4().hex}.tmp")
-    temp.write_text(json.dumps(payload, sort_keys=True))
-    os.replace(temp, journal)
+    write_bytes_atomically(journal, json.dumps(payload, sort_keys=True).encode())
     return journal
 
 

@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import os
 import re
-import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,6 +24,7 @@ from cryptography.hazmat.primitives.serialization import (
 )
 
 from deidentify.configuration import ConfigurationError
+from lakehouse.storage import write_bytes_atomically
 
 SIGNATURE_ALGORITHM = "ed25519"
 SIGNATURE_FILE = "manifest.sig"
@@ -164,7 +163,6 @@ def publish_public_key(keyring: Path, key: SigningKey) -> Path:
     The keyring only grows: a key already there is left as it is, so after a rotation the old
     packages still verify with the old key.
     """
-    keyring.mkdir(parents=True, exist_ok=True)
     target = keyring / f"{key.key_id}.pub"
     if target.exists():
         if target.read_bytes() != key.public_pem:
@@ -172,9 +170,7 @@ def publish_public_key(keyring: Path, key: SigningKey) -> Path:
                 f"{target} holds another public key under the same key id: move it aside"
             )
         return target
-    temp = keyring / f".{key.key_id}.{os.getpid()}-{uuid.uuid4().hex}.tmp"
-    temp.write_bytes(key.public_pem)
-    os.replace(temp, target)
+    write_bytes_atomically(target, key.public_pem)
     return target
 
 

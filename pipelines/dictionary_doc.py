@@ -12,7 +12,7 @@ from pathlib import Path
 
 from assets.gold import GOLD_TABLES
 from deidentify.sharing_policy import load_sharing_policy
-from lakehouse.dictionary import gold_column, released_column
+from lakehouse.dictionary import Column, gold_column, released_column
 from lakehouse.release_build import dataset_schema
 from lakehouse.released_datasets import RELEASED_DATASETS
 
@@ -56,7 +56,7 @@ def column_reference() -> str:
     return "\n".join(lines)
 
 
-def _unit_meaning(column) -> tuple[str, str]:
+def _unit_meaning(column: Column) -> tuple[str, str]:
     return column.unit, column.meaning.replace("|", "\\|")
 
 

@@ -336,7 +336,8 @@ def _run_locked(
         print(
             f"  {gap}: no raw line, although the logs run on before and after it: a lost file? "
             "Its month and week stay unreleased until the day is materialized "
-            f"(`dagster asset materialize ... --partition {gap}` records it, empty or not)."
+            f"(`dg launch --assets 'group:bronze or group:silver' --partition {gap}` records it, "
+            "empty or not)."
         )
     if gold_months or gold_weeks:
         progress.add(_GOLD, len(gold_months) + len(gold_weeks))

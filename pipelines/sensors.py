@@ -96,21 +96,23 @@ def deletion_requests_sensor(
     return dg.SensorResult(run_requests=[dg.RunRequest(run_key=digest)], cursor=cursor)
 
 
-def _period_run(
-    label: str,
-    monthly_job: str,
-    weekly_job: str,
-    run_key: str,
-    tags: dict[str, str] | None = None,
-) -> dg.RunRequest | None:
-    """A run of the monthly (or weekly) job, by name, for a period label; None for an open one."""
+def _correction_run(label: str) -> dg.RunRequest | None:
+    """The tagged release run (monthly or weekly) that draws a period's scheduled correction;
+    None for a period that is not closed."""
     job, partitions = (
-        (weekly_job, weekly_partitions) if is_week(label) else (monthly_job, monthly_partitions)
+        (weekly_release_job, weekly_partitions)
+        if is_week(label)
+        else (release_job, monthly_partitions)
     )
     partition = partition_key(label)
     if not partitions.has_partition_key(partition):
         return None
-    return dg.RunRequest(run_key=run_key, partition_key=partition, job_name=job, tags=tags or {})
+    return dg.RunRequest(
+        run_key=f"correction:{label}",
+        partition_key=partition,
+        job_name=job.name,
+        tags={CORRECTION_TAG: "due"},
+    )
 
 
 @dg.sensor(
@@ -131,11 +133,7 @@ def release_corrections_sensor(
     labels = corrections_due(storage.out_path, after, datetime.now(UTC))
     if not labels:
         return dg.SkipReason("no correction is due")
-    tags = {CORRECTION_TAG: "due"}
-    requests = [
-        _period_run(label, release_job.name, weekly_release_job.name, f"correction:{label}", tags)
-        for label in labels
-    ]
+    requests = [_correction_run(label) for label in labels]
     return dg.SensorResult(run_requests=[r for r in requests if r is not None])
 
 
