@@ -54,11 +54,14 @@ def ensure_environment() -> Path:
 
 
 def demo_settings(environment: dict[str, str]) -> dict[str, str]:
-    """The settings the demo runs with, and that `dg dev` needs to show the demo's history."""
+    """The settings the demo runs with, and that `dg dev` needs to show the demo's history.
+
+    The folders are not among them: the demo's are the defaults (pipelines/locations.py), and
+    `dg` lets `.env` override the shell, so a folder written there would redirect every later
+    `dg` command in the project, whatever its environment says.
+    """
     settings = {
-        "PIPELINES_RAW_DIR": str(SAMPLE_RAW),
-        "PIPELINES_OUT_DIR": str(SAMPLE_OUT),
-        "PIPELINES_FIRST_DATE": environment.get("PIPELINES_FIRST_DATE", SAMPLE_FIRST_PARTITION),
+        "PIPELINES_FIRST_DATE": environment.get("PIPELINES_FIRST_DATE", SAMPLE_FIRST_PARTITION)
     }
     if not environment.get("PSEUDONYMIZATION_KEY"):
         settings["PIPELINES_DEMO_MODE"] = "1"

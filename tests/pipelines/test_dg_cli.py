@@ -12,6 +12,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
+from pipelines.bootstrap import DOTENV, demo_settings, write_dotenv
 from pipelines.definitions import defs
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -101,15 +102,14 @@ def test_the_documented_warehouse_launch_runs_and_is_recorded(tmp_path: Path) ->
                  "gold/warehouse" in _option(args, "--assets")]  # fmt: skip
     home = tmp_path / "dagster_home"
     home.mkdir()
-    result = _dg(
-        "launch",
-        *launch,
-        env={
-            "DAGSTER_HOME": str(home),
-            "PIPELINES_RAW_DIR": str(tmp_path / "raw"),
-            "PIPELINES_OUT_DIR": str(tmp_path / "out"),
-        },
-    )
+    # The `.env` the demo leaves in the project must not redirect this launch (dg lets `.env`
+    # win over the environment); written here when absent, removed afterwards.
+    wrote_dotenv = not DOTENV.exists() and write_dotenv(demo_settings({}))
+    try:
+        result = _launch_warehouse(launch, home, tmp_path)
+    finally:
+        if wrote_dotenv:
+            DOTENV.unlink()
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert (tmp_path / "out" / "warehouse.duckdb").exists()
     # Not `with`: Dagster 1.13's instance __exit__ leaves its state storage set for the
@@ -120,6 +120,20 @@ def test_the_documented_warehouse_launch_runs_and_is_recorded(tmp_path: Path) ->
     finally:
         instance.dispose()
     assert [run.status for run in runs] == [dg.DagsterRunStatus.SUCCESS]
+
+
+def _launch_warehouse(
+    launch: list[str], home: Path, tmp_path: Path
+) -> subprocess.CompletedProcess[str]:
+    return _dg(
+        "launch",
+        *launch,
+        env={
+            "DAGSTER_HOME": str(home),
+            "PIPELINES_RAW_DIR": str(tmp_path / "raw"),
+            "PIPELINES_OUT_DIR": str(tmp_path / "out"),
+        },
+    )
 
 
 @pytest.mark.parametrize("command", ["dg dev", "dg check defs", "dg list defs"])
