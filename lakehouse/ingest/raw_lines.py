@@ -191,6 +191,9 @@ def iter_raw_lines(
                 out += len(line)
                 if number == 1 and line.startswith(_BOM):
                     line = line[len(_BOM) :]
+                    if len(line) == max_line_bytes + 1 - len(_BOM) and not line.endswith(b"\n"):
+                        line += stream.readline(len(_BOM))
+                        out += len(line) - max_line_bytes - 1 + len(_BOM)
                 if len(line) > max_line_bytes and not line.endswith(b"\n"):
                     skipped = _skip_rest_of_line(stream, compressed, limit, out)
                     length = len(line) + skipped
