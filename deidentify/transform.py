@@ -36,6 +36,7 @@ import pyarrow.compute as pc
 from deidentify import generalize
 from deidentify import scrubber as scrubber_module
 from deidentify.accounts import account_keys
+from deidentify.derived import DERIVED_FIELDS, derived_values
 from deidentify.field_policy import FieldPolicy, FieldRule, SourcePolicy
 from deidentify.pseudonymize import PseudonymKey, pseudonyms
 from deidentify.raw_ids import RAW_ID_SHAPES
@@ -53,13 +54,6 @@ NOT_RESCANNED = frozenset({"referrer_search_terms"})
 # Actions whose string outputs are scrubbed text: raw ids in them become placeholders.
 RAW_ID_SCRUBBED_ACTIONS = ("url", "scrub_text", "referrer")
 _RAW_IDS = {shape: re.compile(pattern) for shape, pattern in RAW_ID_SHAPES.items()}
-# A visitor (device) is the client address plus user agent: the access log's remote host, the
-# app event's ip. Both sources derive it alike, so an app event ties its account to a device
-# whose web requests the access log holds.
-DERIVED_FIELDS = {
-    "access_log": {"visitor": ("remote_host", "user_agent")},
-    "app_events": {"visitor": ("ip", "user_agent")},
-}
 _GENERALIZERS: dict[str, Callable[[object], object]] = {
     "zip3": generalize.zip3,
     "practice_size_band": generalize.practice_size_band,
@@ -95,18 +89,6 @@ def replace_raw_ids(text: str) -> tuple[str, tuple[str, ...]]:
                 break
             found.append(shape)
     return text, tuple(sorted(set(found)))
-
-
-def derived_values(parts: list[list]) -> list[str | None]:
-    """A derived field's values: its parts joined by `|` (None as empty), e.g. host|agent.
-
-    None when the first part (the client address) is missing: no address, no device.
-    Erasure derives a visitor's pseudonym the same way, so it must stay this one function.
-    """
-    return [
-        None if vs[0] in (None, "") else "|".join("" if v is None else str(v) for v in vs)
-        for vs in zip(*parts, strict=True)
-    ]
 
 
 @dataclass(frozen=True)

@@ -33,12 +33,13 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from deidentify.accounts import normalize_account_value
+from deidentify.derived import DERIVED_FIELDS, derived_values
 from deidentify.pseudonymize import PseudonymKey, pseudonym
-from deidentify.transform import DERIVED_FIELDS, derived_values
 from lakehouse.accounts import EMAIL as EMAIL_KIND
 from lakehouse.accounts import directory_files
 from lakehouse.faults import crash_point
 from lakehouse.ingest.raw_lines import display_name, open_regular
+from lakehouse.ingest.staging import drop_staged
 from lakehouse.locks import erasure_lock
 from lakehouse.periods import period_label
 from lakehouse.storage import (
@@ -359,13 +360,15 @@ def _partitions(out_dir: Path, layer: str, dataset: str) -> list[tuple[str, Path
 
 
 def sweep(out_dir: Path, subjects: ErasedSubjects) -> tuple[SweepReport, set[str]]:
-    """Remove the subjects' rows from bronze, quarantine and silver of every day.
+    """Remove the subjects' rows from bronze, quarantine and silver of every day, and drop
+    the staged lines of raw files not yet ingested (a cache the next ingestion rebuilds).
 
     Returns the report and the devices (host|agent) of the users' logged-in requests and app
     events (their pseudonyms are added to `subjects.visitors` before silver web_requests is
     swept).
     """
     report = SweepReport()
+    drop_staged(out_dir)
     widen_to_addresses(out_dir, subjects)
 
     def account(dataset: str, date_key: str, removed: int) -> None:

@@ -89,7 +89,9 @@ class AtomicParquetWriter:
     stood at the target before is left untouched.
     """
 
-    def __init__(self, target: Path, schema: pa.Schema, private: bool = False) -> None:
+    def __init__(
+        self, target: Path, schema: pa.Schema, private: bool = False, compression: str = "zstd"
+    ) -> None:
         self.target = target
         self.schema = schema
         self.private = private
@@ -98,7 +100,7 @@ class AtomicParquetWriter:
         make_dirs(target.parent, private)
         remove_orphans(target.parent, f".{target.name}.*.tmp")
         self._temp = temp_name(target)
-        self._writer = pq.ParquetWriter(self._temp, schema, compression="zstd")
+        self._writer = pq.ParquetWriter(self._temp, schema, compression=compression)
 
     def write(self, batch: pa.RecordBatch | pa.Table) -> None:
         """Append a batch (or table) whose schema equals the writer's."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -12,27 +13,19 @@ import pyarrow as pa
 from lakehouse.accounts import write_day_directory
 from lakehouse.erasure import ErasedSubjects, erase_from_batch, erase_from_quarantine
 from lakehouse.ingest import reasons
+from lakehouse.ingest.quarantine import QUARANTINE_SCHEMA, bronze_rows, quarantine_entries
 from lakehouse.ingest.raw_lines import DEFAULT_MAX_LINE_BYTES, display_name, iter_raw_lines
 from lakehouse.ingest.routing import (
+    BlockOfDate,
     FileIndex,
     RawFilesChanged,
     RawFileShrank,
     index_source,
-    iter_lines_of_date,
+    iter_blocks_of_date,
 )
 from lakehouse.ingest.sources import RawSource
+from lakehouse.ingest.staging import StagedDate, iter_staged, staged_date, staged_folder
 from lakehouse.storage import AtomicParquetWriter, make_dirs, partition_file
-
-QUARANTINE_SCHEMA = pa.schema(
-    [
-        pa.field("source_file", pa.string(), nullable=False),
-        pa.field("line_number", pa.int64(), nullable=False),
-        pa.field("reason_code", pa.string(), nullable=False),
-        pa.field("reason", pa.string(), nullable=False),
-        pa.field("raw_line", pa.binary(), nullable=False),
-        pa.field("raw_line_bytes", pa.int64(), nullable=False),
-    ]
-)
 
 
 @dataclass(frozen=True)
@@ -79,6 +72,7 @@ class PartitionReport:
     reason_counts: Counter[str] = field(default_factory=Counter)
     published: bool = False
     account_entries: int | None = None
+    staged_files: int = 0
 
     @property
     def rejected_share(self) -> float:
@@ -122,6 +116,15 @@ class _Batcher:
         if len(self.rows) >= self.batch_rows:
             self.flush()
 
+    def add_table(self, table: pa.Table) -> None:
+        """Write rows already in columns (after the pending tuples, to keep line order)."""
+        self.flush()
+        for batch in table.to_batches():
+            if self.eraser is not None:
+                batch, erased = self.eraser(batch)
+                self.erased += erased
+            self.writer.write(batch)
+
     def flush(self) -> None:
         if not self.rows:
             return
@@ -137,6 +140,51 @@ class _Batcher:
             self.erased += erased
         self.writer.write(batch)
         self.rows = []
+
+
+def _write_block(
+    part: BlockOfDate,
+    relative_path: str,
+    out_of_window: str | None,
+    rows: _Batcher,
+    rejects: _Batcher,
+    reason_counts: Counter[str],
+) -> None:
+    """Send the wanted lines of one parsed block to bronze (rows) or quarantine (the rest)."""
+    parsed, wanted = part.parsed, part.wanted
+    if out_of_window is None:
+        table = bronze_rows(parsed, wanted, relative_path, rows.writer.schema)
+        if table is not None:
+            rows.add_table(table)
+        wanted = wanted & ~parsed.accepted
+    for entry in quarantine_entries(parsed, wanted, relative_path, out_of_window, reason_counts):
+        rejects.add(entry)
+
+
+def _write_staged(staged: StagedDate, rows: _Batcher, rejects: _Batcher, counts: Counter) -> None:
+    """Send one file's staged lines of the date to bronze and quarantine."""
+    for batch in iter_staged(staged.rows, rows.batch_rows):
+        rows.add_table(pa.Table.from_arrays(batch.columns, schema=rows.writer.schema))
+    for batch in iter_staged(staged.quarantine, rejects.batch_rows):
+        counts.update(batch.column("reason_code").to_pylist())
+        rejects.add_table(pa.Table.from_arrays(batch.columns, schema=rejects.writer.schema))
+
+
+def _staged_of(
+    out_dir: Path, source: RawSource, index: FileIndex, date_key: str
+) -> StagedDate | None:
+    folder = staged_folder(out_dir, source, index.relative_path, index.size, index.mtime_ns)
+    return staged_date(folder, date_key, index.date_counts[date_key])
+
+
+def _drop_staged_date(out_dir: Path, source: RawSource, indexes: list[FileIndex], date_key: str):
+    """The date's staged lines are spent once its partition is written."""
+    for index in indexes:
+        folder = staged_folder(out_dir, source, index.relative_path, index.size, index.mtime_ns)
+        for kind in ("rows", "quarantine"):
+            (folder / f"date={date_key}.{kind}.parquet").unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            folder.rmdir()
 
 
 def ingest_partition(
@@ -196,28 +244,17 @@ def ingest_partition(
         )
         for index in relevant:
             report.files_read.append(index.relative_path)
+            staged = None if out_of_window else _staged_of(out_dir, source, index, date_key)
+            if staged is not None:
+                _write_staged(staged, rows, rejects, report.reason_counts)
+                report.lines += index.date_counts[date_key]
+                report.staged_files += 1
+                continue
             seen = 0
-            for line in iter_lines_of_date(source, raw_dir, index, date_key):
-                seen += 1
-                number = line.raw.number
-                if line.row is not None and out_of_window is None:
-                    rows.add((*line.row, index.relative_path, number))
-                    continue
-                why = (
-                    line.reason
-                    or out_of_window
-                    or reasons.reason(reasons.UNREADABLE_FILE, "unknown")
-                )
-                report.reason_counts[reasons.reason_code(why)] += 1
-                rejects.add(
-                    (
-                        index.relative_path,
-                        number,
-                        reasons.reason_code(why),
-                        why,
-                        line.raw.data,
-                        line.raw.length,
-                    )
+            for part in iter_blocks_of_date(source, raw_dir, index, date_key):
+                seen += int(part.wanted.sum())
+                _write_block(
+                    part, index.relative_path, out_of_window, rows, rejects, report.reason_counts
                 )
             if seen != index.date_counts[date_key]:
                 bronze.discard()
@@ -234,6 +271,7 @@ def ingest_partition(
         report.erased = rows.erased + rejects.erased
         if out_of_window is not None:
             bronze.discard()
+            _drop_staged_date(out_dir, source, relevant, date_key)
             return report
         too_many_rejected = (
             report.rejected_share > settings.max_rejected_share
@@ -244,6 +282,7 @@ def ingest_partition(
     if too_many_rejected:
         raise RejectedShareExceeded(report, settings.max_rejected_share)
     report.published = True
+    _drop_staged_date(out_dir, source, relevant, date_key)
     if source.name == "app_events":
         report.account_entries = write_day_directory(out_dir, date_key, report.bronze_path)
     return report

@@ -28,14 +28,19 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+import numpy as np
 import orjson
+import pyarrow.compute as pc
 
 from lakehouse.ingest import reasons
-from lakehouse.ingest.raw_lines import RawLine, iter_raw_lines
+from lakehouse.ingest.columnar import ParsedBlock, parse_block
+from lakehouse.ingest.line_blocks import LineBlock, iter_line_blocks
 from lakehouse.ingest.sources import RawSource
+from lakehouse.ingest.staging import Stager, staged_folder
 from lakehouse.storage import write_bytes_atomically
 
 INDEX_VERSION = 3
+PARALLEL_INDEX_MIN_BYTES = 32 << 20
 
 
 class RawFilesChanged(RuntimeError):
@@ -73,15 +78,6 @@ class FileIndex:
         return [date for first, last, date in self.date_runs for _ in range(first, last + 1)]
 
 
-@dataclass(frozen=True, slots=True)
-class RoutedLine:
-    """A raw line of the wanted date with its parse result."""
-
-    raw: RawLine
-    row: tuple | None
-    reason: str | None
-
-
 class _Runs:
     def __init__(self) -> None:
         self.runs: list[list] = []
@@ -95,35 +91,69 @@ class _Runs:
             self.runs.append([first, last, date])
 
 
+def _refusal(block: LineBlock) -> str | None:
+    """The reason a whole file is refused, if this block holds one."""
+    for position, (error, _) in sorted(block.errors.items()):
+        code = reasons.reason_code(error)
+        if code in reasons.FILE_REASONS or (
+            int(block.numbers[position]) == 1 and code == reasons.UNREADABLE_FILE
+        ):
+            return error
+    return None
+
+
 def build_file_index(
-    source: RawSource, raw_dir: Path, path: Path, max_line_bytes: int
+    source: RawSource,
+    raw_dir: Path,
+    path: Path,
+    max_line_bytes: int,
+    stage_in: Path | None = None,
 ) -> FileIndex:
-    """Read `path` once, parse every line, and record the date each line is assigned to."""
+    """Read `path` once, parse every line column-wise, and record the date each line is
+    assigned to. With `stage_in` (the output folder), the parsed lines are also kept per
+    date for the partitions that will ingest them (lakehouse/ingest/staging.py)."""
     stat = path.stat()
+    relative = path.relative_to(raw_dir).as_posix()
     fallback = datetime.fromtimestamp(stat.st_mtime, UTC).date().isoformat()
     runs = _Runs()
     first: str | None = None
     current: str | None = None
     lines = 0
     refused: str | None = None
-    for raw in iter_raw_lines(path, max_line_bytes):
-        file_level = raw.error is not None and (
-            reasons.reason_code(raw.error) in reasons.FILE_REASONS
-            or (raw.number == 1 and reasons.reason_code(raw.error) == reasons.UNREADABLE_FILE)
+    stager = (
+        Stager(
+            staged_folder(stage_in, source, relative, stat.st_size, stat.st_mtime_ns),
+            relative,
+            source,
         )
-        if file_level:
-            refused = raw.error  # e.g. "unreadable_file: ... Not a gzipped file", permissions
-            break
-        lines = raw.number
-        own = None if raw.error is not None else source.parse(raw.data)[0]
-        if own is not None:
-            if first is None:
-                first = own
-                if raw.number > 1:
-                    runs.add(1, raw.number - 1, own)
-            current = own
-        if current is not None:
-            runs.add(raw.number, raw.number, current)
+        if stage_in is not None
+        else None
+    )
+    try:
+        for block in iter_line_blocks(path, max_line_bytes):
+            refused = _refusal(block)
+            if refused is not None:
+                break
+            parsed = parse_block(source, block)
+            numbers = block.numbers.tolist()
+            lines = numbers[-1]
+            assigned: list[str | None] = []
+            for number, own in zip(numbers, parsed.dates.to_pylist(), strict=True):
+                if own is not None:
+                    if first is None:
+                        first = own
+                        if number > 1:
+                            runs.add(1, number - 1, own)
+                    current = own
+                if current is not None:
+                    runs.add(number, number, current)
+                assigned.append(current)
+            if stager is not None:
+                stager.add(parsed, assigned)
+    except BaseException:
+        if stager is not None:
+            stager.discard()
+        raise
     if refused is None and first is None and lines:
         refused = reasons.reason(
             reasons.UNDATED_FILE,
@@ -131,8 +161,12 @@ def build_file_index(
         )
     if refused is not None:
         runs = _Runs()
+        if stager is not None:
+            stager.discard()
+    elif stager is not None:
+        stager.commit()
     return FileIndex(
-        relative_path=path.relative_to(raw_dir).as_posix(),
+        relative_path=relative,
         size=stat.st_size,
         mtime_ns=stat.st_mtime_ns,
         max_line_bytes=max_line_bytes,
@@ -145,34 +179,46 @@ def build_file_index(
     )
 
 
-def iter_lines_of_date(
-    source: RawSource, raw_dir: Path, index: FileIndex, date_key: str
-) -> Iterator[RoutedLine]:
-    """Parse the lines of `index`'s file that belong to `date_key`; skip the rest unparsed.
+@dataclass(frozen=True)
+class BlockOfDate:
+    """A parsed block and which of its positions belong to the wanted date."""
 
-    Raises RawFilesChanged when a parsed line's own date contradicts the index.
+    parsed: ParsedBlock
+    wanted: np.ndarray
+
+
+def iter_blocks_of_date(
+    source: RawSource, raw_dir: Path, index: FileIndex, date_key: str
+) -> Iterator[BlockOfDate]:
+    """Parse the blocks of `index`'s file that hold lines of `date_key`; skip the rest
+    unparsed.
+
+    Raises RawFilesChanged when a wanted line's own date contradicts the index.
     """
-    wanted = [(first, last) for first, last, date in index.date_runs if date == date_key]
-    if not wanted:
+    wanted_runs = [(first, last) for first, last, date in index.date_runs if date == date_key]
+    if not wanted_runs:
         return
-    position = 0
-    for raw in iter_raw_lines(raw_dir / index.relative_path, index.max_line_bytes):
-        while position < len(wanted) and raw.number > wanted[position][1]:
-            position += 1
-        if position == len(wanted):
+    firsts = np.array([first for first, _ in wanted_runs], dtype=np.int64)
+    lasts = np.array([last for _, last in wanted_runs], dtype=np.int64)
+    last_wanted = int(lasts.max())
+    for block in iter_line_blocks(raw_dir / index.relative_path, index.max_line_bytes):
+        numbers = block.numbers
+        run = np.searchsorted(firsts, numbers, side="right") - 1
+        wanted = (run >= 0) & (numbers <= lasts[np.maximum(run, 0)])
+        if wanted.any():
+            parsed = parse_block(source, block)
+            other_day = pc.fill_null(pc.not_equal(parsed.dates, date_key), False)
+            contradicts = wanted & other_day.to_numpy(zero_copy_only=False)
+            if contradicts.any():
+                position = int(np.flatnonzero(contradicts)[0])
+                raise RawFilesChanged(
+                    f"{index.relative_path} line {int(numbers[position])} is dated "
+                    f"{parsed.dates[position].as_py()}, the index said {date_key}: the file "
+                    "changed while it was read; rerun the partition"
+                )
+            yield BlockOfDate(parsed, wanted)
+        if len(numbers) and int(numbers[-1]) >= last_wanted:
             return
-        if raw.number < wanted[position][0]:
-            continue
-        if raw.error is not None:
-            yield RoutedLine(raw, None, raw.error)
-            continue
-        own, row, why = source.parse(raw.data)
-        if own is not None and own != date_key:
-            raise RawFilesChanged(
-                f"{index.relative_path} line {raw.number} is dated {own}, the index said "
-                f"{date_key}: the file changed while it was read; rerun the partition"
-            )
-        yield RoutedLine(raw, row, why)
 
 
 def index_path(out_dir: Path, source: RawSource, relative_path: str) -> Path:
@@ -240,7 +286,7 @@ def load_or_build_index(
     cached = _cached_index(source, raw_dir, out_dir, path, max_line_bytes)
     if cached is not None:
         return cached
-    index = build_file_index(source, raw_dir, path, max_line_bytes)
+    index = build_file_index(source, raw_dir, path, max_line_bytes, out_dir)
     _store_index(source, out_dir, index)
     return index
 
@@ -255,16 +301,19 @@ def index_source(
 ) -> list[FileIndex]:
     """Indexes of every raw file of `source`, building the missing or stale ones.
 
-    Stale files are indexed in parallel (`workers` processes, 0 = one per core) when there
-    are several: each is an independent full read of one file. `on_indexed` is called with
-    the number of files found up to date, then once per file built.
+    Stale files are indexed in parallel (`workers` processes, 0 = one per core) when at least
+    two are large (PARALLEL_INDEX_MIN_BYTES): each is an independent full read of one file.
+    `on_indexed` is called with the number of files found up to date, then once per file
+    built.
     """
     done = on_indexed or (lambda _files: None)
     paths = source.files(raw_dir)
     cached = {p: _cached_index(source, raw_dir, out_dir, p, max_line_bytes) for p in paths}
     stale = [p for p, index in cached.items() if index is None]
     done(len(paths) - len(stale))
-    processes = min(len(stale), workers or os.cpu_count() or 1)
+    # A spawned process costs about a second of imports: worth it only for two large files.
+    large = sum(1 for p in stale if p.stat().st_size >= PARALLEL_INDEX_MIN_BYTES)
+    processes = min(large, workers or os.cpu_count() or 1)
     fresh = {}
     if processes > 1:
         context = multiprocessing.get_context("spawn")
@@ -275,13 +324,14 @@ def index_source(
                 [raw_dir] * len(stale),
                 stale,
                 [max_line_bytes] * len(stale),
+                [out_dir] * len(stale),
             )
             for path, index in zip(stale, built, strict=True):
                 fresh[path] = index
                 done(1)
     else:
         for path in stale:
-            fresh[path] = build_file_index(source, raw_dir, path, max_line_bytes)
+            fresh[path] = build_file_index(source, raw_dir, path, max_line_bytes, out_dir)
             done(1)
     for index in fresh.values():
         _store_index(source, out_dir, index)

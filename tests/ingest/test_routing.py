@@ -13,7 +13,7 @@ from lakehouse.ingest.routing import (
     build_file_index,
     forget_index,
     index_source,
-    iter_lines_of_date,
+    iter_blocks_of_date,
     load_or_build_index,
 )
 from lakehouse.ingest.sources import APP_EVENTS
@@ -21,6 +21,22 @@ from lakehouse.ingest.sources import APP_EVENTS
 
 def _event(ts: str, n: int) -> bytes:
     return orjson.dumps({"event_id": f"e{n}", "ts": ts, "event": "login"})
+
+
+def _routed(raw: Path, index, date_key: str) -> list[tuple[int, bool, str | None]]:
+    """(line number, became a row, quarantine reason code) of every line routed to the date."""
+    routed = []
+    for part in iter_blocks_of_date(APP_EVENTS, raw, index, date_key):
+        for position in part.wanted.nonzero()[0].tolist():
+            why = part.parsed.reasons.get(position)
+            routed.append(
+                (
+                    int(part.parsed.block.numbers[position]),
+                    bool(part.parsed.accepted[position]),
+                    why.split(":")[0] if why else None,
+                )
+            )
+    return routed
 
 
 def _write(raw: Path, name: str, lines: list[bytes]) -> Path:
@@ -55,14 +71,14 @@ def test_undated_lines_follow_their_neighbours(tmp_path: Path) -> None:
         "2026-10-01",
     ]
     assert index.date_runs == [[1, 3, "2026-10-02"], [4, 5, "2026-10-01"]]
-    second = list(iter_lines_of_date(APP_EVENTS, raw, index, "2026-10-02"))
-    assert [(r.raw.number, r.row is not None) for r in second] == [
+    second = _routed(raw, index, "2026-10-02")
+    assert [(number, accepted) for number, accepted, _ in second] == [
         (1, False),
         (2, True),
         (3, False),
     ]
-    first = list(iter_lines_of_date(APP_EVENTS, raw, index, "2026-10-01"))
-    assert [(r.raw.number, r.reason.split(":")[0] if r.reason else None) for r in first] == [
+    first = _routed(raw, index, "2026-10-01")
+    assert [(number, why) for number, _, why in first] == [
         (4, None),
         (5, "blank_line"),
     ]
@@ -82,11 +98,7 @@ def test_interleaved_dates_make_several_runs(tmp_path: Path) -> None:
         [5, 5, "2026-10-03"],
         [6, 6, "2026-10-02"],
     ]
-    assert [r.raw.number for r in iter_lines_of_date(APP_EVENTS, raw, index, "2026-10-01")] == [
-        1,
-        3,
-        4,
-    ]
+    assert [number for number, _, _ in _routed(raw, index, "2026-10-01")] == [1, 3, 4]
 
 
 def test_a_file_rewritten_after_indexing_is_detected(tmp_path: Path) -> None:
@@ -97,7 +109,7 @@ def test_a_file_rewritten_after_indexing_is_detected(tmp_path: Path) -> None:
     index = build_file_index(APP_EVENTS, raw, path, 1 << 20)
     _write(raw, "a.jsonl", [_event("2026-10-02T12:00:00Z", 1), _event("2026-10-02T12:00:00Z", 2)])
     with pytest.raises(RawFilesChanged, match="changed while it was read"):
-        list(iter_lines_of_date(APP_EVENTS, raw, index, "2026-10-01"))
+        _routed(raw, index, "2026-10-01")
 
 
 def test_file_without_any_date_is_refused_not_dated_by_its_modification_time(

@@ -1,0 +1,258 @@
+"""The columnar parser gives every line the date, row or reason the line parser gives it.
+
+Its fast path must accept only what the line parser accepts, with the same values; anything
+else must fall back. These tests parse the same lines both ways and compare position by
+position, on hostile lines written here, on random JSON and random bytes, and on the
+generator's output with its deliberate breakage.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import orjson
+import pyarrow as pa
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from lakehouse.ingest.columnar import parse_block
+from lakehouse.ingest.line_blocks import LineBlock
+from lakehouse.ingest.sources import ACCESS_LOG, APP_EVENTS, RawSource
+
+TS = "2026-10-01T12:00:00.123-05:00"
+
+
+def _block(lines: list[bytes]) -> LineBlock:
+    return LineBlock(
+        numbers=np.arange(1, len(lines) + 1, dtype=np.int64),
+        content=pa.array(lines, pa.large_binary()),
+        lengths=np.array([len(line) + 1 for line in lines], dtype=np.int64),
+    )
+
+
+def _comparable(row: dict) -> dict:
+    row = dict(row)
+    if row.get("ts") is not None and not isinstance(row["ts"], int):
+        row["ts"] = int(row["ts"].timestamp() * 1_000_000)
+    if "properties" in row:
+        row["properties"] = orjson.loads(row["properties"])
+    return row
+
+
+def assert_parsed_as_the_line_parser(source: RawSource, lines: list[bytes]) -> int:
+    """Compare both parsers on `lines`; returns how many lines the fast path took."""
+    parsed = parse_block(source, _block(lines))
+    names = parsed.rows.schema.names
+    rows = iter(parsed.rows.to_pylist())
+    dates = parsed.dates.to_pylist()
+    for position, line in enumerate(lines):
+        own, row, why = source.parse(line)
+        assert dates[position] == own, line
+        assert bool(parsed.accepted[position]) == (row is not None), line
+        if row is None:
+            assert parsed.reasons[position] == why, line
+        else:
+            expected = _comparable(dict(zip(names, row, strict=True)))
+            assert _comparable(next(rows)) == expected, line
+    return int(parsed.vectorized.sum())
+
+
+def _event(**fields: object) -> bytes:
+    record: dict = {"event_id": "e1", "ts": TS, "event": "page_view", "user_id": "usr_1"}
+    record.update(fields)
+    return orjson.dumps({k: v for k, v in record.items() if v is not ...})
+
+
+HOSTILE_EVENTS = [
+    _event(),
+    _event(properties={"q": "a", "n": 1.5, "big": 2**62, "deep": [[{"x": None}]]}),
+    _event(properties=None),
+    _event(properties=[1]),
+    _event(properties="text"),
+    _event(extra_field=1),
+    _event(event_id=7),
+    _event(event_id=""),
+    _event(event_id="   "),
+    _event(event_id="\u00a0"),
+    _event(event_id="\u00a0x"),
+    _event(event=None),
+    _event(event=...),
+    _event(event="consent_update", properties={"marketing": True}),
+    _event(event="consent_update", properties={"marketing": "false"}),
+    _event(user_id=5),
+    _event(user_id=None),
+    _event(url='a"b'),
+    _event(url="caf\u00e9"),
+    _event(url="line\nbreak"),
+    _event(ts="2026-10-01T12:00:00z"),
+    _event(ts="2026-10-01T12:00:00.1234567Z"),
+    _event(ts="2026-10-01T12:00:00.1Z"),
+    _event(ts="2026-10-01T12:00:00+24:00"),
+    _event(ts="2026-10-01T12:00:00+23:60"),
+    _event(ts="2026-10-01T12:00:00+23:59"),
+    _event(ts="2026-02-30T12:00:00Z"),
+    _event(ts="2028-02-29T12:00:00Z"),
+    _event(ts="2026-02-29T12:00:00Z"),
+    _event(ts="2026-10-01T24:00:00Z"),
+    _event(ts="2026-10-01T23:59:60Z"),
+    _event(ts="2099-12-31T23:59:59-01:00"),
+    _event(ts="1999-12-31T23:00:00-02:00"),
+    _event(ts="2026-10-01 12:00:00Z"),
+    _event(ts="2026-10-01T12:00:00"),
+    _event(ts=1759300000),
+    _event(ts="\uff12026-10-01T12:00:00Z"),
+    b'{"event_id":"a","event_id":"b","ts":"' + TS.encode() + b'","event":"x"}',
+    b'{"event_id":"a","ts":"'
+    + TS.encode()
+    + b'","event":"x","properties":{"n":18446744073709551616}}',
+    b'{"event_id":"a","ts":"'
+    + TS.encode()
+    + b'","event":"x","properties":{"n":9223372036854775808}}',
+    b'{"event_id":"a","ts":"' + TS.encode() + b'","event":"x","properties":{"n":1e400}}',
+    b'{"event_id":"a","ts":"' + TS.encode() + b'","event":"x","properties":{"n":NaN}}',
+    b'{"event_id":"a","ts":"' + TS.encode() + b'","event":"x","properties":{"s":"\\ud800"}}',
+    b'{"event_id":"a","ts":"' + TS.encode() + b'","event":"x","properties":{"s":"\\u00e9\\/"}}',
+    b'{"event_id":"a","ts":"' + TS.encode() + b'","event":"x","properties":{"a":1,}}',
+    b'{"event_id":"a","ts":"' + TS.encode() + b'","event":"x"} trailing',
+    b'{"event_id":"a","ts":"' + TS.encode() + b'","event":"x"}{"event_id":"b"}',
+    b'{"event_id":"a","ts":"' + TS.encode() + b'","event":"x" /* c */}',
+    b" " + _event(),
+    _event() + b" ",
+    b'{"event_id":"a","ts":"' + TS.encode() + b'","event":"x\ty"}',
+    b'{"event_id":"\xff","ts":"' + TS.encode() + b'","event":"x"}',
+    b'{"event_id":"a","ts":"'
+    + TS.encode()
+    + b'","event":"x","properties":'
+    + b"[" * 70
+    + b"]" * 70
+    + b"}",
+    b'{"event_id":"a","ts":"'
+    + TS.encode()
+    + b'","event":"x","properties":{"t":"'
+    + b"[" * 70
+    + b'"}}',
+    b"\xc2",
+    b"\x80",  # with the line before, a valid character: each alone is not UTF-8
+    _event(url="caf\u00e9"),
+    b"",
+    b"[1, 2]",
+    b"null",
+    b"{",
+    b"\xef\xbb\xbf" + _event(),
+]
+
+ACCESS = b'1.2.3.4 - - [01/Oct/2026:15:47:14 -0500] "GET /a?b=c HTTP/1.1" 200 123 "-" "curl/8"'
+HOSTILE_ACCESS = [
+    ACCESS,
+    ACCESS.replace(b"1.2.3.4", b"h\xc3\xa9te"),
+    ACCESS.replace(b"1.2.3.4", b"h\xa0x"),
+    ACCESS.replace(b" - - ", b" -\t- "),
+    ACCESS.replace(b" - - ", b" -\x0b- "),
+    ACCESS.replace(b"curl/8", b'a \\"q\\" b'),
+    ACCESS.replace(b"GET /a?b=c HTTP/1.1", b"GET  /a HTTP/1.1"),
+    ACCESS.replace(b"GET /a?b=c HTTP/1.1", b"GET /a"),
+    ACCESS.replace(b"GET /a?b=c HTTP/1.1", b"-"),
+    ACCESS.replace(b"GET /a?b=c HTTP/1.1", b"GET /a b HTTP/1.1"),
+    ACCESS.replace(b" 200 ", b" - "),
+    ACCESS.replace(b" 123 ", b" - "),
+    ACCESS.replace(b" 123 ", b" 99999999999999999999 "),
+    ACCESS.replace(b" 123 ", b" 9223372036854775807 "),
+    ACCESS.replace(b"Oct", b"OCT"),
+    ACCESS.replace(b"Oct", b"Sept"),
+    ACCESS.replace(b"Oct", b"Foo"),
+    ACCESS.replace(b"-0500", b"+2400"),
+    ACCESS.replace(b"-0500", b"+0060"),
+    ACCESS.replace(b"-0500", b"+0099"),
+    ACCESS.replace(b"-0500", b"-2359"),
+    ACCESS.replace(b"01/Oct/2026", b"29/Feb/2026"),
+    ACCESS.replace(b"01/Oct/2026", b"29/Feb/2028"),
+    ACCESS.replace(b"15:47:14", b"24:00:00"),
+    ACCESS.replace(b"15:47:14", b"23:59:60"),
+    ACCESS.replace(b"01/Oct/2026:15:47:14 -0500", b"31/Dec/1999:23:00:00 -0200"),
+    ACCESS.replace(b"01/Oct/2026:15:47:14 -0500", b"31/Dec/2099:23:30:00 -0100"),
+    ACCESS + b"   ",
+    ACCESS + b"\t",
+    ACCESS.replace(b' "-" "curl/8"', b""),
+    ACCESS.replace(b' "-" "curl/8"', b' "" ""'),
+    ACCESS.replace(b' "-" "curl/8"', b' "-"'),
+    ACCESS.replace(b'"curl/8"', b'"trunc'),
+    ACCESS.replace(b"[01/Oct/2026:15:47:14 -0500]", b"[2026-10-01 15:47:14]"),
+    b"",
+    b"\x16\x03\x01\x02\x00",
+]
+
+
+def test_hostile_event_lines_parse_as_the_line_parser_says() -> None:
+    fast = assert_parsed_as_the_line_parser(APP_EVENTS, HOSTILE_EVENTS)
+    assert fast >= 5
+
+
+def test_hostile_access_lines_parse_as_the_line_parser_says() -> None:
+    fast = assert_parsed_as_the_line_parser(ACCESS_LOG, HOSTILE_ACCESS)
+    assert fast >= 5
+
+
+json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**70), 2**70)
+    | st.floats(allow_nan=False)
+    | st.text(max_size=12),
+    lambda children: (
+        st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=6), children, max_size=3)
+    ),
+    max_leaves=12,
+)
+fields = st.sampled_from(
+    ["event_id", "ts", "event", "user_id", "url", "properties", "referrer", "x"]
+)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    records=st.lists(
+        st.dictionaries(
+            fields,
+            json_values
+            | st.sampled_from([TS, "2026-10-01T00:00:00Z", "consent_update", "page_view"]),
+            max_size=8,
+        ),
+        min_size=1,
+        max_size=30,
+    )
+)
+def test_random_event_records_parse_as_the_line_parser_says(records: list[dict]) -> None:
+    lines = [json.dumps(r).encode() for r in records]
+    lines += [json.dumps({"ts": TS, **r}).encode() for r in records]
+    assert_parsed_as_the_line_parser(APP_EVENTS, lines)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    cuts=st.lists(st.tuples(st.integers(0, 120), st.binary(max_size=3)), min_size=1, max_size=20),
+    source=st.sampled_from([APP_EVENTS, ACCESS_LOG]),
+)
+def test_mutated_lines_parse_as_the_line_parser_says(
+    cuts: list[tuple[int, bytes]], source: RawSource
+) -> None:
+    base = _event(properties={"q": "x"}) if source is APP_EVENTS else ACCESS
+    lines = [base[:at] + insert + base[at + len(insert) :] for at, insert in cuts]
+    assert_parsed_as_the_line_parser(source, [base, *lines])
+
+
+def test_generated_sample_parses_as_the_line_parser_says(tmp_path) -> None:
+    from lakehouse.ingest.line_blocks import iter_line_blocks
+    from pipelines.sample.generator import GeneratorConfig, generate
+
+    generate(GeneratorConfig(out=tmp_path, days=2, users=60, seed=5, events=3000))
+    for source, folder in ((APP_EVENTS, "events"), (ACCESS_LOG, "access")):
+        for path in sorted((tmp_path / folder).iterdir()):
+            lines = [
+                line
+                for block in iter_line_blocks(path)
+                for i, line in enumerate(block.content.to_pylist())
+                if i not in block.errors
+            ]
+            fast = assert_parsed_as_the_line_parser(source, lines)
+            assert fast >= 0.8 * len(lines) or len(lines) < 50

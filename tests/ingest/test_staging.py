@@ -1,0 +1,84 @@
+"""Parse once: the index pass stages each date's lines, the partition reads them instead of
+the raw file, and the result is the same bronze and quarantine, row for row."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from deidentify.pseudonymize import PseudonymKey
+from lakehouse.erasure import ErasedSubjects, sweep
+from lakehouse.ingest.bronze import IngestSettings, ingest_partition
+from lakehouse.ingest.routing import dates_found, index_source
+from lakehouse.ingest.sources import ACCESS_LOG, APP_EVENTS
+from lakehouse.ingest.staging import staged_folder, staged_root
+from pipelines.sample.generator import GeneratorConfig, generate
+
+LOOSE = IngestSettings(max_rejected_share=1.0)
+
+
+def _ingest_all(raw: Path, out: Path, drop_staged_first: bool) -> dict:
+    tables = {}
+    for source in (APP_EVENTS, ACCESS_LOG):
+        for date_key in dates_found(index_source(source, raw, out, 1 << 20, workers=1)):
+            if drop_staged_first:
+                shutil.rmtree(staged_root(out), ignore_errors=True)
+            report = ingest_partition(source, raw, out, date_key, LOOSE)
+            assert report.accounted_for
+            assert (report.staged_files > 0) == (not drop_staged_first)
+            tables[(source.name, date_key)] = (
+                pq.read_table(report.bronze_path),
+                pq.read_table(report.quarantine_path),
+            )
+    return tables
+
+
+def test_staged_lines_make_the_same_bronze_as_parsing_again(tmp_path: Path) -> None:
+    raw = tmp_path / "raw"
+    generate(GeneratorConfig(out=raw, days=3, users=80, seed=3, events=4000, malformed_rate=0.02))
+    staged = _ingest_all(raw, tmp_path / "staged", drop_staged_first=False)
+    parsed = _ingest_all(raw, tmp_path / "parsed", drop_staged_first=True)
+    assert staged.keys() == parsed.keys() and len(staged) >= 6
+    for key in staged:
+        assert staged[key][0].equals(parsed[key][0]), key
+        assert staged[key][1].equals(parsed[key][1]), key
+        assert staged[key][1].num_rows or staged[key][0].num_rows
+    assert sum(t[1].num_rows for t in staged.values()) > 0
+    leftovers = [p for p in staged_root(tmp_path / "staged").rglob("*.parquet")]
+    assert leftovers == [], "a published partition leaves no staged lines behind"
+
+
+def test_staged_lines_of_a_changed_file_are_never_used(tmp_path: Path) -> None:
+    raw = tmp_path / "raw"
+    generate(GeneratorConfig(out=raw, days=1, users=20, seed=4, events=300))
+    out = tmp_path / "out"
+    indexes = index_source(APP_EVENTS, raw, out, 1 << 20, workers=1)
+    main = max(indexes, key=lambda index: index.lines)
+    assert main.relative_path.endswith(".jsonl")
+    old = staged_folder(out, APP_EVENTS, main.relative_path, main.size, main.mtime_ns)
+    assert list(old.glob("*.parquet"))
+    path = raw / main.relative_path
+    first_line = path.read_bytes().splitlines(keepends=True)[0]
+    path.write_bytes(path.read_bytes() + first_line)
+    [date_key] = [date for first, _, date in main.date_runs if first == 1]
+    report = ingest_partition(APP_EVENTS, raw, out, date_key, LOOSE)
+    assert report.accounted_for
+    assert not old.exists(), "the lines staged for the file's old state are gone"
+    appended = pq.read_table(report.bronze_path).filter(
+        pc.equal(pq.read_table(report.bronze_path)["source_line"], main.lines + 1)
+    )
+    assert appended.num_rows == 1
+
+
+def test_the_erasure_sweep_drops_every_staged_line(tmp_path: Path) -> None:
+    raw = tmp_path / "raw"
+    generate(GeneratorConfig(out=raw, days=2, users=20, seed=5, events=300))
+    out = tmp_path / "out"
+    index_source(APP_EVENTS, raw, out, 1 << 20, workers=1)
+    assert list(staged_root(out).rglob("*.parquet"))
+    key = PseudonymKey(b"staging-test-key-0123456789abcdef", "test")
+    sweep(out, ErasedSubjects(key, {"nobody"}, set()))
+    assert not staged_root(out).exists()
