@@ -12,7 +12,8 @@ import multiprocessing
 import os
 from collections import Counter
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass, field
 from types import TracebackType
 
 from deidentify.engine import ScrubEngine, structured_engine, text_engine
@@ -37,6 +38,20 @@ def _new_values(values: Sequence[str | None], memo: dict) -> list[str]:
     return new
 
 
+@dataclass(eq=False)
+class PendingText:
+    """Free text submitted for scrubbing: the values, what was known, what is being analyzed."""
+
+    values: list[str | None]
+    known: dict[str, tuple[str, tuple[str, ...]]]
+    new: list[str]
+    earlier: PendingText | None
+    futures: list[Future] = field(default_factory=list)
+    results: list[tuple[str, list[str]]] = field(default_factory=list)
+    found: dict[str, tuple[str, tuple[str, ...]]] = field(default_factory=dict)
+    collected: bool = False
+
+
 class Scrubber:
     """Memoized, optionally parallel scrubbing of free text and structured strings."""
 
@@ -50,6 +65,7 @@ class Scrubber:
         self._text_memo: dict[str, tuple[str, tuple[str, ...]]] = {}
         self._structured_memo: dict[str, tuple[str, tuple[str, ...]]] = {}
         self._pool: ProcessPoolExecutor | None = None
+        self._last_pending: PendingText | None = None
 
     def __enter__(self) -> Scrubber:
         return self
@@ -78,6 +94,48 @@ class Scrubber:
             for value, (scrubbed, found) in zip(new, self._analyze_text(new), strict=True):
                 self._text_memo[value] = (scrubbed, tuple(found))
         return self._map(values, self._text_memo)
+
+    def submit_text(self, values: Sequence[str | None]) -> PendingText:
+        """Start scrubbing `values` as free text and return at once; `collect` gives the
+        result. The NER workers analyze the new distinct values while this process goes on
+        (with structured work of the next batch), and pendings must be collected in the
+        order they were submitted."""
+        distinct = [v for v in dict.fromkeys(values) if v]
+        known = {v: self._text_memo[v] for v in distinct if v in self._text_memo}
+        earlier = self._last_pending
+        waiting = set(earlier.new) if earlier is not None and not earlier.collected else set()
+        new = [v for v in distinct if v not in known and v not in waiting]
+        pending = PendingText(list(values), known, new, earlier if waiting else None)
+        if new:
+            self.distinct_analyzed += len(new)
+            if self.workers < 2 or len(new) < PARALLEL_MIN_VALUES or os.name != "posix":
+                pending.results = self.text.scrub_many(new)
+            else:
+                pending.futures = [
+                    self._workers().submit(_scrub_chunk_with_text_engine, chunk)
+                    for chunk in self._chunks(new)
+                ]
+        self._last_pending = pending
+        return pending
+
+    def collect(self, pending: PendingText) -> list[str | None]:
+        """The scrubbed values of a `submit_text`, in order (waits for its NER work)."""
+        if pending.futures:
+            pending.results = [item for future in pending.futures for item in future.result()]
+            pending.futures = []
+        found = dict(pending.known)
+        if pending.earlier is not None:
+            found.update(pending.earlier.found)
+        for value, (scrubbed, entities) in zip(pending.new, pending.results, strict=True):
+            found[value] = (scrubbed, tuple(entities))
+        pending.found = found
+        pending.collected = True
+        pending.earlier = None
+        if len(self._text_memo) + len(pending.new) > MEMO_LIMIT:
+            self._text_memo.clear()
+        for value in pending.new:
+            self._text_memo[value] = found[value]
+        return self._map(pending.values, found)
 
     def scrub_structured(self, values: Sequence[str | None]) -> list[str | None]:
         """Structured strings: pattern recognizers only (no NER)."""
@@ -109,13 +167,18 @@ class Scrubber:
         self.distinct_analyzed += len(texts)
         if self.workers < 2 or len(texts) < PARALLEL_MIN_VALUES or os.name != "posix":
             return self.text.scrub_many(texts)
+        results: list[tuple[str, list[str]]] = []
+        for part in self._workers().map(_scrub_chunk_with_text_engine, self._chunks(texts)):
+            results.extend(part)
+        return results
+
+    def _workers(self) -> ProcessPoolExecutor:
         if self._pool is None:
             self._pool = ProcessPoolExecutor(
                 max_workers=self.workers, mp_context=multiprocessing.get_context("fork")
             )
+        return self._pool
+
+    def _chunks(self, texts: list[str]) -> list[list[str]]:
         size = max(_MIN_CHUNK, -(-len(texts) // (self.workers * 4)))
-        chunks = [texts[i : i + size] for i in range(0, len(texts), size)]
-        results: list[tuple[str, list[str]]] = []
-        for part in self._pool.map(_scrub_chunk_with_text_engine, chunks):
-            results.extend(part)
-        return results
+        return [texts[i : i + size] for i in range(0, len(texts), size)]

@@ -40,6 +40,7 @@ from deidentify.derived import DERIVED_FIELDS, derived_values
 from deidentify.field_policy import FieldPolicy, FieldRule, SourcePolicy
 from deidentify.pseudonymize import PseudonymKey, pseudonyms
 from deidentify.raw_ids import RAW_ID_SHAPES
+from deidentify.scrubber import PendingText as PendingScrub
 from deidentify.scrubber import Scrubber
 from deidentify.sharing_policy import DEFAULT_SHARING_POLICY_PATH, load_sharing_policy
 from deidentify.urls import referrer_parts, url_template
@@ -96,6 +97,15 @@ class _PendingText:
     """Free text waiting for the batch's single NER pass."""
 
     values: list[str | None]
+
+
+@dataclass
+class InProgress:
+    """A batch between `Deidentifier.begin` and `Deidentifier.finish`."""
+
+    columns: dict
+    rows: int
+    text: PendingScrub | None
 
 
 @dataclass
@@ -172,6 +182,14 @@ class Deidentifier:
 
     def transform(self, batch: pa.RecordBatch | pa.Table) -> pa.Table:
         """De-identify one batch; the result has exactly `self.schema`."""
+        return self.finish(self.begin(batch))
+
+    def begin(self, batch: pa.RecordBatch | pa.Table) -> InProgress:
+        """The structured work of one batch, with its free text sent to the NER workers.
+
+        `finish` completes it. Between the two, this process is free for the next batch's
+        `begin` while the workers run NER: batches must be finished in the order begun.
+        """
         table = pa.table(batch) if isinstance(batch, pa.RecordBatch) else batch
         rows = table.num_rows
         ts = table.column("ts")
@@ -186,7 +204,12 @@ class Deidentifier:
                 values = [p.get(name) for p in properties]
                 self._apply(rule, values, columns, years, ts)
         self._count_dropped_fields(table)
-        self._scrub_pending_text(columns)
+        return InProgress(columns, rows, self._submit_pending_text(columns))
+
+    def finish(self, started: InProgress) -> pa.Table:
+        """Complete a batch `begin` started: its scrubbed free text, then the re-scans."""
+        columns, rows = started.columns, started.rows
+        self._collect_pending_text(columns, started.text)
         self._generalize_findings(columns)
         self._replace_raw_ids(columns)
         self._close_vocabularies(columns)
@@ -195,12 +218,18 @@ class Deidentifier:
         arrays = [pa.array(columns[f.name], type=f.type) for f in self.schema]
         return pa.Table.from_arrays(arrays, schema=self.schema)
 
-    def _scrub_pending_text(self, columns: dict) -> None:
-        """Scrub every free-text column of the batch in one call, so NER sees one big batch."""
+    def _submit_pending_text(self, columns: dict) -> PendingScrub | None:
+        """Send every free-text column of the batch in one call, so NER sees one big batch."""
         pending = {n: v for n, v in columns.items() if isinstance(v, _PendingText)}
         if not pending:
+            return None
+        return self.scrubber.submit_text([v for texts in pending.values() for v in texts.values])
+
+    def _collect_pending_text(self, columns: dict, submitted: PendingScrub | None) -> None:
+        if submitted is None:
             return
-        scrubbed = self.scrubber.scrub_text([v for texts in pending.values() for v in texts.values])
+        pending = {n: v for n, v in columns.items() if isinstance(v, _PendingText)}
+        scrubbed = self.scrubber.collect(submitted)
         start = 0
         for name, texts in pending.items():
             columns[name] = scrubbed[start : start + len(texts.values)]

@@ -77,14 +77,25 @@ def deidentify_in_process(
 ) -> PartitionDeidentified:
     """Stream bronze through one Deidentifier here; NER spread over `workers` processes.
 
+    While the workers run NER on one batch's free text, this process does the structured
+    work of the next batch (`Deidentifier.begin`), then finishes the first: the two cores
+    are not left waiting on each other.
+
     `accounts` is the account directory for the partition's logged-in requests (access_log);
     `vocabularies` the sharing policy's closed vocabularies (default: the shipped policy's).
     """
     with Scrubber(workers=workers) as scrubber:
         deidentifier = Deidentifier(policy, source, key, scrubber, accounts, vocabularies)
         with AtomicParquetWriter(target, deidentifier.schema) as writer:
+            started = None
             for batch in pq.ParquetFile(bronze).iter_batches(batch_size=batch_rows):
-                writer.write(deidentifier.transform(batch))
+                following = deidentifier.begin(batch)
+                if started is not None:
+                    writer.write(deidentifier.finish(started))
+                    crash_point("silver")
+                started = following
+            if started is not None:
+                writer.write(deidentifier.finish(started))
                 crash_point("silver")
     result = PartitionDeidentified(schema=deidentifier.schema, rows=deidentifier.stats.rows)
     result.add(_counts(deidentifier, Counter(scrubber.entities), scrubber.distinct_analyzed))

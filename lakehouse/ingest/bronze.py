@@ -24,7 +24,7 @@ from lakehouse.ingest.routing import (
     iter_blocks_of_date,
 )
 from lakehouse.ingest.sources import RawSource
-from lakehouse.ingest.staging import StagedDate, iter_staged, staged_date, staged_folder
+from lakehouse.ingest.staging import StagedDate, staged_date, staged_folder
 from lakehouse.storage import AtomicParquetWriter, make_dirs, partition_file
 
 
@@ -163,9 +163,9 @@ def _write_block(
 
 def _write_staged(staged: StagedDate, rows: _Batcher, rejects: _Batcher, counts: Counter) -> None:
     """Send one file's staged lines of the date to bronze and quarantine."""
-    for batch in iter_staged(staged.rows, rows.batch_rows):
+    for batch in staged.batches("rows", rows.batch_rows):
         rows.add_table(pa.Table.from_arrays(batch.columns, schema=rows.writer.schema))
-    for batch in iter_staged(staged.quarantine, rejects.batch_rows):
+    for batch in staged.batches("quarantine", rejects.batch_rows):
         counts.update(batch.column("reason_code").to_pylist())
         rejects.add_table(pa.Table.from_arrays(batch.columns, schema=rejects.writer.schema))
 

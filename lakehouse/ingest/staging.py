@@ -134,34 +134,38 @@ class Stager:
 
 @dataclass(frozen=True)
 class StagedDate:
-    """The staged lines of one raw file for one date."""
+    """The staged lines of one raw file for one date, opened.
 
-    rows: Path | None
-    quarantine: Path | None
+    The files are open from the start, so another run of the same partition that publishes
+    first and deletes them cannot take them away mid-read.
+    """
 
-    def paths(self) -> list[Path]:
-        """The files to delete once the date's bronze is published."""
-        return [p for p in (self.rows, self.quarantine) if p is not None]
+    rows: pq.ParquetFile | None
+    quarantine: pq.ParquetFile | None
+
+    def batches(self, which: str, batch_rows: int) -> Iterator[pa.RecordBatch]:
+        """The batches of the staged rows (`rows`) or quarantine entries (`quarantine`)."""
+        staged = self.rows if which == "rows" else self.quarantine
+        if staged is not None:
+            yield from staged.iter_batches(batch_size=batch_rows)
 
 
 def staged_date(folder: Path, date_key: str, expected_lines: int) -> StagedDate | None:
     """The staged lines of `date_key` in `folder` when they account for exactly
     `expected_lines` lines (the index's count), else None (parse the raw file instead)."""
-    rows = folder / f"date={date_key}.rows.parquet"
-    quarantine = folder / f"date={date_key}.quarantine.parquet"
-    found = StagedDate(rows if rows.exists() else None, quarantine if quarantine.exists() else None)
-    try:
-        lines = sum(pq.ParquetFile(p).metadata.num_rows for p in found.paths())
-    except (OSError, pa.ArrowInvalid):
+    opened = {}
+    for kind in ("rows", "quarantine"):
+        path = folder / f"date={date_key}.{kind}.parquet"
+        try:
+            opened[kind] = pq.ParquetFile(path)
+        except FileNotFoundError:
+            opened[kind] = None
+        except (OSError, pa.ArrowInvalid):
+            return None
+    lines = sum(f.metadata.num_rows for f in opened.values() if f is not None)
+    if lines != expected_lines or not any(opened.values()):
         return None
-    return found if found.paths() and lines == expected_lines else None
-
-
-def iter_staged(path: Path | None, batch_rows: int) -> Iterator[pa.RecordBatch]:
-    """The batches of one staged file (none when it is absent), streamed."""
-    if path is None:
-        return
-    yield from pq.ParquetFile(path).iter_batches(batch_size=batch_rows)
+    return StagedDate(opened["rows"], opened["quarantine"])
 
 
 def drop_staged(out_dir: Path) -> None:

@@ -118,3 +118,30 @@ def test_the_memo_stays_bounded_and_results_do_not_change(monkeypatch: pytest.Mo
             assert len(bounded._text_memo) <= 8
         got += bounded.scrub_text(texts[:5])
     assert got == expected
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_overlapped_batches_scrub_as_one_at_a_time(
+    monkeypatch: pytest.MonkeyPatch, workers: int
+) -> None:
+    """Submitting the next batch before collecting the last (silver's overlap of structured
+    work with NER) gives exactly what one call at a time gives, with a memo clearing under it."""
+    import deidentify.scrubber as scrubber_module
+
+    texts = [f"call Jane Doe at 555-01{n:02d} about order {n % 23}" for n in range(600)]
+    batches = [texts[i : i + 150] + texts[i // 2 : i // 2 + 40] for i in range(0, 600, 150)]
+    with Scrubber(workers=1) as sequential:
+        expected = [sequential.scrub_text(batch) for batch in batches]
+    monkeypatch.setattr(scrubber_module, "MEMO_LIMIT", 300)
+    monkeypatch.setattr(scrubber_module, "PARALLEL_MIN_VALUES", 50)
+    with Scrubber(workers=workers) as overlapped:
+        got, started = [], None
+        for batch in batches:
+            following = overlapped.submit_text(batch)
+            if started is not None:
+                got.append(overlapped.collect(started))
+            started = following
+        got.append(overlapped.collect(started))
+        assert len(overlapped._text_memo) <= 300 + 190
+    assert got == expected
+    assert overlapped.distinct_analyzed <= sequential.distinct_analyzed + 190
