@@ -64,9 +64,15 @@ def pseudonym(key: PseudonymKey, namespace: str, value: str) -> str:
     return hmac.new(key.secret, message, hashlib.sha256).hexdigest()[:32]
 
 
-def pseudonyms(key: PseudonymKey, namespace: str, values: Iterable[str | None]) -> list[str | None]:
-    """Pseudonym of every value (None stays None), computing each distinct value once."""
-    seen: dict[str, str] = {}
+def pseudonyms(
+    key: PseudonymKey,
+    namespace: str,
+    values: Iterable[str | None],
+    memo: dict[str, str] | None = None,
+) -> list[str | None]:
+    """Pseudonym of every value (None stays None), computing each distinct value once;
+    `memo` (value -> pseudonym, for this key and namespace) carries them across calls."""
+    seen: dict[str, str] = {} if memo is None else memo
     out: list[str | None] = []
     for value in values:
         if value is None:

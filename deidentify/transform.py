@@ -178,6 +178,7 @@ class Deidentifier:
         self._raw_id_memo: dict[str, tuple[str, tuple[str, ...]]] = {}
         self.stats = DeidentifyStats()
         self._urls: dict[str, str | None] = {}
+        self._pseudonyms: dict[str, dict[str, str]] = {}
         self._referrers: dict[str, tuple[str | None, str | None]] = {}
 
     def transform(self, batch: pa.RecordBatch | pa.Table) -> pa.Table:
@@ -332,9 +333,11 @@ class Deidentifier:
         if action == "drop":
             return
         if action == "pseudonymize":
-            out[column] = pseudonyms(
-                self.key, rule.namespace or rule.field, [_as_text(v) for v in values]
-            )
+            namespace = rule.namespace or rule.field
+            memo = self._pseudonyms.setdefault(namespace, {})
+            if len(memo) > scrubber_module.MEMO_LIMIT:
+                memo.clear()
+            out[column] = pseudonyms(self.key, namespace, [_as_text(v) for v in values], memo)
         elif action == "account":
             out[column] = account_keys(self.key, rule.namespace or "user", values, self.accounts)
         elif action == "generalize":

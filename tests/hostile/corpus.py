@@ -66,7 +66,7 @@ def build_corpus(base: Path) -> Corpus:
     # Dates: today and tomorrow wait; far future and before the first partition are outside.
     _write_lines(
         events / "clock-today.jsonl",
-        [_event(now.isoformat()), _event((now + timedelta(hours=20)).isoformat())],
+        [_event(now.isoformat()), _event((now + timedelta(days=1)).isoformat())],
     )
     _write_lines(
         events / "clock-ahead.jsonl",
