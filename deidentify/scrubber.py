@@ -153,14 +153,11 @@ class Scrubber:
     def _map(
         self, values: Sequence[str | None], memo: dict[str, tuple[str, tuple[str, ...]]]
     ) -> list[str | None]:
-        out: list[str | None] = []
-        for value in values:
-            if not value:
-                out.append(value)
-                continue
-            scrubbed, found = memo[value]
-            self.entities.update(found)
-            out.append(scrubbed)
+        out = [memo[value][0] if value else value for value in values]
+        for value, times in Counter(values).items():
+            if value:
+                for entity in memo[value][1]:
+                    self.entities[entity] += times
         return out
 
     def _analyze_text(self, texts: list[str]) -> list[tuple[str, list[str]]]:

@@ -201,9 +201,9 @@ class Deidentifier:
         properties = self._properties(table) if "properties" in table.column_names else None
         if properties is not None:
             self._count_dropped_properties(properties)
+            by_name = _property_columns(properties, self.rules.properties)
             for name, rule in self.rules.properties.items():
-                values = [p.get(name) for p in properties]
-                self._apply(rule, values, columns, years, ts)
+                self._apply(rule, by_name[name], columns, years, ts)
         self._count_dropped_fields(table)
         return InProgress(columns, rows, self._submit_pending_text(columns))
 
@@ -426,6 +426,18 @@ class Deidentifier:
                 continue
             if self.rules.rule_for(name).action == "drop":
                 self.stats.fields_dropped[name] += table.num_rows - table.column(name).null_count
+
+
+def _property_columns(properties: list[dict], names: Mapping[str, object]) -> dict[str, list]:
+    """The properties as one list per named key (None where a row lacks it): one pass over
+    the keys the rows hold, not one lookup per row and name."""
+    columns: dict[str, list] = {name: [None] * len(properties) for name in names}
+    for row, found in enumerate(properties):
+        for name, value in found.items():
+            column = columns.get(name)
+            if column is not None:
+                column[row] = value
+    return columns
 
 
 def _as_text(value: object) -> str | None:

@@ -168,6 +168,19 @@ _NOT_STRICT_JSON = "|".join(
 )
 _EVENT_FIELDS = ("event_id", "ts", "event", *app_events.STRING_FIELDS, "properties")
 _CONTRACT = "[" + ", ".join(f"'{name}'" for name in sorted(app_events.CONTRACT_FIELDS)) + "]"
+# A string the fast path copies as it stands: no escape, nothing to unquote.
+_PLAIN = r'"[^"\\]*"'
+# event_id and event: a plain string whose first character is printable ASCII, not blank.
+_NAME = r'"[!#-\[\]-~][^"\\]*"'
+# DuckDB hands an Arrow scan to its threads batch by batch: small batches keep both cores busy.
+_DUCKDB_TASK_ROWS = 2048
+_NAMES_PLAIN = " and ".join(
+    f"regexp_full_match(coalesce({name}, ''), '{_NAME}')" for name in ("event_id", "event")
+)
+_STRINGS_PLAIN = " and ".join(
+    f"({name} is null or regexp_full_match({name}, '{_PLAIN}'))"
+    for name in app_events.STRING_FIELDS
+)
 _EVENTS_SQL = f"""
 with parsed as (
     select pos, text,
@@ -175,15 +188,20 @@ with parsed as (
         try(json_keys(text)) as k
     from lines
     where starts_with(text, '{{')
+), fields as (
+    select pos, text, k, {", ".join(f"j.{n}::varchar as {n}" for n in _EVENT_FIELDS)}
+    from parsed
+    where j is not null
 )
-select pos,
-    {", ".join(f"j.{n}::varchar as {n}" for n in _EVENT_FIELDS)},
+select pos, {", ".join(_EVENT_FIELDS)},
     k is not null and len(k) = len(list_distinct(k)) and list_has_all({_CONTRACT}, k)
-        and not regexp_matches(text, '{_NOT_STRICT_JSON}') as plain
-from parsed
-where j is not null
+        and not regexp_matches(text, '{_NOT_STRICT_JSON}')
+        and {_NAMES_PLAIN}
+        and event <> '"{app_events.CONSENT_EVENT}"'
+        and {_STRINGS_PLAIN}
+        and (properties is null or starts_with(properties, '{{')) as plain
+from fields
 """
-_PLAIN_STRING = r'^"[^"\\]*"$'
 
 
 def _as_text(lines: pa.Array) -> pa.Array:
@@ -232,14 +250,12 @@ def _too_nested(lines: pa.Array) -> np.ndarray:
     offsets = np.frombuffer(lines.buffers()[1], dtype=np.int64)[
         lines.offset : lines.offset + len(lines) + 1
     ]
-    data = np.frombuffer(lines.buffers()[2], dtype=np.uint8)[offsets[0] : offsets[-1]]
-    if not len(data):
+    if offsets[-1] == offsets[0]:
         return np.zeros(len(lines), dtype=bool)
-    opening = ((data == 123) | (data == 91)).view(np.uint8)
-    starts = np.minimum(offsets[:-1] - offsets[0], len(data) - 1)
-    counts = np.add.reduceat(opening, starts, dtype=np.int64)
-    counts[offsets[1:] == offsets[:-1]] = 0
-    return counts > app_events.MAX_JSON_DEPTH
+    data = np.frombuffer(lines.buffers()[2], dtype=np.uint8)[offsets[0] : offsets[-1]]
+    opening = np.flatnonzero((data == 123) | (data == 91)) + offsets[0]
+    line_of = np.searchsorted(offsets, opening, side="right") - 1
+    return np.bincount(line_of, minlength=len(lines)) > app_events.MAX_JSON_DEPTH
 
 
 def _fast_events(lines: pa.Array) -> _Fast:
@@ -250,6 +266,7 @@ def _fast_events(lines: pa.Array) -> _Fast:
     connection = duckdb.connect()
     try:
         table = pa.table({"pos": pa.array(np.arange(n, dtype=np.int64)), "text": text})
+        table = pa.Table.from_batches(table.to_batches(max_chunksize=_DUCKDB_TASK_ROWS))
         connection.register("lines", table)
         table = connection.sql(_EVENTS_SQL).to_arrow_table()
     finally:
@@ -257,25 +274,6 @@ def _fast_events(lines: pa.Array) -> _Fast:
     found = {name: table[name].combine_chunks() for name in table.column_names}
     ok = found["plain"].to_numpy(zero_copy_only=False).astype(bool)
     ok &= ~nested[found["pos"].to_numpy()]
-    for name in ("event_id", "event"):
-        value = found[name]
-        ok &= pc.fill_null(
-            pc.and_(
-                pc.match_substring_regex(value, _PLAIN_STRING),
-                pc.match_substring_regex(value, r'^"[!#-~]'),
-            ),
-            False,
-        ).to_numpy(zero_copy_only=False)
-    ok &= pc.fill_null(
-        pc.not_equal(found["event"], f'"{app_events.CONSENT_EVENT}"'), False
-    ).to_numpy(zero_copy_only=False)
-    for name in app_events.STRING_FIELDS:
-        ok &= pc.fill_null(pc.match_substring_regex(found[name], _PLAIN_STRING), True).to_numpy(
-            zero_copy_only=False
-        )
-    ok &= pc.fill_null(pc.starts_with(found["properties"], "{"), True).to_numpy(
-        zero_copy_only=False
-    )
     parts = pc.extract_regex(pc.fill_null(found["ts"], ""), _ISO)
     matched = pc.is_valid(parts).to_numpy(zero_copy_only=False)
     ok &= matched
