@@ -301,6 +301,7 @@ def _vectorized_parse_floor(raw: str, out: str) -> dict:
     time_format = "%d/%b/%Y:%H:%M:%S %z"
     connection = duckdb.connect()
     connection.execute("SET TimeZone = 'UTC'")
+    connection.execute("SET enable_progress_bar = false")
     connection.execute(
         f"COPY (select *, cast(ts as date) as date from read_json({events!r}, "
         f"format = 'newline_delimited', ignore_errors = true, columns = {columns!r})) "
