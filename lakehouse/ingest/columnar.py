@@ -156,13 +156,15 @@ _ISO = (
 )
 # What DuckDB's JSON reader accepts and the line parser (orjson) does not, or reads
 # differently: a trailing comma, NaN and infinities, numbers beyond 64 bits or a double's
-# range, lone UTF-16 surrogates. A line that may hold one goes to the line parser.
+# range, lone UTF-16 surrogates, after any JSON whitespace. A line that may hold one goes to
+# the line parser, and so does any line with a carriage return inside it.
 _NOT_STRICT_JSON = "|".join(
     (
-        r",[ \t]*[]}]",
-        r"[:,\[][ \t]*-?(?i:nan|inf)",
+        r"\r",
+        r",\s*[]}]",
+        r"[:,\[]\s*-?(?i:nan|inf)",
         r"[0-9]{19}",
-        r"[:,\[][ \t]*-?[0-9.]+[eE][+-]?[0-9]{3}",
+        r"[:,\[]\s*-?[0-9.]+[eE][+-]?[0-9]{3}",
         r"\\u[dD][89a-fA-F]",
     )
 )

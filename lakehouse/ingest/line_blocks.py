@@ -131,7 +131,8 @@ class _Splitter:
             if not np.any(carriage):
                 break
             content_ends = content_ends - carriage
-        too_long = np.flatnonzero(content_ends - starts > self.max_line_bytes)
+        # The line reader measures a line with its carriage returns (readline sees them).
+        too_long = np.flatnonzero(ends - starts > self.max_line_bytes)
         first = len(pending_long)
         for position in too_long:
             start = int(starts[position])

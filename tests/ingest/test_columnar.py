@@ -9,6 +9,7 @@ generator's output with its deliberate breakage.
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import orjson
@@ -21,6 +22,7 @@ from lakehouse.ingest.line_blocks import LineBlock
 from lakehouse.ingest.sources import ACCESS_LOG, APP_EVENTS, RawSource
 
 TS = "2026-10-01T12:00:00.123-05:00"
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def _block(lines: list[bytes]) -> LineBlock:
@@ -34,7 +36,7 @@ def _block(lines: list[bytes]) -> LineBlock:
 def _comparable(row: dict) -> dict:
     row = dict(row)
     if row.get("ts") is not None and not isinstance(row["ts"], int):
-        row["ts"] = int(row["ts"].timestamp() * 1_000_000)
+        row["ts"] = (row["ts"] - EPOCH) // timedelta(microseconds=1)
     if "properties" in row:
         row["properties"] = orjson.loads(row["properties"])
     return row
