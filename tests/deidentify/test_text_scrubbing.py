@@ -145,3 +145,61 @@ def test_overlapped_batches_scrub_as_one_at_a_time(
         assert len(overlapped._text_memo) <= 300 + 190
     assert got == expected
     assert overlapped.distinct_analyzed <= sequential.distinct_analyzed + 190
+
+
+def test_skipping_the_context_enhancer_changes_no_finding() -> None:
+    """`ContextEnhancer` skips Presidio's copy when no finding can be boosted. With a pipeline
+    that lemmatizes (so context words do boost scores), every finding and score is the same as
+    with Presidio's own enhancer on labelled and context-heavy texts, and skipping the
+    enhancement outright would not be."""
+    from pathlib import Path
+
+    import spacy
+    from presidio_analyzer import AnalyzerEngine, RecognizerRegistry
+    from presidio_analyzer.context_aware_enhancers import LemmaContextAwareEnhancer
+
+    from deidentify.engine import (
+        SPACY_MODEL,
+        ContextEnhancer,
+        _LoadedSpacyEngine,
+        pattern_recognizers,
+    )
+    from deidentify.evaluation.corpora import load_presidio_synth
+
+    class NoEnhancement(LemmaContextAwareEnhancer):
+        def enhance_using_context(
+            self, text, raw_results, nlp_artifacts, recognizers, context=None
+        ):
+            return list(raw_results)
+
+    nlp = spacy.load(SPACY_MODEL)
+    fixtures = Path(__file__).parents[1] / "fixtures" / "pii-benchmarks"
+    synth = load_presidio_synth(fixtures / "presidio_research_synth_dataset_v2.json", 150)
+    texts = [
+        *(t.text for t in synth),
+        "call me at 212-555-0147, my phone",
+        "zip code 33101",
+        "my ssn is 078-05-1120",
+        "ip 10.1.2.3",
+        "the mrn is 12345678",
+        "nothing here 33101",
+    ]
+
+    def findings(enhancer: LemmaContextAwareEnhancer) -> list[list[tuple]]:
+        registry = RecognizerRegistry(supported_languages=["en"])
+        for recognizer in pattern_recognizers():
+            registry.add_recognizer(recognizer)
+        analyzer = AnalyzerEngine(
+            registry=registry,
+            nlp_engine=_LoadedSpacyEngine(nlp, {}),
+            supported_languages=["en"],
+            context_aware_enhancer=enhancer,
+        )
+        return [
+            sorted((f.entity_type, f.start, f.end, round(f.score, 6)) for f in found)
+            for found in (analyzer.analyze(text=text, language="en") for text in texts)
+        ]
+
+    ours = findings(ContextEnhancer())
+    assert ours == findings(LemmaContextAwareEnhancer())
+    assert ours != findings(NoEnhancement())
