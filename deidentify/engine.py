@@ -259,9 +259,7 @@ class ContextEnhancer(LemmaContextAwareEnhancer):
         with_context = {recognizer.id for recognizer in recognizers if recognizer.context}
         if not any(_may_be_enhanced(result, with_context) for result in raw_results):
             return list(raw_results)
-        return super().enhance_using_context(
-            text, raw_results, nlp_artifacts, recognizers, context
-        )
+        return super().enhance_using_context(text, raw_results, nlp_artifacts, recognizers, context)
 
 
 def _may_be_enhanced(result: RecognizerResult, with_context: set[str]) -> bool:
