@@ -4,6 +4,7 @@ the raw file, and the result is the same bronze and quarantine, row for row."""
 from __future__ import annotations
 
 import shutil
+import stat
 from pathlib import Path
 
 import pyarrow.compute as pc
@@ -82,3 +83,16 @@ def test_the_erasure_sweep_drops_every_staged_line(tmp_path: Path) -> None:
     key = PseudonymKey(b"staging-test-key-0123456789abcdef", "test")
     sweep(out, ErasedSubjects(key, {"nobody"}, set()))
     assert not staged_root(out).exists()
+
+
+def test_staged_lines_are_owner_only(tmp_path: Path) -> None:
+    """They hold what bronze holds: raw identifiers."""
+    raw = tmp_path / "raw"
+    generate(GeneratorConfig(out=raw, days=1, users=20, seed=6, events=200))
+    out = tmp_path / "out"
+    index_source(APP_EVENTS, raw, out, 1 << 20, workers=1)
+    files = list(staged_root(out).rglob("*.parquet"))
+    folders = [p for p in staged_root(out).rglob("*") if p.is_dir()] + [staged_root(out)]
+    assert files and folders
+    assert {stat.S_IMODE(p.stat().st_mode) for p in files} == {0o600}
+    assert {stat.S_IMODE(p.stat().st_mode) for p in folders} == {0o700}
