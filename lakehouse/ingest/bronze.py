@@ -104,28 +104,33 @@ Eraser = Callable[[pa.RecordBatch], tuple[pa.RecordBatch, int]]
 
 
 class _Batcher:
+    """Collects rows (tuples or tables, in order) and writes them in batches of `batch_rows`,
+    so bronze keeps row groups of that size whatever the blocks it was parsed in."""
+
     def __init__(self, writer: AtomicParquetWriter, batch_rows: int, eraser: Eraser | None) -> None:
         self.writer = writer
         self.batch_rows = batch_rows
         self.eraser = eraser
         self.erased = 0
         self.rows: list[tuple] = []
+        self.tables: list[pa.Table] = []
+        self.buffered = 0
 
     def add(self, row: tuple) -> None:
         self.rows.append(row)
-        if len(self.rows) >= self.batch_rows:
+        self.buffered += 1
+        if self.buffered >= self.batch_rows:
             self.flush()
 
     def add_table(self, table: pa.Table) -> None:
-        """Write rows already in columns (after the pending tuples, to keep line order)."""
-        self.flush()
-        for batch in table.to_batches():
-            if self.eraser is not None:
-                batch, erased = self.eraser(batch)
-                self.erased += erased
-            self.writer.write(batch)
+        """Add rows already in columns (after the pending tuples, to keep line order)."""
+        self._tuples_to_table()
+        self.tables.append(table)
+        self.buffered += table.num_rows
+        if self.buffered >= self.batch_rows:
+            self.flush()
 
-    def flush(self) -> None:
+    def _tuples_to_table(self) -> None:
         if not self.rows:
             return
         columns = list(zip(*self.rows, strict=True))
@@ -134,12 +139,21 @@ class _Batcher:
             pa.array(values, type=schema_field.type)
             for values, schema_field in zip(columns, schema, strict=True)
         ]
-        batch = pa.RecordBatch.from_arrays(arrays, schema=schema)
-        if self.eraser is not None:
-            batch, erased = self.eraser(batch)
-            self.erased += erased
-        self.writer.write(batch)
+        self.tables.append(pa.Table.from_arrays(arrays, schema=schema))
         self.rows = []
+
+    def flush(self) -> None:
+        """Write everything collected so far."""
+        self._tuples_to_table()
+        if not self.tables:
+            return
+        table = pa.concat_tables(self.tables).combine_chunks()
+        self.tables, self.buffered = [], 0
+        for batch in table.to_batches(max_chunksize=self.batch_rows):
+            if self.eraser is not None:
+                batch, erased = self.eraser(batch)
+                self.erased += erased
+            self.writer.write(batch)
 
 
 def _write_block(
@@ -163,9 +177,9 @@ def _write_block(
 
 def _write_staged(staged: StagedDate, rows: _Batcher, rejects: _Batcher, counts: Counter) -> None:
     """Send one file's staged lines of the date to bronze and quarantine."""
-    for batch in staged.batches("rows", rows.batch_rows):
+    for batch in staged.batches("rows"):
         rows.add_table(pa.Table.from_arrays(batch.columns, schema=rows.writer.schema))
-    for batch in staged.batches("quarantine", rejects.batch_rows):
+    for batch in staged.batches("quarantine"):
         counts.update(batch.column("reason_code").to_pylist())
         rejects.add_table(pa.Table.from_arrays(batch.columns, schema=rejects.writer.schema))
 

