@@ -32,7 +32,7 @@ from lakehouse.deidentify_partition import (
     deidentify_on_dask,
 )
 from lakehouse.locks import erasure_lock
-from lakehouse.storage import AtomicParquetWriter, make_dirs, partition_file
+from lakehouse.storage import AtomicParquetWriter, iter_row_groups, make_dirs, partition_file
 from pipelines.resources import (
     DeidentificationResource,
     PseudonymizationResource,
@@ -85,11 +85,9 @@ def _bronze_file(storage: StorageResource, source: str, date_key: str) -> Path:
 
 def _no_identifier_check(silver: Path) -> dg.AssetCheckResult:
     file = pq.ParquetFile(silver)
-    findings = scan_batches(
-        file.iter_batches(batch_size=50_000), file.schema_arrow, structured_engine()
-    )
+    findings = scan_batches(iter_row_groups(file, 50_000), file.schema_arrow, structured_engine())
     # The input contract's own ids (usr_..., org_..., sessions, event UUIDs), in any column.
-    findings.update(raw_id_findings(file.iter_batches(batch_size=50_000), file.schema_arrow))
+    findings.update(raw_id_findings(iter_row_groups(file, 50_000), file.schema_arrow))
     summary = {f"{column}: {entity}": n for (column, entity), n in findings.items()}
     return dg.AssetCheckResult(
         check_name=NO_IDENTIFIER_CHECK,

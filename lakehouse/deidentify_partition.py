@@ -29,7 +29,7 @@ from deidentify.pseudonymize import PseudonymKey
 from deidentify.scrubber import Scrubber
 from deidentify.transform import Deidentifier
 from lakehouse.faults import crash_point
-from lakehouse.storage import AtomicParquetWriter
+from lakehouse.storage import AtomicParquetWriter, iter_row_groups
 
 ENGINES = ("in_process", "dask")
 
@@ -88,7 +88,7 @@ def deidentify_in_process(
         deidentifier = Deidentifier(policy, source, key, scrubber, accounts, vocabularies)
         with AtomicParquetWriter(target, deidentifier.schema) as writer:
             started = None
-            for batch in pq.ParquetFile(bronze).iter_batches(batch_size=batch_rows):
+            for batch in iter_row_groups(pq.ParquetFile(bronze), batch_rows):
                 following = deidentifier.begin(batch)
                 if started is not None:
                     writer.write(deidentifier.finish(started))
@@ -170,7 +170,7 @@ def deidentify_on_dask(
     )
     with AtomicParquetWriter(target, schema) as writer:
         try:
-            for batch in pq.ParquetFile(bronze).iter_batches(batch_size=batch_rows):
+            for batch in iter_row_groups(pq.ParquetFile(bronze), batch_rows):
                 # The scattered batch's future is kept until its task is done: a dropped
                 # reference lets the scheduler release the data before the task reads it.
                 data = client.scatter(batch, hash=False)

@@ -45,6 +45,7 @@ from lakehouse.periods import period_label
 from lakehouse.storage import (
     PARTITION_FILE,
     AtomicParquetWriter,
+    iter_row_groups,
     make_dirs,
     write_bytes_atomically,
 )
@@ -341,11 +342,11 @@ def _rewrite(
 ) -> int:
     """Remove the masked rows from one partition file, streaming; 0 when none matched."""
     source = pq.ParquetFile(path)
-    matched = sum(sum(mask_of(b)) for b in source.iter_batches(columns=columns, batch_size=65_536))
+    matched = sum(sum(mask_of(b)) for b in iter_row_groups(source, columns=columns))
     if not matched:
         return 0
     with AtomicParquetWriter(path, source.schema_arrow, private=private) as writer:
-        for batch in source.iter_batches(batch_size=65_536):
+        for batch in iter_row_groups(source):
             writer.write(batch.filter(pa.array([not m for m in mask_of(batch)])))
             crash_point("erasure")
     return matched
@@ -457,7 +458,7 @@ def _devices_of(
     found: set[str] = set()
     for _, path in _partitions(out_dir, "bronze", source):
         columns = [account_column, *device_columns]
-        for batch in pq.ParquetFile(path).iter_batches(columns=columns):
+        for batch in iter_row_groups(pq.ParquetFile(path), columns=columns):
             hits = is_erased(batch.column(account_column).to_pylist())
             devices = derived_values([batch.column(c).to_pylist() for c in device_columns])
             found.update(d for d, hit in zip(devices, hits, strict=True) if hit and d)

@@ -11,6 +11,7 @@ import os
 import re
 import shutil
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
 
@@ -79,6 +80,19 @@ def make_dirs(path: Path, private: bool) -> None:
         created.mkdir(exist_ok=True)
         os.chmod(created, PRIVATE_DIR_MODE)
     os.chmod(path, PRIVATE_DIR_MODE)
+
+
+def iter_row_groups(
+    file: pq.ParquetFile, batch_rows: int = 65_536, columns: list[str] | None = None
+) -> Iterator[pa.RecordBatch]:
+    """The file's rows as record batches of at most `batch_rows`, one row group read at a time.
+
+    pyarrow's `iter_batches` reads ahead across row groups: streaming a bronze day of ten
+    million events that way held 650 MiB; this holds one row group.
+    """
+    for group in range(file.metadata.num_row_groups):
+        table = file.read_row_group(group, columns=columns)
+        yield from table.to_batches(max_chunksize=batch_rows)
 
 
 class AtomicParquetWriter:
