@@ -89,11 +89,7 @@ class Scrubber:
 
         New distinct values are analyzed in one batch, spread over the workers when large.
         """
-        new = _new_values(values, self._text_memo)
-        if new:
-            for value, (scrubbed, found) in zip(new, self._analyze_text(new), strict=True):
-                self._text_memo[value] = (scrubbed, tuple(found))
-        return self._map(values, self._text_memo)
+        return self.collect(self.submit_text(values))
 
     def submit_text(self, values: Sequence[str | None]) -> PendingText:
         """Start scrubbing `values` as free text and return at once; `collect` gives the
@@ -159,15 +155,6 @@ class Scrubber:
                 for entity in memo[value][1]:
                     self.entities[entity] += times
         return out
-
-    def _analyze_text(self, texts: list[str]) -> list[tuple[str, list[str]]]:
-        self.distinct_analyzed += len(texts)
-        if self.workers < 2 or len(texts) < PARALLEL_MIN_VALUES or os.name != "posix":
-            return self.text.scrub_many(texts)
-        results: list[tuple[str, list[str]]] = []
-        for part in self._workers().map(_scrub_chunk_with_text_engine, self._chunks(texts)):
-            results.extend(part)
-        return results
 
     def _workers(self) -> ProcessPoolExecutor:
         if self._pool is None:

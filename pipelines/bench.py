@@ -196,22 +196,18 @@ def _silver_recording_free_text(out: str, workers: int, engine: str = "in_proces
     from deidentify.scrubber import PendingText, Scrubber
 
     sent: list[str] = []
-    analyze, submit = Scrubber._analyze_text, Scrubber.submit_text
-
-    def recording_analyze(self: Scrubber, texts: list[str]) -> list[tuple[str, list[str]]]:
-        sent.extend(texts)
-        return analyze(self, texts)
+    submit = Scrubber.submit_text
 
     def recording_submit(self: Scrubber, values: list) -> PendingText:
         pending = submit(self, values)
         sent.extend(pending.new)
         return pending
 
-    Scrubber._analyze_text, Scrubber.submit_text = recording_analyze, recording_submit
+    Scrubber.submit_text = recording_submit
     try:
         result = _silver_stage(out, workers, engine)
     finally:
-        Scrubber._analyze_text, Scrubber.submit_text = analyze, submit
+        Scrubber.submit_text = submit
     Path(out, _FREE_TEXT_FILE).write_bytes(orjson.dumps(sorted(set(sent))))
     result["free_text_values"] = len(set(sent))
     return result

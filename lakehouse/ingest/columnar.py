@@ -19,7 +19,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from lakehouse.ingest import app_events
+from lakehouse.ingest import access_log, app_events
 from lakehouse.ingest.line_blocks import LineBlock
 from lakehouse.ingest.sources import RawSource
 from lakehouse.ingest.timestamps import EARLIEST, LATEST
@@ -63,7 +63,7 @@ def parse_block(source: RawSource, block: LineBlock) -> ParsedBlock:
     lines = block.content.take(pa.array(positions)) if block.errors else block.content
     fast = _fast_events(lines) if source.name == "app_events" else _fast_access(lines)
     fast_positions = positions[fast.mask]
-    schema = _row_schema(source)
+    schema = _row_schema(source.schema)
     dates: list[str | None] = [None] * len(block)
     fast_dates = fast.dates.to_pylist()
     for position, date in zip(fast_positions.tolist(), fast_dates, strict=True):
@@ -101,9 +101,9 @@ def parse_block(source: RawSource, block: LineBlock) -> ParsedBlock:
     return ParsedBlock(block, pa.array(dates, pa.string()), accepted, rows, reasons, vectorized)
 
 
-def _row_schema(source: RawSource) -> pa.Schema:
-    names = [n for n in source.schema.names if n not in ("source_file", "source_line")]
-    return pa.schema([source.schema.field(n) for n in names])
+def _row_schema(schema: pa.Schema) -> pa.Schema:
+    """A bronze schema without the source file and line, which the ingestion adds."""
+    return pa.schema([f for f in schema if f.name not in ("source_file", "source_line")])
 
 
 @dataclass
@@ -314,14 +314,10 @@ def _fast_events(lines: pa.Array) -> _Fast:
         "properties": pc.fill_null(kept["properties"], "{}"),
         "extra": pa.nulls(len(positions), pa.string()),
     }
-    schema = _row_schema_of(app_events.SCHEMA)
+    schema = _row_schema(app_events.SCHEMA)
     rows = pa.Table.from_arrays([columns[f.name] for f in schema], schema=schema)
     order = np.argsort(positions, kind="stable")
     return _Fast(mask, rows.take(pa.array(order)), dates.filter(pa.array(ok)).take(pa.array(order)))
-
-
-def _row_schema_of(schema: pa.Schema) -> pa.Schema:
-    return pa.schema([f for f in schema if f.name not in ("source_file", "source_line")])
 
 
 _QUOTED = r'"((?:[^"\\]|\\.)*)"'
@@ -394,8 +390,6 @@ def _fast_access(lines: pa.Array) -> _Fast:
         "referrer": _absent(kept.field("referrer")),
         "user_agent": _absent(kept.field("agent")),
     }
-    from lakehouse.ingest import access_log
-
-    schema = _row_schema_of(access_log.SCHEMA)
+    schema = _row_schema(access_log.SCHEMA)
     rows = pa.Table.from_arrays([pc.cast(columns[f.name], f.type) for f in schema], schema=schema)
     return _Fast(ok, rows, dates.filter(chosen))

@@ -18,7 +18,6 @@ partition then reads only the files, and parses only the lines, of its own date.
 
 from __future__ import annotations
 
-import hashlib
 import multiprocessing
 import os
 from collections import Counter
@@ -36,7 +35,7 @@ from lakehouse.ingest import reasons
 from lakehouse.ingest.columnar import ParsedBlock, parse_block
 from lakehouse.ingest.line_blocks import LineBlock, iter_line_blocks
 from lakehouse.ingest.sources import RawSource
-from lakehouse.ingest.staging import Stager, staged_folder
+from lakehouse.ingest.staging import Stager, path_digest, staged_folder
 from lakehouse.storage import write_bytes_atomically
 
 INDEX_VERSION = 3
@@ -223,8 +222,7 @@ def iter_blocks_of_date(
 
 def index_path(out_dir: Path, source: RawSource, relative_path: str) -> Path:
     """Where the cached index of one raw file is kept."""
-    digest = hashlib.sha256(relative_path.encode()).hexdigest()[:24]
-    return out_dir / "bronze" / "_index" / source.name / f"{digest}.json"
+    return out_dir / "bronze" / "_index" / source.name / f"{path_digest(relative_path)}.json"
 
 
 def _stored_index(source: RawSource, raw_dir: Path, out_dir: Path, path: Path) -> FileIndex | None:

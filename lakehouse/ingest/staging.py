@@ -42,12 +42,17 @@ def staged_root(out_dir: Path) -> Path:
     return out_dir / "bronze" / STAGED
 
 
+def path_digest(relative_path: str) -> str:
+    """A raw file's name under the output folder (its index, its staged lines): 24 hex
+    characters of the SHA-256 of its path under the raw folder."""
+    return hashlib.sha256(relative_path.encode()).hexdigest()[:24]
+
+
 def staged_folder(
     out_dir: Path, source: RawSource, relative_path: str, size: int, mtime_ns: int
 ) -> Path:
     """The staged lines of one raw file in one state (size and modification time)."""
-    digest = hashlib.sha256(relative_path.encode()).hexdigest()[:24]
-    return staged_root(out_dir) / source.name / f"{digest}-{size}-{mtime_ns}"
+    return staged_root(out_dir) / source.name / f"{path_digest(relative_path)}-{size}-{mtime_ns}"
 
 
 class Stager:
