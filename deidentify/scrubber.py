@@ -43,6 +43,7 @@ class PendingText:
     """Free text submitted for scrubbing: the values, what was known, what is being analyzed."""
 
     values: list[str | None]
+    weights: Sequence[int] | None
     known: dict[str, tuple[str, tuple[str, ...]]]
     new: list[str]
     earlier: PendingText | None
@@ -84,14 +85,19 @@ class Scrubber:
             self._pool.shutdown(cancel_futures=True)
             self._pool = None
 
-    def scrub_text(self, values: Sequence[str | None]) -> list[str | None]:
+    def scrub_text(
+        self, values: Sequence[str | None], weights: Sequence[int] | None = None
+    ) -> list[str | None]:
         """Natural language: NER + recognizers, identifiers become <ENTITY_TYPE>.
 
         New distinct values are analyzed in one batch, spread over the workers when large.
+        `weights`, when given, is how many rows each value stands for (in the entity counts).
         """
-        return self.collect(self.submit_text(values))
+        return self.collect(self.submit_text(values, weights))
 
-    def submit_text(self, values: Sequence[str | None]) -> PendingText:
+    def submit_text(
+        self, values: Sequence[str | None], weights: Sequence[int] | None = None
+    ) -> PendingText:
         """Start scrubbing `values` as free text and return at once; `collect` gives the
         result. The NER workers analyze the new distinct values while this process goes on
         (with structured work of the next batch), and pendings must be collected in the
@@ -101,7 +107,7 @@ class Scrubber:
         earlier = self._last_pending
         waiting = set(earlier.new) if earlier is not None and not earlier.collected else set()
         new = [v for v in distinct if v not in known and v not in waiting]
-        pending = PendingText(list(values), known, new, earlier if waiting else None)
+        pending = PendingText(list(values), weights, known, new, earlier if waiting else None)
         if new:
             self.distinct_analyzed += len(new)
             if self.workers < 2 or len(new) < PARALLEL_MIN_VALUES or os.name != "posix":
@@ -131,29 +137,41 @@ class Scrubber:
             self._text_memo.clear()
         for value in pending.new:
             self._text_memo[value] = found[value]
-        return self._map(pending.values, found)
+        return self._map(pending.values, found, pending.weights)
 
-    def scrub_structured(self, values: Sequence[str | None]) -> list[str | None]:
-        """Structured strings: pattern recognizers only (no NER)."""
+    def scrub_structured(
+        self, values: Sequence[str | None], weights: Sequence[int] | None = None
+    ) -> list[str | None]:
+        """Structured strings: pattern recognizers only (no NER); `weights` as in
+        `scrub_text`."""
         new = _new_values(values, self._structured_memo)
         if new:
             self.distinct_analyzed += len(new)
             for value, (scrubbed, found) in zip(new, self.structured.scrub_many(new), strict=True):
                 self._structured_memo[value] = (scrubbed, tuple(found))
-        return self._map(values, self._structured_memo)
+        return self._map(values, self._structured_memo, weights)
 
     def scrub_structured_one(self, value: str) -> str:
         """`scrub_structured` for a single value."""
         return self.scrub_structured([value])[0] or value
 
     def _map(
-        self, values: Sequence[str | None], memo: dict[str, tuple[str, tuple[str, ...]]]
+        self,
+        values: Sequence[str | None],
+        memo: dict[str, tuple[str, tuple[str, ...]]],
+        weights: Sequence[int] | None = None,
     ) -> list[str | None]:
         out = [memo[value][0] if value else value for value in values]
-        for value, times in Counter(values).items():
+        times: Counter[str | None] = Counter()
+        if weights is None:
+            times.update(values)
+        else:
+            for value, weight in zip(values, weights, strict=True):
+                times[value] += int(weight)
+        for value, count in times.items():
             if value:
                 for entity in memo[value][1]:
-                    self.entities[entity] += times
+                    self.entities[entity] += count
         return out
 
     def _workers(self) -> ProcessPoolExecutor:

@@ -29,6 +29,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -36,7 +37,8 @@ import pyarrow.compute as pc
 from deidentify import generalize
 from deidentify import scrubber as scrubber_module
 from deidentify.accounts import account_keys
-from deidentify.derived import DERIVED_FIELDS, derived_values
+from deidentify.derived import DERIVED_FIELDS, derived_array
+from deidentify.factorized import Factorized, concat, from_arrow, sparse
 from deidentify.field_policy import FieldPolicy, FieldRule, SourcePolicy
 from deidentify.pseudonymize import PseudonymKey, pseudonyms
 from deidentify.raw_ids import RAW_ID_SHAPES
@@ -96,7 +98,7 @@ def replace_raw_ids(text: str) -> tuple[str, tuple[str, ...]]:
 class _PendingText:
     """Free text waiting for the batch's single NER pass."""
 
-    values: list[str | None]
+    column: Factorized
 
 
 @dataclass
@@ -194,16 +196,13 @@ class Deidentifier:
         table = pa.table(batch) if isinstance(batch, pa.RecordBatch) else batch
         rows = table.num_rows
         ts = table.column("ts")
-        columns: dict[str, pa.Array | list] = {DATE_COLUMN: pc.cast(ts, pa.date32())}
-        years = pc.year(ts).to_pylist()
+        columns: dict[str, object] = {DATE_COLUMN: pc.cast(ts, pa.date32())}
         for name, rule in self.rules.fields.items():
-            self._apply(rule, self._field_values(table, name), columns, years, ts)
-        properties = self._properties(table) if "properties" in table.column_names else None
-        if properties is not None:
-            self._count_dropped_properties(properties)
-            by_name = _property_columns(properties, self.rules.properties)
+            self._apply(rule, self._field_column(table, name), columns, ts)
+        if "properties" in table.column_names:
+            by_name = self._property_columns(table)
             for name, rule in self.rules.properties.items():
-                self._apply(rule, by_name[name], columns, years, ts)
+                self._apply(rule, by_name[name], columns, ts)
         self._count_dropped_fields(table)
         return InProgress(columns, rows, self._submit_pending_text(columns))
 
@@ -214,26 +213,28 @@ class Deidentifier:
         self._generalize_findings(columns)
         self._replace_raw_ids(columns)
         self._close_vocabularies(columns)
-        columns["key_version"] = [self.key.version] * rows
+        columns["key_version"] = pa.repeat(pa.scalar(self.key.version, pa.string()), rows)
         self.stats.rows += rows
-        arrays = [pa.array(columns[f.name], type=f.type) for f in self.schema]
+        arrays = [_as_arrow(columns[f.name], f.type) for f in self.schema]
         return pa.Table.from_arrays(arrays, schema=self.schema)
 
     def _submit_pending_text(self, columns: dict) -> PendingScrub | None:
         """Send every free-text column of the batch in one call, so NER sees one big batch."""
-        pending = {n: v for n, v in columns.items() if isinstance(v, _PendingText)}
+        pending = [v.column for v in columns.values() if isinstance(v, _PendingText)]
         if not pending:
             return None
-        return self.scrubber.submit_text([v for texts in pending.values() for v in texts.values])
+        texts = concat([Factorized(c.values, np.arange(len(c.values))) for c in pending])
+        weights = np.concatenate([c.counts() for c in pending])
+        return self.scrubber.submit_text(texts.values, weights)
 
     def _collect_pending_text(self, columns: dict, submitted: PendingScrub | None) -> None:
         if submitted is None:
             return
-        pending = {n: v for n, v in columns.items() if isinstance(v, _PendingText)}
+        pending = {n: v.column for n, v in columns.items() if isinstance(v, _PendingText)}
         scrubbed = self.scrubber.collect(submitted)
         start = 0
         for name, texts in pending.items():
-            columns[name] = scrubbed[start : start + len(texts.values)]
+            columns[name] = texts.with_values(scrubbed[start : start + len(texts.values)])
             start += len(texts.values)
 
     def _generalize_findings(self, columns: dict) -> None:
@@ -241,20 +242,21 @@ class Deidentifier:
         engine, `<ENTITY>` placeholders ignored); a value with a finding becomes `other` and is
         counted."""
         for name in self._rescanned:
-            values = columns.get(name)
-            if values is None:
+            column = _factorized(columns, name)
+            if column is None:
                 continue
-            if not isinstance(values, list):
-                values = columns[name] = values.to_pylist()
-            found = self._findings_of(values)
-            if not any(found.get(v) for v in dict.fromkeys(values) if v):
+            found = self._findings_of(column.values)
+            if not any(found.get(v) for v in column.values if v):
                 continue
-            for i, value in enumerate(values):
+            values, counts = list(column.values), column.counts()
+            for i, value in enumerate(column.values):
                 entities = found.get(value) if value else None
-                if entities:
+                if entities and counts[i]:
                     values[i] = OTHER
-                    self.stats.values_generalized_by_rescan[name] += 1
-                    self.stats.rescan_findings.update(f"{name}: {e}" for e in entities)
+                    self.stats.values_generalized_by_rescan[name] += int(counts[i])
+                    for entity in entities:
+                        self.stats.rescan_findings[f"{name}: {entity}"] += int(counts[i])
+            columns[name] = column.with_values(values)
 
     def _findings_of(self, values: list) -> dict[str, tuple[str, ...]]:
         """Entity types found in each distinct value (memoized for the partition)."""
@@ -276,13 +278,13 @@ class Deidentifier:
     def _replace_raw_ids(self, columns: dict) -> None:
         """Raw ids of the input contract in URL templates and scrubbed text: placeholders."""
         for name in self._raw_id_scrubbed:
-            values = columns.get(name)
-            if values is None:
+            column = _factorized(columns, name)
+            if column is None:
                 continue
-            if not isinstance(values, list):
-                values = columns[name] = values.to_pylist()
-            for i, value in enumerate(values):
-                if not value:
+            values, counts = list(column.values), column.counts()
+            columns[name] = column.with_values(values)
+            for i, value in enumerate(column.values):
+                if not value or not counts[i]:
                     continue
                 memo = self._raw_id_memo.get(value)
                 if memo is None:
@@ -292,43 +294,55 @@ class Deidentifier:
                 replaced, shapes = memo
                 if shapes:
                     values[i] = replaced
-                    self.stats.values_generalized_by_rescan[name] += 1
-                    self.stats.rescan_findings.update(f"{name}: {shape}" for shape in shapes)
+                    self.stats.values_generalized_by_rescan[name] += int(counts[i])
+                    for shape in shapes:
+                        self.stats.rescan_findings[f"{name}: {shape}"] += int(counts[i])
 
     def _close_vocabularies(self, columns: dict) -> None:
         """User-agent families and typed profile values: their vocabulary's value or `other`."""
         for name, vocabulary in self.vocabularies.items():
-            values = columns.get(name)
-            if values is None:
+            column = _factorized(columns, name)
+            if column is None:
                 continue
-            if not isinstance(values, list):
-                values = values.to_pylist()
-            columns[name], outside = close_to_vocabulary(values, vocabulary)
+            closed, outside = close_to_vocabulary(column.values, vocabulary, column.counts())
+            columns[name] = column.with_values(closed)
             if outside:
                 self.stats.values_outside_vocabulary[name] += outside
 
-    def _field_values(self, table: pa.Table, name: str) -> list:
+    def _field_column(self, table: pa.Table, name: str) -> Factorized:
         derived = DERIVED_FIELDS[self.rules.name].get(name)
         if derived:
-            return derived_values([table.column(p).to_pylist() for p in derived])
-        if name == "ts":
-            return []
-        return (
-            table.column(name).to_pylist()
-            if name in table.column_names
-            else [None] * table.num_rows
-        )
+            return from_arrow(derived_array([table.column(p) for p in derived]))
+        if name == "ts" or name not in table.column_names:
+            return Factorized([None], np.zeros(table.num_rows, dtype=np.int64))
+        return from_arrow(table.column(name))
 
-    def _properties(self, table: pa.Table) -> list[dict]:
-        parsed = []
-        for text in table.column("properties").to_pylist():
-            value = orjson.loads(text) if text else {}
-            parsed.append(value if isinstance(value, dict) else {})
-        return parsed
+    def _property_columns(self, table: pa.Table) -> dict[str, Factorized]:
+        """The properties the policy names, one column each, with one pass over the keys the
+        rows hold; properties the policy drops are counted on the way."""
+        wanted = self.rules.properties
+        present: dict[str, tuple[list[int], list]] = {name: ([], []) for name in wanted}
+        given: Counter[str] = Counter()
+        for row, text in enumerate(table.column("properties").to_pylist()):
+            found = orjson.loads(text) if text else None
+            if not isinstance(found, dict):
+                continue
+            for name, value in found.items():
+                if value is None:
+                    continue
+                given[name] += 1
+                slot = present.get(name)
+                if slot is not None:
+                    slot[0].append(row)
+                    slot[1].append(value)
+        for name, count in given.items():
+            if self.rules.property_rule(name).action == "drop":
+                self.stats.fields_dropped[f"properties.{name}"] += count
+        rows = table.num_rows
+        return {name: sparse(rows, *present[name]) for name in wanted}
 
-    def _apply(
-        self, rule: FieldRule, values: list, out: dict, years: list, ts: pa.ChunkedArray
-    ) -> None:
+    def _apply(self, rule: FieldRule, values: Factorized, out: dict, ts: pa.ChunkedArray) -> None:
+        """One field's action on its distinct values; the rows follow by their indices."""
         action, column = rule.action, rule.column or rule.field
         if action == "drop":
             return
@@ -337,55 +351,60 @@ class Deidentifier:
             memo = self._pseudonyms.setdefault(namespace, {})
             if len(memo) > scrubber_module.MEMO_LIMIT:
                 memo.clear()
-            out[column] = pseudonyms(self.key, namespace, [_as_text(v) for v in values], memo)
+            texts = [_as_text(v) for v in values.values]
+            out[column] = values.with_values(pseudonyms(self.key, namespace, texts, memo))
         elif action == "account":
-            out[column] = account_keys(self.key, rule.namespace or "user", values, self.accounts)
+            namespace = rule.namespace or "user"
+            keys = account_keys(self.key, namespace, values.values, self.accounts)
+            out[column] = values.with_values(keys)
         elif action == "generalize":
-            self._generalize(rule, values, out, years, ts)
+            self._generalize(rule, values, out, ts)
         elif action == "keep":
             out[column] = self._keep(rule, values)
         elif action == "scrub_text":
-            out[column] = _PendingText([v if isinstance(v, str) else None for v in values])
+            out[column] = _PendingText(values.map(_as_str))
         elif action == "url":
-            out[column] = [self._url(v if isinstance(v, str) else None) for v in values]
+            out[column] = values.map(lambda v: self._url(_as_str(v)))
         elif action == "referrer":
-            parts = [self._referrer(v if isinstance(v, str) else None) for v in values]
-            out["referrer_domain"] = [p[0] for p in parts]
-            out["referrer_search_terms"] = _PendingText([p[1] for p in parts])
+            parts = [self._referrer(_as_str(v)) for v in values.values]
+            out["referrer_domain"] = values.with_values([p[0] for p in parts])
+            out["referrer_search_terms"] = _PendingText(values.with_values([p[1] for p in parts]))
         elif action == "user_agent":
-            agents = classify_many([v if isinstance(v, str) else None for v in values])
-            out["browser_family"] = [a.browser_family for a in agents]
-            out["os_family"] = [a.os_family for a in agents]
-            out["device_type"] = [a.device_type for a in agents]
-            out["is_bot"] = [a.is_bot for a in agents]
+            agents = classify_many([_as_str(v) for v in values.values])
+            out["browser_family"] = values.with_values([a.browser_family for a in agents])
+            out["os_family"] = values.with_values([a.os_family for a in agents])
+            out["device_type"] = values.with_values([a.device_type for a in agents])
+            out["is_bot"] = values.with_values([a.is_bot for a in agents])
 
     def _generalize(
-        self, rule: FieldRule, values: list, out: dict, years: list, ts: pa.ChunkedArray
+        self, rule: FieldRule, values: Factorized, out: dict, ts: pa.ChunkedArray
     ) -> None:
         column = rule.column or rule.field
         if rule.method == "timestamp":
             out[column] = pc.floor_temporal(ts, unit="minute")
         elif rule.method == "ip":
-            addresses = [v if isinstance(v, str) else None for v in values]
-            out["country"] = generalize.countries(addresses)
-            out["ip_network"] = generalize.ip_networks(addresses)
+            addresses = [_as_str(v) for v in values.values]
+            out["country"] = values.with_values(generalize.countries(addresses))
+            out["ip_network"] = values.with_values(generalize.ip_networks(addresses))
         elif rule.method == "age_band":
-            out[column] = [generalize.age_band(v, y) for v, y in zip(values, years, strict=True)]
+            out[column] = _age_bands(values, ts)
         else:
-            out[column] = [_GENERALIZERS[rule.method or ""](v) for v in values]
+            out[column] = values.map(_GENERALIZERS[rule.method or ""])
 
-    def _keep(self, rule: FieldRule, values: list) -> list:
+    def _keep(self, rule: FieldRule, values: Factorized) -> Factorized:
         kind = rule.type or "string"
         if kind == "string":
-            return self.scrubber.scrub_structured([_as_scalar_text(v) for v in values])
+            texts = [_as_scalar_text(v) for v in values.values]
+            return values.with_values(self.scrubber.scrub_structured(texts, values.counts()))
         if kind == "int64":
-            return [v if isinstance(v, int) and not isinstance(v, bool) else None for v in values]
+            return values.map(
+                lambda v: v if isinstance(v, int) and not isinstance(v, bool) else None
+            )
         if kind == "bool":
-            return [v if isinstance(v, bool) else None for v in values]
-        return [
-            float(v) if isinstance(v, int | float) and not isinstance(v, bool) else None
-            for v in values
-        ]
+            return values.map(lambda v: v if isinstance(v, bool) else None)
+        return values.map(
+            lambda v: float(v) if isinstance(v, int | float) and not isinstance(v, bool) else None
+        )
 
     def _url(self, url: str | None) -> str | None:
         if url is None:
@@ -409,12 +428,6 @@ class Deidentifier:
             parts = self._referrers[referrer] = referrer_parts(referrer, self.policy.url_rules)
         return parts
 
-    def _count_dropped_properties(self, properties: list[dict]) -> None:
-        for props in properties:
-            for name, value in props.items():
-                if value is not None and self.rules.property_rule(name).action == "drop":
-                    self.stats.fields_dropped[f"properties.{name}"] += 1
-
     def _count_dropped_fields(self, table: pa.Table) -> None:
         for name in table.column_names:
             if name in ("properties", "source_file", "source_line", "ts_offset_minutes"):
@@ -428,16 +441,45 @@ class Deidentifier:
                 self.stats.fields_dropped[name] += table.num_rows - table.column(name).null_count
 
 
-def _property_columns(properties: list[dict], names: Mapping[str, object]) -> dict[str, list]:
-    """The properties as one list per named key (None where a row lacks it): one pass over
-    the keys the rows hold, not one lookup per row and name."""
-    columns: dict[str, list] = {name: [None] * len(properties) for name in names}
-    for row, found in enumerate(properties):
-        for name, value in found.items():
-            column = columns.get(name)
-            if column is not None:
-                column[row] = value
-    return columns
+def _age_bands(birth_years: Factorized, ts: pa.ChunkedArray) -> Factorized:
+    """The age band of each row's birth year at the row's event year (rows with a birth year
+    only: profile events are few)."""
+    known = np.fromiter((v is not None for v in birth_years.values), bool, len(birth_years.values))
+    present = np.flatnonzero(known[birth_years.indices])
+    if not len(present):
+        return Factorized([None], np.zeros(birth_years.rows, dtype=np.int64))
+    years = pc.year(pc.take(ts, pa.array(present))).to_pylist()
+    pairs = list(zip(birth_years.indices[present].tolist(), years, strict=True))
+    bands = sparse(birth_years.rows, present, pairs)
+    return bands.map(
+        lambda pair: (
+            None if pair is None else generalize.age_band(birth_years.values[pair[0]], pair[1])
+        )
+    )
+
+
+def _factorized(columns: dict, name: str) -> Factorized | None:
+    """An output column as distinct values and indices, whatever form it is in so far."""
+    column = columns.get(name)
+    if column is None or isinstance(column, Factorized):
+        return column
+    column = from_arrow(
+        column if isinstance(column, pa.Array | pa.ChunkedArray) else pa.array(column)
+    )
+    columns[name] = column
+    return column
+
+
+def _as_arrow(column: object, type: pa.DataType) -> pa.Array | pa.ChunkedArray:
+    if isinstance(column, Factorized):
+        return column.to_arrow(type)
+    if isinstance(column, pa.Array | pa.ChunkedArray):
+        return column if column.type == type else column.cast(type)
+    return pa.array(column, type=type)
+
+
+def _as_str(value: object) -> str | None:
+    return value if isinstance(value, str) else None
 
 
 def _as_text(value: object) -> str | None:

@@ -52,25 +52,26 @@ def outside_vocabulary(values: pd.Series, vocabulary: tuple[str, ...]) -> list[s
 
 
 def close_to_vocabulary(
-    values: Sequence[object], vocabulary: tuple[str, ...]
+    values: Sequence[object], vocabulary: tuple[str, ...], weights: Sequence[int] | None = None
 ) -> tuple[list[str | None], int]:
     """Silver's closing of one column: each value as its vocabulary spells it, else `other`.
 
     The match ignores case and surrounding blanks (`cardiology ` is Cardiology); a missing
     value stays missing (a profile field not given is not `unknown` in silver), and `other` or
     `unknown` in any case is kept as such (ua-parser's "Other", an absent user agent's
-    "Unknown"). Also returns how many values were outside the vocabulary and became `other`.
+    "Unknown"). Also returns how many values were outside the vocabulary and became `other`,
+    each counted `weights[i]` times when given (the rows a distinct value stands for).
     """
     canonical = {v.strip().casefold(): v for v in allowed_values(vocabulary)}
     out: list[str | None] = []
     outside = 0
-    for value in values:
+    for i, value in enumerate(values):
         if value is None:
             out.append(None)
             continue
         known = canonical.get(str(value).strip().casefold())
         if known is None:
-            outside += 1
+            outside += 1 if weights is None else int(weights[i])
             known = OTHER
         out.append(known)
     return out, outside

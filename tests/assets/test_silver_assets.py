@@ -120,7 +120,9 @@ def test_a_silver_partition_that_fails_its_check_is_not_published(
             1,
         )
     )
-    monkeypatch.setattr(Scrubber, "scrub_structured", lambda self, values: list(values))
+    monkeypatch.setattr(
+        Scrubber, "scrub_structured", lambda self, values, weights=None: list(values)
+    )
     resources = {
         **_resources(small_sample, out, key),
         "deidentification": DeidentificationResource(workers=1, field_policy_path=str(leaky)),
