@@ -269,11 +269,87 @@ def _may_be_enhanced(result: RecognizerResult, with_context: set[str]) -> bool:
     )
 
 
-def _analyzer(nlp_engine: SpacyNlpEngine, with_ner: bool) -> AnalyzerEngine:
-    registry = RecognizerRegistry(supported_languages=[LANGUAGE])
+class CachedRegistry(RecognizerRegistry):
+    """Presidio's recognizer registry, answering each question once.
+
+    The analyzer asks which recognizers serve the engine's entity list for every text it
+    analyzes, and the registry filters every recognizer for every entity to answer; the
+    answer only changes when a recognizer is added or removed.
+    """
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        self._answers: dict[tuple, list[EntityRecognizer]] = {}
+
+    def get_recognizers(
+        self,
+        language: str,
+        entities: list[str] | None = None,
+        all_fields: bool = False,
+        ad_hoc_recognizers: list[EntityRecognizer] | None = None,
+    ) -> list[EntityRecognizer]:
+        """The recognizers for `language` and `entities`, as Presidio's registry gives them."""
+        if ad_hoc_recognizers:
+            return super().get_recognizers(language, entities, all_fields, ad_hoc_recognizers)
+        key = (
+            language,
+            tuple(entities) if entities is not None else None,
+            all_fields,
+            tuple(map(id, self.recognizers)),
+        )
+        if key not in self._answers:
+            self._answers.clear()
+            self._answers[key] = super().get_recognizers(language, entities, all_fields)
+        return list(self._answers[key])
+
+
+class Analyzer(AnalyzerEngine):
+    """Presidio's analyzer, without its per-recognizer context pass when it is a no-op.
+
+    Before the context enhancer, Presidio hands every recognizer its own findings to enhance,
+    scanning all findings twice per recognizer; no recognizer here overrides that step (the
+    base class returns the findings as given), so only Presidio's regrouping of findings by
+    recognizer remains, done here in one pass. A recognizer that does override it gets
+    Presidio's own loop. A test holds the findings equal to the stock analyzer's.
+    """
+
+    def _enhance_using_context(
+        self,
+        text: str,
+        raw_results: list[RecognizerResult],
+        nlp_artifacts: NlpArtifacts,
+        recognizers: list[EntityRecognizer],
+        context: list[str] | None = None,
+    ) -> list[RecognizerResult]:
+        if any(_enhances_itself(recognizer) for recognizer in recognizers):
+            return super()._enhance_using_context(
+                text, raw_results, nlp_artifacts, recognizers, context
+            )
+        by_recognizer: dict[str, list[RecognizerResult]] = {r.id: [] for r in recognizers}
+        for result in raw_results:
+            found_by = result.recognition_metadata[RecognizerResult.RECOGNIZER_IDENTIFIER_KEY]
+            if found_by in by_recognizer:
+                by_recognizer[found_by].append(result)
+        grouped = [result for found in by_recognizer.values() for result in found]
+        return self.context_aware_enhancer.enhance_using_context(
+            text=text,
+            raw_results=grouped,
+            nlp_artifacts=nlp_artifacts,
+            recognizers=recognizers,
+            context=context,
+        )
+
+
+def _enhances_itself(recognizer: EntityRecognizer) -> bool:
+    return type(recognizer).enhance_using_context is not EntityRecognizer.enhance_using_context
+
+
+def _analyzer(nlp_engine: SpacyNlpEngine, with_ner: bool, lean: bool = True) -> AnalyzerEngine:
+    """The analyzer of an engine; `lean=False` gives Presidio's stock classes (for tests)."""
+    registry = (CachedRegistry if lean else RecognizerRegistry)(supported_languages=[LANGUAGE])
     for recognizer in pattern_recognizers() + (text_recognizers() if with_ner else []):
         registry.add_recognizer(recognizer)
-    return AnalyzerEngine(
+    return (Analyzer if lean else AnalyzerEngine)(
         registry=registry,
         nlp_engine=nlp_engine,
         supported_languages=[LANGUAGE],

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Sequence
 from datetime import datetime
 
@@ -15,6 +16,9 @@ SPARSE_ZIP3 = frozenset(
      "878", "879", "884", "890", "893"}
 )  # fmt: skip
 UNKNOWN_COUNTRY = "ZZ"
+_OCTET = r"(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+# A dotted IPv4 address exactly as `ipaddress` accepts it (ASCII digits, no leading zeros).
+_IPV4 = re.compile(rf"{_OCTET}\.{_OCTET}\.{_OCTET}\.{_OCTET}")
 PRACTICE_SIZE_BANDS = (
     (1, "1"),
     (5, "2-5"),
@@ -69,6 +73,9 @@ def ip_network(address: str | None) -> str | None:
     """The /24 (IPv4) or /48 (IPv6) network of an address, e.g. `203.0.113.0/24`."""
     if not address:
         return None
+    ipv4 = _IPV4.fullmatch(address.strip())
+    if ipv4:
+        return f"{ipv4[1]}.{ipv4[2]}.{ipv4[3]}.0/24"
     try:
         ip = ipaddress.ip_address(address.strip())
     except ValueError:

@@ -71,8 +71,11 @@ def pseudonyms(
     memo: dict[str, str] | None = None,
 ) -> list[str | None]:
     """Pseudonym of every value (None stays None), computing each distinct value once;
-    `memo` (value -> pseudonym, for this key and namespace) carries them across calls."""
+    `memo` (value -> pseudonym, for this key and namespace) carries them across calls. The
+    HMAC is keyed and fed the namespace once, then copied per value: the same digest as
+    `pseudonym`, without hashing the key again for every value."""
     seen: dict[str, str] = {} if memo is None else memo
+    keyed = hmac.new(key.secret, namespace.encode() + b"\x00", hashlib.sha256)
     out: list[str | None] = []
     for value in values:
         if value is None:
@@ -80,6 +83,8 @@ def pseudonyms(
             continue
         result = seen.get(value)
         if result is None:
-            result = seen[value] = pseudonym(key, namespace, value)
+            message = keyed.copy()
+            message.update(value.encode("utf-8", "surrogatepass"))
+            result = seen[value] = message.hexdigest()[:32]
         out.append(result)
     return out

@@ -90,7 +90,8 @@ class Scrubber:
     ) -> list[str | None]:
         """Natural language: NER + recognizers, identifiers become <ENTITY_TYPE>.
 
-        New distinct values are analyzed in one batch, spread over the workers when large.
+        New distinct values are analyzed in one batch, spread over the workers when large or
+        when the workers are running already (a small batch then does not hold this process).
         `weights`, when given, is how many rows each value stands for (in the entity counts).
         """
         return self.collect(self.submit_text(values, weights))
@@ -110,7 +111,8 @@ class Scrubber:
         pending = PendingText(list(values), weights, known, new, earlier if waiting else None)
         if new:
             self.distinct_analyzed += len(new)
-            if self.workers < 2 or len(new) < PARALLEL_MIN_VALUES or os.name != "posix":
+            small = len(new) < PARALLEL_MIN_VALUES and self._pool is None
+            if self.workers < 2 or small or os.name != "posix":
                 pending.results = self.text.scrub_many(new)
             else:
                 pending.futures = [

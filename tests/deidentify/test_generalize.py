@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import ipaddress
+import random
 import socket
 
 import pytest
@@ -41,6 +43,24 @@ def test_ip_network_truncates() -> None:
     assert generalize.ip_network("83.149.9.216") == "83.149.9.0/24"
     assert generalize.ip_network("2001:db8:1:2::1") == "2001:db8:1::/48"
     assert generalize.ip_network("not-an-ip") is None
+
+
+def _network_by_ipaddress(address: str) -> str | None:
+    try:
+        ip = ipaddress.ip_address(address.strip())
+    except ValueError:
+        return None
+    return str(ipaddress.ip_network(f"{ip}/{24 if ip.version == 4 else 48}", strict=False))
+
+
+def test_ip_network_fast_path_agrees_with_ipaddress() -> None:
+    rng = random.Random(5)
+    octets = ["0", "9", "10", "99", "100", "199", "200", "249", "250", "255", "256", "01",
+              "001", "300", "-1", "", " 1", "\u0661", "1e1", "0x1"]  # fmt: skip
+    for _ in range(5000):
+        parts = [rng.choice(octets) for _ in range(rng.choice((3, 4, 4, 4, 5)))]
+        address = rng.choice(("", " ", "\t")) + ".".join(parts) + rng.choice(("", " ", "\n"))
+        assert generalize.ip_network(address) == _network_by_ipaddress(address), address
 
 
 def test_country_lookup_is_offline(monkeypatch: pytest.MonkeyPatch) -> None:

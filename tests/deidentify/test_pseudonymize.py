@@ -27,6 +27,11 @@ def test_batch_keeps_nulls_and_matches_single_values() -> None:
         None,
         pseudonym(KEY_A, "user", "x"),
     ]
+    values = ["", "é", "\ud800 lone surrogate", "usr_1", "a\x00b", "x" * 200]
+    for namespace in ("user", "", "event"):
+        assert pseudonyms(KEY_A, namespace, values) == [
+            pseudonym(KEY_A, namespace, v) for v in values
+        ]
 
 
 def test_missing_key_is_refused_with_instructions() -> None:

@@ -203,3 +203,40 @@ def test_skipping_the_context_enhancer_changes_no_finding() -> None:
     ours = findings(ContextEnhancer())
     assert ours == findings(LemmaContextAwareEnhancer())
     assert ours != findings(NoEnhancement())
+
+
+def test_the_lean_analyzer_finds_what_presidios_stock_analyzer_finds() -> None:
+    """`engine.Analyzer` and `CachedRegistry` skip Presidio's per-text work that cannot
+    change a finding; every finding, score and their order must stay those of Presidio's own
+    `AnalyzerEngine` and `RecognizerRegistry`, for both engines, on labelled corpora."""
+    from pathlib import Path
+
+    from deidentify.engine import _analyzer, structured_engine, text_engine
+    from deidentify.evaluation.corpora import load_presidio_synth, load_wnut17
+
+    fixtures = Path(__file__).parents[1] / "fixtures" / "pii-benchmarks"
+    texts = [
+        *(
+            t.text
+            for t in load_presidio_synth(fixtures / "presidio_research_synth_dataset_v2.json")
+        ),
+        *(t.text for t in load_wnut17(fixtures / "wnut17_emerging.test.conll", 200)),
+        "Hi, this is Lindsay Duke (lindsayduke@outlook.com), DOB January 26, 2017, 407.811.3720",
+        "Please update my DEA number to BS5078983 and NPI 2139654547. Thanks, Todd Schwartz",
+        "My card 4591795433427707 was charged; billing address 4225 Hunt Ranch, PA 18919.",
+        "/users/jane.doe%40gmail.com/profile?ssn=078-05-1120",
+    ]
+    for engine, with_ner in ((text_engine(), True), (structured_engine(), False)):
+        nlp_engine = engine.analyzer.nlp_engine
+        lean = _analyzer(nlp_engine, with_ner, lean=True)
+        stock = _analyzer(nlp_engine, with_ner, lean=False)
+        assert type(lean) is not type(stock)
+        for text in texts:
+            got, expected = (
+                [
+                    (f.entity_type, f.start, f.end, f.score)
+                    for f in analyzer.analyze(text=text, language="en", entities=engine.entities)
+                ]
+                for analyzer in (lean, stock)
+            )
+            assert got == expected, text
