@@ -120,7 +120,7 @@ class _Batcher:
         self.rows.append(row)
         self.buffered += 1
         if self.buffered >= self.batch_rows:
-            self.flush()
+            self.flush(whole_batches_only=True)
 
     def add_table(self, table: pa.Table) -> None:
         """Add rows already in columns (after the pending tuples, to keep line order)."""
@@ -128,7 +128,7 @@ class _Batcher:
         self.tables.append(table)
         self.buffered += table.num_rows
         if self.buffered >= self.batch_rows:
-            self.flush()
+            self.flush(whole_batches_only=True)
 
     def _tuples_to_table(self) -> None:
         if not self.rows:
@@ -142,13 +142,20 @@ class _Batcher:
         self.tables.append(pa.Table.from_arrays(arrays, schema=schema))
         self.rows = []
 
-    def flush(self) -> None:
-        """Write everything collected so far."""
+    def flush(self, whole_batches_only: bool = False) -> None:
+        """Write everything collected so far, or only whole batches of `batch_rows` (the rest
+        stays for the next one): row groups come out even, which lets silver's batches
+        overlap evenly with its NER workers."""
         self._tuples_to_table()
         if not self.tables:
             return
         table = pa.concat_tables(self.tables).combine_chunks()
         self.tables, self.buffered = [], 0
+        if whole_batches_only:
+            whole = table.num_rows - table.num_rows % self.batch_rows
+            if whole < table.num_rows:
+                self.tables, self.buffered = [table.slice(whole)], table.num_rows - whole
+            table = table.slice(0, whole)
         for batch in table.to_batches(max_chunksize=self.batch_rows):
             if self.eraser is not None:
                 batch, erased = self.eraser(batch)

@@ -96,3 +96,20 @@ def test_staged_lines_are_owner_only(tmp_path: Path) -> None:
     assert files and folders
     assert {stat.S_IMODE(p.stat().st_mode) for p in files} == {0o600}
     assert {stat.S_IMODE(p.stat().st_mode) for p in folders} == {0o700}
+
+
+def test_bronze_row_groups_are_whole_batches_but_the_last(tmp_path: Path) -> None:
+    """Staged runs of any size are regrouped: every row group holds `batch_rows` rows except
+    the last (uneven groups left silver's NER workers idle between a large and a small one)."""
+    raw = tmp_path / "raw"
+    generate(GeneratorConfig(out=raw, days=1, users=50, seed=8, events=3000, malformed_rate=0.02))
+    out = tmp_path / "out"
+    settings = IngestSettings(max_rejected_share=1.0, batch_rows=97)
+    for source in (APP_EVENTS, ACCESS_LOG):
+        for date_key in dates_found(index_source(source, raw, out, 1 << 14, workers=1)):
+            report = ingest_partition(source, raw, out, date_key, settings)
+            metadata = pq.ParquetFile(report.bronze_path).metadata
+            groups = [metadata.row_group(i).num_rows for i in range(metadata.num_row_groups)]
+            assert sum(groups) == report.rows
+            assert all(rows == 97 for rows in groups[:-1]), groups
+            assert 0 < groups[-1] <= 97
