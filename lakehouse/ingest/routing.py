@@ -20,9 +20,9 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -101,6 +101,35 @@ def _refusal(block: LineBlock) -> str | None:
     return None
 
 
+# Blocks parsed ahead of the one being indexed, on as many threads: DuckDB, Arrow and numpy
+# release the GIL, so parsing the next blocks overlaps reading, dating and staging this one.
+PARSE_AHEAD = 2
+
+
+def _parsed_blocks(
+    source: RawSource, blocks: Iterator[LineBlock]
+) -> Iterator[tuple[LineBlock, str | None, Future[ParsedBlock] | None]]:
+    """Each block in order, with the reason its file is refused (then nothing after it) or
+    its parse, started up to `PARSE_AHEAD` blocks in advance."""
+    with ThreadPoolExecutor(max_workers=PARSE_AHEAD) as pool:
+        pending: deque[tuple[LineBlock, str | None, Future[ParsedBlock] | None]] = deque()
+        try:
+            for block in blocks:
+                refused = _refusal(block)
+                parse = None if refused else pool.submit(parse_block, source, block)
+                pending.append((block, refused, parse))
+                if refused is not None:
+                    break
+                if len(pending) > PARSE_AHEAD:
+                    yield pending.popleft()
+            while pending:
+                yield pending.popleft()
+        finally:
+            for _, _, parse in pending:
+                if parse is not None:
+                    parse.cancel()
+
+
 def build_file_index(
     source: RawSource,
     raw_dir: Path,
@@ -129,11 +158,10 @@ def build_file_index(
         else None
     )
     try:
-        for block in iter_line_blocks(path, max_line_bytes):
-            refused = _refusal(block)
+        for block, refused, parse in _parsed_blocks(source, iter_line_blocks(path, max_line_bytes)):
             if refused is not None:
                 break
-            parsed = parse_block(source, block)
+            parsed = parse.result()
             numbers = block.numbers.tolist()
             lines = numbers[-1]
             assigned: list[str | None] = []
