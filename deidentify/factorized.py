@@ -99,6 +99,8 @@ def concat(columns: Sequence[Factorized]) -> Factorized:
 
 def value_key(value: object) -> object:
     """A hashable key under which two values are the same value for a field action."""
+    if type(value) is str:
+        return value
     if isinstance(value, dict | list):
         return (dict, _frozen(value))
     return (type(value), value)

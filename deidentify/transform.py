@@ -180,6 +180,7 @@ class Deidentifier:
         self._raw_id_memo: dict[str, tuple[str, tuple[str, ...]]] = {}
         self.stats = DeidentifyStats()
         self._urls: dict[str, str | None] = {}
+        self._url_segments: dict[tuple[str, bool], str] = {}
         self._pseudonyms: dict[str, dict[str, str]] = {}
         self._referrers: dict[str, tuple[str | None, str | None]] = {}
 
@@ -413,8 +414,10 @@ class Deidentifier:
         if template is None:
             if len(self._urls) >= scrubber_module.MEMO_LIMIT:
                 self._urls.clear()
+            if len(self._url_segments) >= scrubber_module.MEMO_LIMIT:
+                self._url_segments.clear()
             template = self._urls[url] = url_template(
-                url, self.policy.url_rules, self.scrubber.scrub_structured_one
+                url, self.policy.url_rules, self.scrubber.scrub_structured_one, self._url_segments
             )
         return template
 

@@ -10,6 +10,7 @@ their registered domain and, for search engines, the search terms (to be scrubbe
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,6 +24,11 @@ _HAS_DIGIT = re.compile(r"\d")
 _QUERY_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-\[\]]{0,30}")
 _FILE = re.compile(r"(.+)\.([A-Za-z0-9]{1,5})")
 _SUFFIXES = tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None)
+# A URL whose path and query can be cut out without urlsplit: relative (`/...`), or a scheme
+# and a plain ASCII host, and no tab or line break (urlsplit deletes those first).
+_PLAIN_URL = re.compile(
+    r"(?:[A-Za-z][A-Za-z0-9+.-]*://[A-Za-z0-9._~!$&'()*+,;=:@%-]*)?(/(?!/)[^\t\r\n]*)?"
+)
 
 
 @dataclass(frozen=True)
@@ -55,24 +61,50 @@ def segment_template(segment: str, rules: UrlRules, last: bool) -> str:
     return "{slug}"
 
 
-def url_template(url: str | None, rules: UrlRules, scrub_value: Callable[[str], str]) -> str | None:
-    """Path template plus query keys (allowlisted values scrubbed); None for no URL."""
+def path_and_query(url: str) -> tuple[str, str]:
+    """The path and query of a URL, exactly as `urlsplit` reads them (ValueError where it
+    raises), without its general parse for the plain URLs logs are made of."""
+    plain = _PLAIN_URL.fullmatch(url)
+    if plain is None:
+        parts = urlsplit(url)
+        return parts.path, parts.query
+    rest = plain.group(1) or ""
+    path, _, query = rest.split("#", 1)[0].partition("?")
+    return path, query
+
+
+def url_template(
+    url: str | None,
+    rules: UrlRules,
+    scrub_value: Callable[[str], str],
+    segments_seen: dict[tuple[str, bool], str] | None = None,
+) -> str | None:
+    """Path template plus query keys (allowlisted values scrubbed); None for no URL.
+
+    `segments_seen` keeps segment templates across calls (a route word or an id recurs in
+    many URLs); the caller bounds it."""
     if url is None:
         return None
     try:
-        parts = urlsplit(url.strip())
+        path_part, query_part = path_and_query(url.strip())
     except ValueError:
         return "{unparseable}"
-    segments = parts.path.split("/")
-    path = "/".join(
-        segment_template(s, rules, last=i == len(segments) - 1) for i, s in enumerate(segments)
-    )
+    seen = {} if segments_seen is None else segments_seen
+    segments = path_part.split("/")
+    templates = []
+    for i, segment in enumerate(segments):
+        key = (segment, i == len(segments) - 1)
+        template = seen.get(key)
+        if template is None:
+            template = seen[key] = segment_template(segment, rules, last=key[1])
+        templates.append(template)
+    path = "/".join(templates)
     if not path.startswith("/"):
         path = "/" + path if path else "/"
-    if not parts.query:
+    if not query_part:
         return path
     query = []
-    for key, value in parse_qsl(parts.query, keep_blank_values=True):
+    for key, value in parse_qsl(query_part, keep_blank_values=True):
         if not _QUERY_KEY.fullmatch(key):
             query.append("{key}")
         elif key.lower() in rules.kept_query_keys and value:
@@ -92,6 +124,7 @@ def url_host(url: str | None) -> str | None:
         return None
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def registered_domain(host: str | None) -> str | None:
     """`www.google.com` -> `google.com`, from tldextract's bundled suffix list (offline)."""
     if not host:

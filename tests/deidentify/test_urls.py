@@ -1,12 +1,13 @@
 from __future__ import annotations
 
-from urllib.parse import quote, quote_plus
+import random
+from urllib.parse import quote, quote_plus, urlsplit
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from deidentify.field_policy import load_field_policy
-from deidentify.urls import referrer_parts, url_template
+from deidentify.urls import path_and_query, referrer_parts, url_template
 
 RULES = load_field_policy().url_rules
 
@@ -66,3 +67,31 @@ def test_url_template_never_raises_and_never_returns_the_email(
         template = url_template(url, RULES, lambda v: "<SCRUBBED>")
         assert template is not None
         assert email not in template and quote(email, safe="") not in template
+
+
+def test_path_and_query_agree_with_urlsplit() -> None:
+    """The fast cut of a plain URL gives urlsplit's path and query, and raises where it does."""
+    rng = random.Random(3)
+    pieces = ["/", "//", "a", "Z9", "?", "#", "&", "=", ":", "@", "[", "]", "%40", " ", "\t",
+              "\n", "\x01", "é", ".", "-", "+", "~", "https:", "http://", "mailto:", "1:",
+              "host.example", "[::1]", "user:pw@", ":8080", "ß", "\u2100"]  # fmt: skip
+    for _ in range(20_000):
+        url = "".join(rng.choice(pieces) for _ in range(rng.randrange(0, 9)))
+        try:
+            expected = urlsplit(url)
+            want: object = (expected.path, expected.query)
+        except ValueError:
+            want = ValueError
+        try:
+            got: object = path_and_query(url)
+        except ValueError:
+            got = ValueError
+        assert got == want, repr(url)
+
+
+def test_segment_memo_changes_no_template() -> None:
+    urls = ["/patients/123/chart", "/patients/124/chart?tab=meds", "/files/x.pdf", "/files/x.pdf/a"]
+    seen: dict = {}
+    for url in urls * 2:
+        assert url_template(url, RULES, _keep, seen) == url_template(url, RULES, _keep)
+    assert ("x.pdf", True) in seen and ("x.pdf", False) in seen
