@@ -108,10 +108,10 @@ def test_the_memo_stays_bounded_and_results_do_not_change(monkeypatch: pytest.Mo
     import deidentify.scrubber as scrubber_module
 
     texts = [f"call Jane Doe at 555-01{n:02d} about order {n}" for n in range(40)]
-    with Scrubber(workers=1) as unbounded:
+    with Scrubber(workers=1, share_memo=False) as unbounded:
         expected = unbounded.scrub_text(texts + texts[:5])
     monkeypatch.setattr(scrubber_module, "MEMO_LIMIT", 8)
-    with Scrubber(workers=1) as bounded:
+    with Scrubber(workers=1, share_memo=False) as bounded:
         got = []
         for start in range(0, len(texts), 5):
             got += bounded.scrub_text(texts[start : start + 5])
@@ -130,11 +130,11 @@ def test_overlapped_batches_scrub_as_one_at_a_time(
 
     texts = [f"call Jane Doe at 555-01{n:02d} about order {n % 23}" for n in range(600)]
     batches = [texts[i : i + 150] + texts[i // 2 : i // 2 + 40] for i in range(0, 600, 150)]
-    with Scrubber(workers=1) as sequential:
+    with Scrubber(workers=1, share_memo=False) as sequential:
         expected = [sequential.scrub_text(batch) for batch in batches]
     monkeypatch.setattr(scrubber_module, "MEMO_LIMIT", 300)
     monkeypatch.setattr(scrubber_module, "PARALLEL_MIN_VALUES", 50)
-    with Scrubber(workers=workers) as overlapped:
+    with Scrubber(workers=workers, share_memo=False) as overlapped:
         got, started = [], None
         for batch in batches:
             following = overlapped.submit_text(batch)
@@ -240,3 +240,18 @@ def test_the_lean_analyzer_finds_what_presidios_stock_analyzer_finds() -> None:
                 for analyzer in (lean, stock)
             )
             assert got == expected, text
+
+
+def test_scrubbers_of_one_process_share_what_they_scrubbed() -> None:
+    """A later partition's scrubber does not analyze again what an earlier one did (the
+    result is the same), unless it asks for a memo of its own."""
+    texts = [f"Refill for Maria Lopez, order {n}, call 305-555-01{n:02d}" for n in range(30)]
+    with Scrubber(workers=1) as first:
+        expected = first.scrub_text(texts)
+    with Scrubber(workers=1) as later:
+        assert later.scrub_text(texts) == expected
+        assert later.distinct_analyzed == 0
+        assert later.entities["PHONE_NUMBER"] == 30
+    with Scrubber(workers=1, share_memo=False) as own:
+        assert own.scrub_text(texts) == expected
+        assert own.distinct_analyzed == 30
