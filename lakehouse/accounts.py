@@ -55,17 +55,17 @@ def day_entries(bronze_app_events: Path) -> pa.Table:
     # One row group at a time: memory grows with the day's users, not its events
     # (`iter_batches` and a filtered `read_table` read far ahead: 966 MiB on a day of ten
     # million events).
-    last_seen: dict[str, object] = {}
+    seen: pa.Table | None = None
     emails: dict[tuple[str, str, str], object] = {}
     source = pq.ParquetFile(bronze_app_events)
     for group in range(source.metadata.num_row_groups):
         table = source.read_row_group(group, columns=["user_id", "ts", "event", "properties"])
-        seen = table.select(["user_id", "ts"]).group_by("user_id").aggregate([("ts", "max")])
-        for value, at in zip(
-            seen.column("user_id").to_pylist(), seen.column("ts_max").to_pylist(), strict=True
-        ):
-            if value is not None and normalize_account_value(value) == value:
-                last_seen[value] = max(at, last_seen.get(value, at))
+        known = table.filter(pc.is_valid(table.column("user_id")))
+        users = pa.table({"user_id": known.column("user_id"), "ts": known.column("ts")})
+        if seen is not None:
+            users = pa.concat_tables([seen, users])
+        latest = users.group_by("user_id").aggregate([("ts", "max")])
+        seen = pa.table({"user_id": latest.column("user_id"), "ts": latest.column("ts_max")})
         # Only profile events carry an address: read their properties, not every event's.
         profiles = table.filter(
             pc.and_(
@@ -85,7 +85,13 @@ def day_entries(bronze_app_events: Path) -> pa.Table:
             if address and "@" in address:
                 entry = (address, EMAIL, user_id)
                 emails[entry] = max(at, emails.get(entry, at))
-    rows = {(value, USER_ID, value): at for value, at in last_seen.items()}
+    rows = {}
+    if seen is not None:
+        for value, at in zip(
+            seen.column("user_id").to_pylist(), seen.column("ts").to_pylist(), strict=True
+        ):
+            if normalize_account_value(value) == value:
+                rows[(value, USER_ID, value)] = at
     rows.update(emails)
     ordered = sorted(rows.items())
     return pa.table(
