@@ -198,8 +198,8 @@ def _silver_recording_free_text(out: str, workers: int, engine: str = "in_proces
     sent: list[str] = []
     submit = Scrubber.submit_text
 
-    def recording_submit(self: Scrubber, values: list) -> PendingText:
-        pending = submit(self, values)
+    def recording_submit(self: Scrubber, values: list, weights: list | None = None) -> PendingText:
+        pending = submit(self, values, weights)
         sent.extend(pending.new)
         return pending
 
