@@ -99,6 +99,8 @@ def countries(addresses: Sequence[str | None]) -> list[str | None]:
 
 
 def _is_ip(value: str) -> bool:
+    if _IPV4.fullmatch(value):
+        return True
     try:
         ipaddress.ip_address(value)
     except ValueError:

@@ -86,7 +86,7 @@ def deidentify_in_process(
     """
     with Scrubber(workers=workers) as scrubber:
         deidentifier = Deidentifier(policy, source, key, scrubber, accounts, vocabularies)
-        with AtomicParquetWriter(target, deidentifier.schema) as writer:
+        with AtomicParquetWriter(target, deidentifier.schema, background=True) as writer:
             started = None
             batches = iter_row_groups(pq.ParquetFile(bronze), batch_rows)
             for batch in _first_cut_small(batches, max(1, batch_rows // FIRST_BATCH_SHARE)):

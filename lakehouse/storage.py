@@ -12,6 +12,7 @@ import re
 import shutil
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from types import TracebackType
 
@@ -101,10 +102,19 @@ class AtomicParquetWriter:
     Use as a context manager: on a clean exit the file is renamed into place; on an
     exception, or when `discard()` was called, the temporary file is removed and whatever
     stood at the target before is left untouched.
+
+    With `background=True`, each batch is encoded and compressed on a thread of its own while
+    the caller prepares the next one (Arrow releases the GIL to compress); one batch at a
+    time, in order, and a failed write is raised by the next `write` or on exit.
     """
 
     def __init__(
-        self, target: Path, schema: pa.Schema, private: bool = False, compression: str = "zstd"
+        self,
+        target: Path,
+        schema: pa.Schema,
+        private: bool = False,
+        compression: str = "zstd",
+        background: bool = False,
     ) -> None:
         self.target = target
         self.schema = schema
@@ -115,11 +125,22 @@ class AtomicParquetWriter:
         remove_orphans(target.parent, f".{target.name}.*.tmp")
         self._temp = temp_name(target)
         self._writer = pq.ParquetWriter(self._temp, schema, compression=compression)
+        self._thread = ThreadPoolExecutor(max_workers=1) if background else None
+        self._pending: Future | None = None
 
     def write(self, batch: pa.RecordBatch | pa.Table) -> None:
         """Append a batch (or table) whose schema equals the writer's."""
-        self._writer.write(batch)
+        if self._thread is None:
+            self._writer.write(batch)
+        else:
+            self._wait()
+            self._pending = self._thread.submit(self._writer.write, batch)
         self.rows += batch.num_rows
+
+    def _wait(self) -> None:
+        if self._pending is not None:
+            pending, self._pending = self._pending, None
+            pending.result()
 
     def discard(self) -> None:
         """Drop everything written so far; the target is left as it was."""
@@ -134,6 +155,15 @@ class AtomicParquetWriter:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        try:
+            self._wait()
+        except BaseException:
+            if exc_type is None:
+                self._close_and_remove()
+                raise
+        finally:
+            if self._thread is not None:
+                self._thread.shutdown()
         self._writer.close()
         if exc_type is None and not self._discarded:
             if self.private:
@@ -141,6 +171,10 @@ class AtomicParquetWriter:
             os.replace(self._temp, self.target)
         else:
             self._temp.unlink(missing_ok=True)
+
+    def _close_and_remove(self) -> None:
+        self._writer.close()
+        self._temp.unlink(missing_ok=True)
 
 
 def write_bytes_atomically(target: Path, payload: bytes, private: bool = False) -> None:

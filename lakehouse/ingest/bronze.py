@@ -250,7 +250,9 @@ def ingest_partition(
     report.expected_lines = sum(index.date_counts[date_key] for index in relevant)
 
     with (
-        AtomicParquetWriter(report.bronze_path, source.schema, private=True) as bronze,
+        AtomicParquetWriter(
+            report.bronze_path, source.schema, private=True, background=True
+        ) as bronze,
         AtomicParquetWriter(report.quarantine_path, QUARANTINE_SCHEMA, private=True) as quarantine,
     ):
         rows = _Batcher(

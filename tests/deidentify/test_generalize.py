@@ -61,6 +61,7 @@ def test_ip_network_fast_path_agrees_with_ipaddress() -> None:
         parts = [rng.choice(octets) for _ in range(rng.choice((3, 4, 4, 4, 5)))]
         address = rng.choice(("", " ", "\t")) + ".".join(parts) + rng.choice(("", " ", "\n"))
         assert generalize.ip_network(address) == _network_by_ipaddress(address), address
+        assert generalize._is_ip(address) == _by_ipaddress_is_ip(address), address
 
 
 def test_country_lookup_is_offline(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -82,3 +83,11 @@ def test_file_extension_and_counts() -> None:
     assert generalize.file_extension("Kevin_Duncan_labs_2026.PDF") == ".pdf"
     assert generalize.file_extension("no extension") is None
     assert generalize.count_items(["a@x.org", "b@y.org"]) == 2
+
+
+def _by_ipaddress_is_ip(value: str) -> bool:
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        return False
+    return True

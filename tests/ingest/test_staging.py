@@ -113,3 +113,25 @@ def test_bronze_row_groups_are_whole_batches_but_the_last(tmp_path: Path) -> Non
             assert sum(groups) == report.rows
             assert all(rows == 97 for rows in groups[:-1]), groups
             assert 0 < groups[-1] <= 97
+
+
+def test_a_background_writer_keeps_order_and_raises_what_failed(tmp_path: Path) -> None:
+    """Writes on the writer's thread land in order; a failed one surfaces on exit and leaves
+    no file behind, nor anything that stood at the target replaced."""
+    import pyarrow as pa
+    import pytest
+
+    from lakehouse.storage import AtomicParquetWriter
+
+    schema = pa.schema([pa.field("n", pa.int64())])
+    target = tmp_path / "part.parquet"
+    with AtomicParquetWriter(target, schema, background=True) as writer:
+        for start in range(0, 1000, 100):
+            writer.write(pa.table({"n": list(range(start, start + 100))}, schema=schema))
+    assert pq.read_table(target).column("n").to_pylist() == list(range(1000))
+    wrong = pa.table({"other": ["x"]})
+    with pytest.raises(ValueError), AtomicParquetWriter(target, schema, background=True) as writer:
+        writer.write(pa.table({"n": [1]}, schema=schema))
+        writer.write(wrong)
+    assert pq.read_table(target).column("n").to_pylist() == list(range(1000))
+    assert [p.name for p in tmp_path.iterdir()] == ["part.parquet"]
