@@ -15,8 +15,11 @@ else: batches travel with the task, no shared filesystem is required.
 from __future__ import annotations
 
 import functools
+import itertools
+import multiprocessing
 from collections import Counter, deque
 from collections.abc import Iterator, Mapping
+from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,7 +30,7 @@ import pyarrow.parquet as pq
 from deidentify.field_policy import FieldPolicy
 from deidentify.pseudonymize import PseudonymKey
 from deidentify.scrubber import Scrubber
-from deidentify.transform import Deidentifier
+from deidentify.transform import Deidentifier, InProgress
 from lakehouse.faults import crash_point
 from lakehouse.storage import AtomicParquetWriter, iter_row_groups
 
@@ -81,26 +84,95 @@ def deidentify_in_process(
     work of the next batch (`Deidentifier.begin`), then finishes the first: the two cores
     are not left waiting on each other.
 
+    When a full batch brings almost no free text the scrubber has not seen (a day's access
+    log, whose search terms the app events had: `structured_bound`), the NER workers would
+    idle while this process does all the structured work alone; the rest of the partition
+    is then spread over `workers` forked processes, each de-identifying whole batches
+    (`deidentify_batch`, the Dask engine's task) with a copy of the scrubber's memo, and the
+    results are written in bronze order. The silver file is the same either way.
+
     `accounts` is the account directory for the partition's logged-in requests (access_log);
     `vocabularies` the sharing policy's closed vocabularies (default: the shipped policy's).
     """
+    spread = PartitionDeidentified(schema=policy.source(source).silver_schema("event_date"))
     with Scrubber(workers=workers) as scrubber:
         deidentifier = Deidentifier(policy, source, key, scrubber, accounts, vocabularies)
         with AtomicParquetWriter(target, deidentifier.schema, background=True) as writer:
             started = None
-            batches = iter_row_groups(pq.ParquetFile(bronze), batch_rows)
-            for batch in _first_cut_small(batches, max(1, batch_rows // FIRST_BATCH_SHARE)):
+            batches = _first_cut_small(
+                iter_row_groups(pq.ParquetFile(bronze), batch_rows),
+                max(1, batch_rows // FIRST_BATCH_SHARE),
+            )
+            for batch in batches:
                 following = deidentifier.begin(batch)
                 if started is not None:
                     writer.write(deidentifier.finish(started))
                     crash_point("silver")
                 started = following
+                if workers > 1 and batch.num_rows >= batch_rows and structured_bound(following):
+                    break
             if started is not None:
                 writer.write(deidentifier.finish(started))
                 crash_point("silver")
+            scrubber.close()
+            spread = _spread(
+                batches, writer, workers, (policy, source, key, accounts, vocabularies)
+            )
     result = PartitionDeidentified(schema=deidentifier.schema, rows=deidentifier.stats.rows)
     result.add(_counts(deidentifier, Counter(scrubber.entities), scrubber.distinct_analyzed))
+    result.rows += spread.rows
+    result.add(_counts_of(spread))
     return result
+
+
+# A batch with fewer new free-text values than this share of its rows is structured-bound.
+STRUCTURED_BOUND_NEW_TEXTS_PER_ROW = 1 / 500
+
+
+def structured_bound(started: InProgress) -> bool:
+    """Whether a begun batch left its NER workers next to nothing to do."""
+    new = len(started.text.new) if started.text is not None else 0
+    return new < started.rows * STRUCTURED_BOUND_NEW_TEXTS_PER_ROW
+
+
+def _spread(
+    batches: Iterator[pa.RecordBatch],
+    writer: AtomicParquetWriter,
+    workers: int,
+    arguments: tuple,
+) -> PartitionDeidentified:
+    """De-identify the remaining batches on `workers` forked processes, written in order."""
+    done = PartitionDeidentified(schema=writer.schema)
+    first = next(batches, None)
+    if first is None:
+        return done
+    pending: deque[Future] = deque()
+    writer.flush()
+    context = multiprocessing.get_context("fork")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        for batch in itertools.chain([first], batches):
+            pending.append(pool.submit(deidentify_batch, batch, *arguments))
+            if len(pending) >= 2 * workers:
+                _write_spread(pending.popleft(), writer, done)
+        while pending:
+            _write_spread(pending.popleft(), writer, done)
+    return done
+
+
+def _write_spread(future: Future, writer: AtomicParquetWriter, done: PartitionDeidentified) -> None:
+    table, counts = future.result()
+    writer.write(table)
+    crash_point("silver")
+    done.rows += table.num_rows
+    done.add(counts)
+
+
+def _counts_of(done: PartitionDeidentified) -> dict:
+    return {
+        "entities": done.entities,
+        "distinct_analyzed": done.distinct_analyzed,
+        **{name: getattr(done, name) for name in _STATS_COUNTERS},
+    }
 
 
 # The first batch of a partition is cut to a tenth: the NER workers wait for the structured

@@ -137,6 +137,11 @@ class AtomicParquetWriter:
             self._pending = self._thread.submit(self._writer.write, batch)
         self.rows += batch.num_rows
 
+    def flush(self) -> None:
+        """Wait until every batch given so far is written (before forking, say: a thread
+        busy in Arrow's allocator at fork time could leave its lock held in the child)."""
+        self._wait()
+
     def _wait(self) -> None:
         if self._pending is not None:
             pending, self._pending = self._pending, None

@@ -1,0 +1,68 @@
+"""A structured-bound partition is spread over forked processes, whole batches each, and the
+silver file and its counts are the same as when one process does the structured work."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+import lakehouse.deidentify_partition as partition
+from deidentify.field_policy import load_field_policy
+from deidentify.pseudonymize import PseudonymKey
+from lakehouse.accounts import resolve_bronze_accounts
+from lakehouse.ingest.bronze import ingest_partition
+from lakehouse.ingest.sources import SOURCES
+from lakehouse.storage import partition_file
+from pipelines.sample.generator import GeneratorConfig, generate
+
+KEY = PseudonymKey(b"spread-test-key-0123456789abcdef012345678", "k1")
+DAY = "2026-10-02"
+
+
+@pytest.fixture(scope="module")
+def bronze_day(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    base = tmp_path_factory.mktemp("spread")
+    raw, out = base / "raw", base / "out"
+    generate(GeneratorConfig(out=raw, days=3, users=300, seed=22, malformed_rate=0.01))
+    for source in SOURCES.values():
+        ingest_partition(source, raw, out, DAY)
+    return out
+
+
+@pytest.mark.parametrize("source", ["app_events", "access_log"])
+def test_spread_batches_make_the_same_silver(
+    bronze_day: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, source: str
+) -> None:
+    policy = load_field_policy()
+    bronze = partition_file(bronze_day, "bronze", source, DAY)
+    accounts = resolve_bronze_accounts(bronze_day, bronze) if source == "access_log" else None
+    assert pq.ParquetFile(bronze).metadata.num_rows > 6 * 100
+    monkeypatch.setattr(partition, "STRUCTURED_BOUND_NEW_TEXTS_PER_ROW", 0.0)
+    kept = partition.deidentify_in_process(
+        bronze, tmp_path / "kept.parquet", policy, source, KEY, 2, 100, accounts
+    )
+    spread_calls = []
+    spread = partition._spread
+
+    def counting_spread(*args, **kwargs):
+        done = spread(*args, **kwargs)
+        spread_calls.append(done.rows)
+        return done
+
+    monkeypatch.setattr(partition, "_spread", counting_spread)
+    monkeypatch.setattr(partition, "STRUCTURED_BOUND_NEW_TEXTS_PER_ROW", float("inf"))
+    spread_out = partition.deidentify_in_process(
+        bronze, tmp_path / "spread.parquet", policy, source, KEY, 2, 100, accounts
+    )
+    assert spread_calls and spread_calls[0] > 0, "the rest of the partition was spread"
+    expected = pq.read_table(tmp_path / "kept.parquet")
+    got = pq.read_table(tmp_path / "spread.parquet")
+    assert got.equals(expected)
+    assert spread_out.rows == kept.rows == got.num_rows
+    assert spread_out.entities == kept.entities
+    assert spread_out.fields_dropped == kept.fields_dropped
+    assert spread_out.values_generalized_by_rescan == kept.values_generalized_by_rescan
+    assert spread_out.rescan_findings == kept.rescan_findings
+    assert spread_out.values_outside_vocabulary == kept.values_outside_vocabulary
