@@ -213,3 +213,44 @@ def test_overlapping_findings_are_removed_as_their_union() -> None:
         ("US_STREET_ADDRESS", 0, 25),
         ("PHONE_NUMBER", 30, 40),
     ]
+
+
+def test_one_north_american_pass_finds_every_canadian_number() -> None:
+    """The phone recognizer reads with region US only (`engine.NANP_REGIONS`): on labelled
+    corpora and Canadian numbers in every format, it finds exactly what US plus CA finds."""
+    from pathlib import Path
+
+    from presidio_analyzer.predefined_recognizers import PhoneRecognizer
+
+    from deidentify.engine import NANP_REGIONS
+    from deidentify.evaluation.corpora import load_presidio_synth, load_wnut17
+
+    fixtures = Path(__file__).parents[1] / "fixtures" / "pii-benchmarks"
+    texts = [
+        *(
+            t.text
+            for t in load_presidio_synth(fixtures / "presidio_research_synth_dataset_v2.json")
+        ),
+        *(t.text for t in load_wnut17(fixtures / "wnut17_emerging.test.conll")),
+        "call (416) 555-0199",
+        "604-555-0123 is my cell",
+        "+1 416 555 0199",
+        "416.555.0199 or 1-416-555-0199",
+        "(867) 555-0123, (709) 555-0142",
+        "905 555 0100 ext 12",
+        "my number is 6045550123",
+    ]
+    canadian_area_codes = (204, 250, 306, 403, 416, 418, 438, 506, 514, 519, 604, 613, 709, 780)
+    formats = ("({a}) {p}-{n}", "{a}-{p}-{n}", "+1 {a} {p} {n}", "1.{a}.{p}.{n}", "{a}{p}{n}")
+    for i, area in enumerate(canadian_area_codes):
+        number = dict(a=area, p=200 + 37 * i, n=f"{1000 + 611 * i:04d}")
+        texts += [f"reach me at {form.format(**number)} today" for form in formats]
+    both = PhoneRecognizer(supported_regions=("US", "CA"))
+    ours = PhoneRecognizer(supported_regions=NANP_REGIONS)
+    found = 0
+    for text in texts:
+        expected = sorted({(r.start, r.end, r.score) for r in both.analyze(text, ["PHONE_NUMBER"])})
+        got = sorted({(r.start, r.end, r.score) for r in ours.analyze(text, ["PHONE_NUMBER"])})
+        assert got == expected, text
+        found += bool(got)
+    assert found >= 60
