@@ -130,6 +130,31 @@ def _parsed_blocks(
                     parse.cancel()
 
 
+def _assigned_dates(own: np.ndarray, dated: np.ndarray, current: str | None) -> np.ndarray:
+    """Each line's partition date: its own, else the last dated line's before it (in this
+    block, else `current`, carried from the blocks before); None before the first."""
+    last_dated = np.full(len(own), -1, dtype=np.int64)
+    last_dated[dated] = dated
+    last_dated = np.maximum.accumulate(last_dated) if len(own) else last_dated
+    assigned = np.where(last_dated >= 0, own[np.maximum(last_dated, 0)], None)
+    assigned[last_dated < 0] = current
+    return assigned
+
+
+def _add_runs(runs: _Runs, numbers: np.ndarray, assigned: np.ndarray) -> None:
+    """Record the block's runs of consecutive lines assigned to one date."""
+    if not len(numbers):
+        return
+    same = np.zeros(len(numbers), dtype=bool)
+    same[1:] = (assigned[1:] == assigned[:-1]) & (numbers[1:] == numbers[:-1] + 1)
+    starts = np.flatnonzero(~same)
+    ends = np.append(starts[1:], len(numbers)) - 1
+    for start, end in zip(starts.tolist(), ends.tolist(), strict=True):
+        date = assigned[start]
+        if date is not None:
+            runs.add(int(numbers[start]), int(numbers[end]), date)
+
+
 def build_file_index(
     source: RawSource,
     raw_dir: Path,
@@ -162,19 +187,16 @@ def build_file_index(
             if refused is not None:
                 break
             parsed = parse.result()
-            numbers = block.numbers.tolist()
-            lines = numbers[-1]
-            assigned: list[str | None] = []
-            for number, own in zip(numbers, parsed.dates.to_pylist(), strict=True):
-                if own is not None:
-                    if first is None:
-                        first = own
-                        if number > 1:
-                            runs.add(1, number - 1, own)
-                    current = own
-                if current is not None:
-                    runs.add(number, number, current)
-                assigned.append(current)
+            lines = int(block.numbers[-1])
+            own = parsed.dates.to_numpy(zero_copy_only=False)
+            dated = np.flatnonzero(pc.is_valid(parsed.dates).to_numpy(zero_copy_only=False))
+            if first is None and len(dated):
+                first = own[dated[0]]
+                if block.numbers[dated[0]] > 1:
+                    runs.add(1, int(block.numbers[dated[0]]) - 1, first)
+            assigned = _assigned_dates(own, dated, current)
+            _add_runs(runs, block.numbers, assigned)
+            current = assigned[-1] if len(assigned) else current
             if stager is not None:
                 stager.add(parsed, assigned)
     except BaseException:
