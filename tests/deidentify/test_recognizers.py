@@ -218,20 +218,14 @@ def test_overlapping_findings_are_removed_as_their_union() -> None:
 def test_one_north_american_pass_finds_every_canadian_number() -> None:
     """The phone recognizer reads with region US only (`engine.NANP_REGIONS`): on labelled
     corpora and Canadian numbers in every format, it finds exactly what US plus CA finds."""
-    from pathlib import Path
 
     from presidio_analyzer.predefined_recognizers import PhoneRecognizer
 
     from deidentify.engine import NANP_REGIONS
-    from deidentify.evaluation.corpora import load_presidio_synth, load_wnut17
+    from tests.deidentify.labelled_texts import labelled_texts
 
-    fixtures = Path(__file__).parents[1] / "fixtures" / "pii-benchmarks"
     texts = [
-        *(
-            t.text
-            for t in load_presidio_synth(fixtures / "presidio_research_synth_dataset_v2.json")
-        ),
-        *(t.text for t in load_wnut17(fixtures / "wnut17_emerging.test.conll")),
+        *labelled_texts(),
         "call (416) 555-0199",
         "604-555-0123 is my cell",
         "+1 416 555 0199",

@@ -209,18 +209,11 @@ def test_the_lean_analyzer_finds_what_presidios_stock_analyzer_finds() -> None:
     """`engine.Analyzer` and `CachedRegistry` skip Presidio's per-text work that cannot
     change a finding; every finding, score and their order must stay those of Presidio's own
     `AnalyzerEngine` and `RecognizerRegistry`, for both engines, on labelled corpora."""
-    from pathlib import Path
-
     from deidentify.engine import _analyzer, structured_engine, text_engine
-    from deidentify.evaluation.corpora import load_presidio_synth, load_wnut17
+    from tests.deidentify.labelled_texts import labelled_texts
 
-    fixtures = Path(__file__).parents[1] / "fixtures" / "pii-benchmarks"
     texts = [
-        *(
-            t.text
-            for t in load_presidio_synth(fixtures / "presidio_research_synth_dataset_v2.json")
-        ),
-        *(t.text for t in load_wnut17(fixtures / "wnut17_emerging.test.conll", 200)),
+        *labelled_texts(wnut_limit=200),
         "Hi, this is Lindsay Duke (lindsayduke@outlook.com), DOB January 26, 2017, 407.811.3720",
         "Please update my DEA number to BS5078983 and NPI 2139654547. Thanks, Todd Schwartz",
         "My card 4591795433427707 was charged; billing address 4225 Hunt Ranch, PA 18919.",
