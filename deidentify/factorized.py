@@ -63,8 +63,8 @@ def from_arrow(column: pa.Array | pa.ChunkedArray) -> Factorized:
 
 def from_values(values: Sequence[object]) -> Factorized:
     """Factorize Python values: equal values of the same type share an index (1, 1.0 and
-    True stay apart, as the field actions treat them differently); lists and dicts are
-    compared by content."""
+    True stay apart, as the field actions treat them differently, and so do 0.0 and -0.0,
+    which a kept string spells differently); lists and dicts are compared by content."""
     slots: dict[object, int] = {}
     distinct: list = []
     indices = np.empty(len(values), dtype=np.int64)
@@ -103,6 +103,8 @@ def value_key(value: object) -> object:
         return value
     if isinstance(value, dict | list):
         return (dict, _frozen(value))
+    if isinstance(value, float):
+        return (float, repr(value))
     return (type(value), value)
 
 
@@ -111,4 +113,6 @@ def _frozen(value: object) -> object:
         return tuple((k, _frozen(v)) for k, v in value.items())
     if isinstance(value, list):
         return ("list", *(_frozen(v) for v in value))
+    if isinstance(value, float):
+        return (float, repr(value))
     return (type(value), value)

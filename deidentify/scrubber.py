@@ -164,9 +164,18 @@ class Scrubber:
                 self._structured_memo[value] = (scrubbed, tuple(found))
         return self._map(values, self._structured_memo, weights)
 
-    def scrub_structured_one(self, value: str) -> str:
-        """`scrub_structured` for a single value."""
-        return self.scrub_structured([value])[0] or value
+    def scrub_structured_found(self, value: str) -> tuple[str, tuple[str, ...]]:
+        """The scrubbed value and the entity types found in it, without counting them: for a
+        caller that counts the rows a value stands for itself (a URL's query values)."""
+        if not value:
+            return value, ()
+        new = _new_values([value], self._structured_memo)
+        if new:
+            self.distinct_analyzed += len(new)
+            for text, (scrubbed, found) in zip(new, self.structured.scrub_many(new), strict=True):
+                self._structured_memo[text] = (scrubbed, tuple(found))
+        scrubbed, found = self._structured_memo[value]
+        return scrubbed or value, found
 
     def _map(
         self,

@@ -179,7 +179,7 @@ class Deidentifier:
         self._findings: dict[str, tuple[str, ...]] = {}
         self._raw_id_memo: dict[str, tuple[str, tuple[str, ...]]] = {}
         self.stats = DeidentifyStats()
-        self._urls: dict[str, str | None] = {}
+        self._urls: dict[str, tuple[str | None, tuple[str, ...]]] = {}
         self._url_segments: dict[tuple[str, bool], str] = {}
         self._pseudonyms: dict[str, dict[str, str]] = {}
         self._referrers: dict[str, tuple[str | None, str | None]] = {}
@@ -365,7 +365,9 @@ class Deidentifier:
         elif action == "scrub_text":
             out[column] = _PendingText(values.map(_as_str))
         elif action == "url":
-            out[column] = values.map(lambda v: self._url(_as_str(v)))
+            templates = [self._url(_as_str(v)) for v in values.values]
+            out[column] = values.with_values([template for template, _ in templates])
+            self._count_entities(values, [found for _, found in templates])
         elif action == "referrer":
             parts = [self._referrer(_as_str(v)) for v in values.values]
             out["referrer_domain"] = values.with_values([p[0] for p in parts])
@@ -407,19 +409,33 @@ class Deidentifier:
             lambda v: float(v) if isinstance(v, int | float) and not isinstance(v, bool) else None
         )
 
-    def _url(self, url: str | None) -> str | None:
+    def _url(self, url: str | None) -> tuple[str | None, tuple[str, ...]]:
+        """A URL's template and the entity types found in its kept query values."""
         if url is None:
-            return None
-        template = self._urls.get(url)
-        if template is None:
+            return None, ()
+        known = self._urls.get(url)
+        if known is None:
             if len(self._urls) >= scrubber_module.MEMO_LIMIT:
                 self._urls.clear()
             if len(self._url_segments) >= scrubber_module.MEMO_LIMIT:
                 self._url_segments.clear()
-            template = self._urls[url] = url_template(
-                url, self.policy.url_rules, self.scrubber.scrub_structured_one, self._url_segments
-            )
-        return template
+            found: list[str] = []
+
+            def scrub_value(value: str) -> str:
+                scrubbed, entities = self.scrubber.scrub_structured_found(value)
+                found.extend(entities)
+                return scrubbed
+
+            template = url_template(url, self.policy.url_rules, scrub_value, self._url_segments)
+            known = self._urls[url] = (template, tuple(found))
+        return known
+
+    def _count_entities(self, values: Factorized, found: list[tuple[str, ...]]) -> None:
+        """Entities found in each distinct value, counted once per row that holds it."""
+        counts = values.counts()
+        for i, entities in enumerate(found):
+            for entity in entities:
+                self.scrubber.entities[entity] += int(counts[i])
 
     def _referrer(self, referrer: str | None) -> tuple[str | None, str | None]:
         if referrer is None:

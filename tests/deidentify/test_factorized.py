@@ -76,3 +76,11 @@ def test_derived_array_equals_derived_values() -> None:
 def test_derived_array_of_other_types_falls_back_to_the_loop() -> None:
     parts = [pa.array(["h", None]), pa.array([1, 2])]
     assert derived_array(parts).to_pylist() == ["h|1", None]
+
+
+def test_zero_and_negative_zero_stay_apart() -> None:
+    """A kept string spells them differently ('0.0', '-0.0'): one must not take the other's."""
+    rows = [0.0, -0.0, [0.0], [-0.0], -0.0]
+    assert [repr(v) for v in from_values(rows).map(repr).to_pylist()] == [
+        repr(repr(v)) for v in rows
+    ]
