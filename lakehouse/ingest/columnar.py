@@ -12,8 +12,10 @@ what that parser says. A test parses hostile and generated lines both ways and c
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import duckdb
@@ -269,8 +271,11 @@ def _json_database() -> duckdb.DuckDBPyConnection:
     A database per block gave its memory back to the system after each and faulted it in
     again: a third of the events index's time was the kernel's. One database for a whole
     file kept more and more of it (the index of five million events crept from 505 to 637
-    MiB), so a database serves `DATABASE_USES` blocks and is then replaced. A forked child
-    makes its own (the parent's threads do not follow a fork).
+    MiB), so a database serves `DATABASE_USES` blocks and is then replaced.
+
+    The index of each file closes it when done (`json_database_scope`): a process that forks
+    later (silver's NER workers, a test's process pool) must not hold a live DuckDB, whose
+    threads do not follow a fork and can leave the child's next DuckDB waiting forever.
     """
     with _DATABASE_LOCK:
         pid = os.getpid()
@@ -280,8 +285,28 @@ def _json_database() -> duckdb.DuckDBPyConnection:
         return _DATABASE["database"]
 
 
+@contextlib.contextmanager
+def json_database_scope() -> Iterator[None]:
+    """Index files inside this scope; when the last scope of the process ends, its JSON
+    database is closed (see `_json_database`). Scopes may overlap on threads."""
+    with _DATABASE_LOCK:
+        _DATABASE_SCOPES[0] += 1
+    try:
+        yield
+    finally:
+        with _DATABASE_LOCK:
+            _DATABASE_SCOPES[0] -= 1
+            last = _DATABASE_SCOPES[0] == 0
+            database = _DATABASE.pop("database", None) if last else None
+            if last:
+                _DATABASE.clear()
+        if database is not None:
+            database.close()
+
+
 DATABASE_USES = 16
 _DATABASE: dict = {}
+_DATABASE_SCOPES = [0]
 _DATABASE_LOCK = threading.Lock()
 
 

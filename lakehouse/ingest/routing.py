@@ -32,7 +32,7 @@ import orjson
 import pyarrow.compute as pc
 
 from lakehouse.ingest import reasons
-from lakehouse.ingest.columnar import ParsedBlock, parse_block
+from lakehouse.ingest.columnar import ParsedBlock, json_database_scope, parse_block
 from lakehouse.ingest.line_blocks import LineBlock, iter_line_blocks
 from lakehouse.ingest.sources import RawSource
 from lakehouse.ingest.staging import Stager, path_digest, staged_folder
@@ -166,6 +166,17 @@ def build_file_index(
     """Read `path` once, parse every line column-wise, and record the date each line is
     assigned to. With `stage_in` (the output folder), the parsed lines are also kept per
     date for the partitions that will ingest them (lakehouse/ingest/staging.py)."""
+    with json_database_scope():
+        return _build_file_index(source, raw_dir, path, max_line_bytes, stage_in)
+
+
+def _build_file_index(
+    source: RawSource,
+    raw_dir: Path,
+    path: Path,
+    max_line_bytes: int,
+    stage_in: Path | None = None,
+) -> FileIndex:
     stat = path.stat()
     relative = path.relative_to(raw_dir).as_posix()
     fallback = datetime.fromtimestamp(stat.st_mtime, UTC).date().isoformat()
