@@ -87,16 +87,6 @@ def sparse(rows: int, present: Sequence[int], values: Sequence[object]) -> Facto
     return Factorized([None, *found.values], indices)
 
 
-def concat(columns: Sequence[Factorized]) -> Factorized:
-    """The columns one after the other (their rows concatenated)."""
-    values: list = []
-    parts = []
-    for column in columns:
-        parts.append(column.indices + len(values))
-        values.extend(column.values)
-    return Factorized(values, np.concatenate(parts) if parts else np.empty(0, dtype=np.int64))
-
-
 def value_key(value: object) -> object:
     """A hashable key under which two values are the same value for a field action."""
     if type(value) is str:
@@ -113,6 +103,4 @@ def _frozen(value: object) -> object:
         return tuple((k, _frozen(v)) for k, v in value.items())
     if isinstance(value, list):
         return ("list", *(_frozen(v) for v in value))
-    if isinstance(value, float):
-        return (float, repr(value))
-    return (type(value), value)
+    return value_key(value)

@@ -73,11 +73,12 @@ def ip_network(address: str | None) -> str | None:
     """The /24 (IPv4) or /48 (IPv6) network of an address, e.g. `203.0.113.0/24`."""
     if not address:
         return None
-    ipv4 = _IPV4.fullmatch(address.strip())
+    address = address.strip()
+    ipv4 = _IPV4.fullmatch(address)
     if ipv4:
         return f"{ipv4[1]}.{ipv4[2]}.{ipv4[3]}.0/24"
     try:
-        ip = ipaddress.ip_address(address.strip())
+        ip = ipaddress.ip_address(address)
     except ValueError:
         return None
     prefix = 24 if ip.version == 4 else 48

@@ -157,11 +157,7 @@ class Scrubber:
     ) -> list[str | None]:
         """Structured strings: pattern recognizers only (no NER); `weights` as in
         `scrub_text`."""
-        new = _new_values(values, self._structured_memo)
-        if new:
-            self.distinct_analyzed += len(new)
-            for value, (scrubbed, found) in zip(new, self.structured.scrub_many(new), strict=True):
-                self._structured_memo[value] = (scrubbed, tuple(found))
+        self._analyze_structured(values)
         return self._map(values, self._structured_memo, weights)
 
     def scrub_structured_found(self, value: str) -> tuple[str, tuple[str, ...]]:
@@ -169,13 +165,17 @@ class Scrubber:
         caller that counts the rows a value stands for itself (a URL's query values)."""
         if not value:
             return value, ()
-        new = _new_values([value], self._structured_memo)
-        if new:
-            self.distinct_analyzed += len(new)
-            for text, (scrubbed, found) in zip(new, self.structured.scrub_many(new), strict=True):
-                self._structured_memo[text] = (scrubbed, tuple(found))
+        self._analyze_structured([value])
         scrubbed, found = self._structured_memo[value]
         return scrubbed or value, found
+
+    def _analyze_structured(self, values: Sequence[str | None]) -> None:
+        """Memoize the structured engine's result for every value not memoized yet."""
+        new = _new_values(values, self._structured_memo)
+        if new:
+            self.distinct_analyzed += len(new)
+            for value, (scrubbed, found) in zip(new, self.structured.scrub_many(new), strict=True):
+                self._structured_memo[value] = (scrubbed, tuple(found))
 
     def _map(
         self,

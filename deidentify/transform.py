@@ -38,7 +38,7 @@ from deidentify import generalize
 from deidentify import scrubber as scrubber_module
 from deidentify.accounts import account_keys
 from deidentify.derived import DERIVED_FIELDS, derived_array
-from deidentify.factorized import Factorized, concat, from_arrow, sparse
+from deidentify.factorized import Factorized, from_arrow, sparse
 from deidentify.field_policy import FieldPolicy, FieldRule, SourcePolicy
 from deidentify.pseudonymize import PseudonymKey, pseudonyms
 from deidentify.raw_ids import RAW_ID_SHAPES
@@ -224,9 +224,9 @@ class Deidentifier:
         pending = [v.column for v in columns.values() if isinstance(v, _PendingText)]
         if not pending:
             return None
-        texts = concat([Factorized(c.values, np.arange(len(c.values))) for c in pending])
-        weights = np.concatenate([c.counts() for c in pending])
-        return self.scrubber.submit_text(texts.values, weights)
+        texts = [value for column in pending for value in column.values]
+        weights = np.concatenate([column.counts() for column in pending])
+        return self.scrubber.submit_text(texts, weights)
 
     def _collect_pending_text(self, columns: dict, submitted: PendingScrub | None) -> None:
         if submitted is None:
@@ -283,7 +283,6 @@ class Deidentifier:
             if column is None:
                 continue
             values, counts = list(column.values), column.counts()
-            columns[name] = column.with_values(values)
             for i, value in enumerate(column.values):
                 if not value or not counts[i]:
                     continue
@@ -298,6 +297,7 @@ class Deidentifier:
                     self.stats.values_generalized_by_rescan[name] += int(counts[i])
                     for shape in shapes:
                         self.stats.rescan_findings[f"{name}: {shape}"] += int(counts[i])
+            columns[name] = column.with_values(values)
 
     def _close_vocabularies(self, columns: dict) -> None:
         """User-agent families and typed profile values: their vocabulary's value or `other`."""

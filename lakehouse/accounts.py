@@ -60,7 +60,8 @@ def day_entries(bronze_app_events: Path) -> pa.Table:
     source = pq.ParquetFile(bronze_app_events)
     for group in range(source.metadata.num_row_groups):
         table = source.read_row_group(group, columns=["user_id", "ts", "event", "properties"])
-        known = table.filter(pc.is_valid(table.column("user_id")))
+        with_user = pc.is_valid(table.column("user_id"))
+        known = table.filter(with_user)
         users = pa.table({"user_id": known.column("user_id"), "ts": known.column("ts")})
         if seen is not None:
             users = pa.concat_tables([seen, users])
@@ -68,10 +69,7 @@ def day_entries(bronze_app_events: Path) -> pa.Table:
         seen = pa.table({"user_id": latest.column("user_id"), "ts": latest.column("ts_max")})
         # Only profile events carry an address: read their properties, not every event's.
         profiles = table.filter(
-            pc.and_(
-                pc.is_in(table.column("event"), pa.array(list(PROFILE_EVENTS))),
-                pc.is_valid(table.column("user_id")),
-            )
+            pc.and_(pc.is_in(table.column("event"), pa.array(list(PROFILE_EVENTS))), with_user)
         )
         for user_id, at, text in zip(
             profiles.column("user_id").to_pylist(),

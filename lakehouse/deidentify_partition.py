@@ -94,7 +94,6 @@ def deidentify_in_process(
     `accounts` is the account directory for the partition's logged-in requests (access_log);
     `vocabularies` the sharing policy's closed vocabularies (default: the shipped policy's).
     """
-    spread = PartitionDeidentified(schema=policy.source(source).silver_schema("event_date"))
     with Scrubber(workers=workers) as scrubber:
         deidentifier = Deidentifier(policy, source, key, scrubber, accounts, vocabularies)
         with AtomicParquetWriter(target, deidentifier.schema, background=True) as writer:
@@ -260,8 +259,7 @@ def deidentify_on_dask(
     )
     with AtomicParquetWriter(target, schema) as writer:
         try:
-            batches = iter_row_groups(pq.ParquetFile(bronze), batch_rows)
-            for batch in _first_cut_small(batches, max(1, batch_rows // FIRST_BATCH_SHARE)):
+            for batch in iter_row_groups(pq.ParquetFile(bronze), batch_rows):
                 # The scattered batch's future is kept until its task is done: a dropped
                 # reference lets the scheduler release the data before the task reads it.
                 data = client.scatter(batch, hash=False)

@@ -156,6 +156,7 @@ def _add_runs(runs: _Runs, numbers: np.ndarray, assigned: np.ndarray) -> None:
             runs.add(int(numbers[start]), int(numbers[end]), date)
 
 
+@json_database_scope()
 def build_file_index(
     source: RawSource,
     raw_dir: Path,
@@ -166,17 +167,6 @@ def build_file_index(
     """Read `path` once, parse every line column-wise, and record the date each line is
     assigned to. With `stage_in` (the output folder), the parsed lines are also kept per
     date for the partitions that will ingest them (lakehouse/ingest/staging.py)."""
-    with json_database_scope():
-        return _build_file_index(source, raw_dir, path, max_line_bytes, stage_in)
-
-
-def _build_file_index(
-    source: RawSource,
-    raw_dir: Path,
-    path: Path,
-    max_line_bytes: int,
-    stage_in: Path | None = None,
-) -> FileIndex:
     stat = path.stat()
     relative = path.relative_to(raw_dir).as_posix()
     fallback = datetime.fromtimestamp(stat.st_mtime, UTC).date().isoformat()

@@ -16,10 +16,8 @@ from lakehouse.deidentify_partition import (
     deidentify_in_process,
     deidentify_on_dask,
 )
-from lakehouse.ingest.bronze import ingest_partition
-from lakehouse.ingest.sources import SOURCES
 from lakehouse.storage import partition_file
-from pipelines.sample.generator import GeneratorConfig, generate
+from tests.pipelines.bronze_days import bronze_of_one_day
 
 KEY = PseudonymKey(b"dask-test-key-0123456789abcdef0123456789", "k1")
 DAY = "2026-10-02"
@@ -27,12 +25,9 @@ DAY = "2026-10-02"
 
 @pytest.fixture(scope="module")
 def bronze_day(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    base = tmp_path_factory.mktemp("dask")
-    raw, out = base / "raw", base / "out"
-    generate(GeneratorConfig(out=raw, days=3, users=400, seed=21, malformed_rate=0.0))
-    for source in SOURCES.values():
-        ingest_partition(source, raw, out, DAY)
-    return out
+    return bronze_of_one_day(
+        tmp_path_factory.mktemp("dask"), DAY, users=400, seed=21, malformed_rate=0.0
+    )
 
 
 @pytest.fixture(scope="module")

@@ -15,10 +15,9 @@ import lakehouse.deidentify_partition as partition
 from deidentify.field_policy import load_field_policy
 from deidentify.pseudonymize import PseudonymKey
 from lakehouse.accounts import resolve_bronze_accounts
-from lakehouse.ingest.bronze import ingest_partition
 from lakehouse.ingest.sources import SOURCES
 from lakehouse.storage import partition_file
-from pipelines.sample.generator import GeneratorConfig, generate
+from tests.pipelines.bronze_days import bronze_of_one_day
 
 KEY = PseudonymKey(b"spread-test-key-0123456789abcdef012345678", "k1")
 DAY = "2026-10-02"
@@ -26,12 +25,9 @@ DAY = "2026-10-02"
 
 @pytest.fixture(scope="module")
 def bronze_day(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    base = tmp_path_factory.mktemp("spread")
-    raw, out = base / "raw", base / "out"
-    generate(GeneratorConfig(out=raw, days=3, users=300, seed=22, malformed_rate=0.01))
-    for source in SOURCES.values():
-        ingest_partition(source, raw, out, DAY)
-    return out
+    return bronze_of_one_day(
+        tmp_path_factory.mktemp("spread"), DAY, users=300, seed=22, malformed_rate=0.01
+    )
 
 
 @pytest.mark.parametrize("source", ["app_events", "access_log"])
