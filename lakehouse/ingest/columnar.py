@@ -174,10 +174,14 @@ _NOT_STRICT_JSON = "|".join(
 )
 _EVENT_FIELDS = ("event_id", "ts", "event", *app_events.STRING_FIELDS, "properties")
 _CONTRACT = "[" + ", ".join(f"'{name}'" for name in sorted(app_events.CONTRACT_FIELDS)) + "]"
+_PATHS = "[" + ", ".join(f"'$.{name}'" for name in _EVENT_FIELDS) + "]"
 # A string the fast path copies as it stands: no escape, nothing to unquote.
 _PLAIN = r'"[^"\\]*"'
 # event_id and event: a plain string whose first character is printable ASCII, not blank.
 _NAME = r'"[!#-\[\]-~][^"\\]*"'
+# Fields outside the contract, after the contract's, that `extra` can hold as written: a
+# name, then a plain string, a literal or an integer as orjson writes each one back.
+_EXTRAS = r'(,"[A-Za-z0-9_]+":(?:"[^"\\\x00-\x1f]*"|null|true|false|0|-?[1-9][0-9]{0,17}))+\}'
 # DuckDB hands an Arrow scan to its threads batch by batch: small batches keep both cores busy.
 _DUCKDB_TASK_ROWS = 2048
 _NAMES_PLAIN = " and ".join(
@@ -187,26 +191,84 @@ _STRINGS_PLAIN = " and ".join(
     f"({name} is null or regexp_full_match({name}, '{_PLAIN}'))"
     for name in app_events.STRING_FIELDS
 )
+_STRINGS_QUOTED = " and ".join(
+    f"({name} is null or starts_with({name}, '\"'))" for name in app_events.STRING_FIELDS
+)
+_FIELD_VALUES = ", ".join(
+    f"nullif(v[{i + 1}]::varchar, 'null') as {name}" for i, name in enumerate(_EVENT_FIELDS)
+)
+_FIELDS_WRITTEN = ", ".join(
+    f"'\"{name}\":' || v[{i + 1}]::varchar" for i, name in enumerate(_EVENT_FIELDS)
+)
+_FLAGS = "[" + ", ".join(f"'$.{flag}'" for flag in app_events.CONSENT_FLAGS) + "]"
+_FLAGS_STATED = " or ".join(f"flags[{i + 1}] is not null" for i in range(2))
+_FLAGS_BOOLEAN = " and ".join(
+    f"coalesce(flags[{i + 1}] in ('true', 'false'), true)" for i in range(2)
+)
+# One JSON parse per line gives every contract field as JSON text ('null' when written
+# null, SQL NULL when absent). A line whose text is exactly those fields written back in
+# the contract's order ("canonical"), optionally followed by simple extra fields
+# ("extras"), has no whitespace, duplicate key or lenient token; any other line is checked
+# key by key ("general"), as a line of another writer may be.
 _EVENTS_SQL = f"""
 with parsed as (
-    select pos, text,
-        try(json_transform(text, '{{{", ".join(f'"{n}": "JSON"' for n in _EVENT_FIELDS)}}}')) as j,
-        try(json_keys(text)) as k
+    select pos, text, try(json_extract(text, {_PATHS})) as v
     from lines
     where starts_with(text, '{{')
 ), fields as (
-    select pos, text, k, {", ".join(f"j.{n}::varchar as {n}" for n in _EVENT_FIELDS)}
+    select pos, text,
+        {_FIELD_VALUES},
+        '{{' || concat_ws(',', {_FIELDS_WRITTEN}) as head
     from parsed
-    where j is not null
+    where v is not null
+), shaped as (
+    select *,
+        case
+            when contains(text, '\\') then 'general'
+            when text = head || '}}' then 'canonical'
+            when starts_with(text, head || ',')
+                and regexp_full_match(substr(text, length(head) + 1), '{_EXTRAS}')
+                then 'extras'
+            else 'general'
+        end as shape
+    from fields
+), checked as (
+    select *,
+        case when shape = 'extras'
+            then regexp_extract_all(substr(text, length(head) + 1), ',"([A-Za-z0-9_]+)":', 1)
+        end as extra_keys,
+        case when shape = 'general' then try(json_keys(text)) end as k,
+        case when properties is not null and properties <> '{{}}'
+            then try(json_keys(properties))
+        end as property_keys,
+        case when event = '"{app_events.CONSENT_EVENT}"' and properties is not null
+            then try(json_extract(properties, {_FLAGS}))
+        end as flags
+    from shaped
 )
 select pos, {", ".join(_EVENT_FIELDS)},
-    k is not null and len(k) = len(list_distinct(k)) and list_has_all({_CONTRACT}, k)
-        and not regexp_matches(text, '{_NOT_STRICT_JSON}')
+    case when shape = 'extras' then '{{' || substr(text, length(head) + 2) end as extra,
+    case shape
+        when 'canonical' then {_STRINGS_QUOTED}
+        when 'extras' then {_STRINGS_QUOTED}
+            and len(extra_keys) = len(list_distinct(extra_keys))
+            and not list_has_any(extra_keys, {_CONTRACT})
+        else k is not null and len(k) = len(list_distinct(k)) and list_has_all({_CONTRACT}, k)
+            and not regexp_matches(text, '{_NOT_STRICT_JSON}')
+            and {_STRINGS_PLAIN}
+    end
         and {_NAMES_PLAIN}
-        and event <> '"{app_events.CONSENT_EVENT}"'
-        and {_STRINGS_PLAIN}
-        and (properties is null or starts_with(properties, '{{')) as plain
-from fields
+        and (properties is null or properties = '{{}}' or (
+            starts_with(properties, '{{')
+            and not contains(substr(properties, 2), '{{')
+            and property_keys is not null
+            and len(property_keys) = len(list_distinct(property_keys))
+            and not regexp_matches(properties, '{_NOT_STRICT_JSON}')
+        ))
+        and (event <> '"{app_events.CONSENT_EVENT}"' or (
+            flags is not null and ({_FLAGS_STATED}) and {_FLAGS_BOOLEAN}
+        )) as plain
+from checked
 """
 
 
@@ -362,7 +424,7 @@ def _fast_events(lines: pa.Array) -> _Fast:
         "event": inner("event"),
         **{name: inner(name) for name in app_events.STRING_FIELDS},
         "properties": pc.fill_null(kept["properties"], "{}"),
-        "extra": pa.nulls(len(positions), pa.string()),
+        "extra": kept["extra"],
     }
     schema = _row_schema(app_events.SCHEMA)
     rows = pa.Table.from_arrays([columns[f.name] for f in schema], schema=schema)
