@@ -388,24 +388,11 @@ def _fast_events(lines: pa.Array) -> _Fast:
     found = {name: table[name].combine_chunks() for name in table.column_names}
     ok = found["plain"].to_numpy(zero_copy_only=False).astype(bool)
     ok &= ~nested[found["pos"].to_numpy()]
-    parts = pc.extract_regex(pc.fill_null(found["ts"], ""), _ISO)
-    matched = pc.is_valid(parts).to_numpy(zero_copy_only=False)
-    ok &= matched
-    part = {name: parts.field(name) for name in ("y", "mo", "d", "h", "mi", "s", "f", "oh", "om")}
-    fraction = pc.utf8_rpad(pc.fill_null(part["f"], ""), 6, "0")
-    sign = np.where(pc.equal(parts.field("sign"), "-").to_numpy(zero_copy_only=False), -1, 1)
-    offset_hours, offset_minutes = _ints(part["oh"]), _ints(part["om"])
-    ok &= (offset_hours < 24) & (offset_minutes < 60)
-    offset = sign * (offset_hours * 60 + offset_minutes)
+    matched, fields = _iso_fields(found["ts"])
+    ok &= matched & (fields["oh"] < 24) & (fields["om"] < 60)
+    offset = fields["sign"] * (fields["oh"] * 60 + fields["om"])
     valid, utc_us, dates = _utc_fields(
-        _ints(part["y"]),
-        _ints(part["mo"]),
-        _ints(part["d"]),
-        _ints(part["h"]),
-        _ints(part["mi"]),
-        _ints(part["s"]),
-        _ints(fraction),
-        offset,
+        *(fields[name] for name in ("y", "mo", "d", "h", "mi", "s", "f")), offset
     )
     ok &= valid
     mask = np.zeros(n, dtype=bool)
@@ -428,8 +415,78 @@ def _fast_events(lines: pa.Array) -> _Fast:
     }
     schema = _row_schema(app_events.SCHEMA)
     rows = pa.Table.from_arrays([columns[f.name] for f in schema], schema=schema)
-    order = np.argsort(positions, kind="stable")
-    return _Fast(mask, rows.take(pa.array(order)), dates.filter(pa.array(ok)).take(pa.array(order)))
+    dates = dates.filter(pa.array(ok))
+    if len(positions) > 1 and not (np.diff(positions) > 0).all():
+        order = pa.array(np.argsort(positions, kind="stable"))
+        rows, dates = rows.take(order), dates.take(order)
+    return _Fast(mask, rows, dates)
+
+
+# The shape nearly every writer uses, `"2026-10-01T07:31:29.000-05:00"` with its quotes, read
+# by byte position; any other shape goes through `_ISO`.
+_ISO_WIDTH = 31
+_ISO_DIGITS = np.array(
+    [1, 2, 3, 4, 6, 7, 9, 10, 12, 13, 15, 16, 18, 19, 21, 22, 23, 25, 26, 28, 29]
+)
+_ISO_MARKS = {0: ord('"'), 5: ord("-"), 8: ord("-"), 11: ord("T"), 14: ord(":"), 17: ord(":")}
+_ISO_MARKS |= {20: ord("."), 27: ord(":"), 30: ord('"')}
+
+
+def _iso_fields(ts: pa.Array) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Which quoted timestamps match `_ISO`, and their fields as integers (`f` in
+    microseconds, `sign` +1 or -1); zeros where they do not match."""
+    n = len(ts)
+    fields = {name: np.zeros(n, dtype=np.int64) for name in ("y", "mo", "d", "h", "mi", "s", "f")}
+    fields |= {"oh": np.zeros(n, dtype=np.int64), "om": np.zeros(n, dtype=np.int64)}
+    fields["sign"] = np.ones(n, dtype=np.int64)
+    ts = ts.cast(pa.large_string())
+    starts = np.frombuffer(ts.buffers()[1], dtype=np.int64)[ts.offset : ts.offset + n + 1]
+    lengths = np.diff(starts)
+    valid = pc.is_valid(ts).to_numpy(zero_copy_only=False)
+    fixed = np.flatnonzero(valid & (lengths == _ISO_WIDTH))
+    matched = np.zeros(n, dtype=bool)
+    if len(fixed):
+        data = np.frombuffer(ts.buffers()[2], dtype=np.uint8)
+        chars = data[starts[fixed][:, None] + np.arange(_ISO_WIDTH)].astype(np.int64)
+        digits = chars - ord("0")
+        shaped = ((digits[:, _ISO_DIGITS] >= 0) & (digits[:, _ISO_DIGITS] <= 9)).all(axis=1)
+        for column, mark in _ISO_MARKS.items():
+            shaped &= chars[:, column] == mark
+        shaped &= (chars[:, 24] == ord("+")) | (chars[:, 24] == ord("-"))
+        rows = fixed[shaped]
+        d = digits[shaped]
+
+        def number(*columns: int) -> np.ndarray:
+            value = np.zeros(len(d), dtype=np.int64)
+            for column in columns:
+                value = value * 10 + d[:, column]
+            return value
+
+        fields["y"][rows] = number(1, 2, 3, 4)
+        fields["mo"][rows] = number(6, 7)
+        fields["d"][rows] = number(9, 10)
+        fields["h"][rows] = number(12, 13)
+        fields["mi"][rows] = number(15, 16)
+        fields["s"][rows] = number(18, 19)
+        fields["f"][rows] = number(21, 22, 23) * 1000
+        fields["oh"][rows] = number(25, 26)
+        fields["om"][rows] = number(28, 29)
+        fields["sign"][rows] = np.where(chars[shaped, 24] == ord("-"), -1, 1)
+        matched[rows] = True
+    others = np.flatnonzero(valid & ~matched)
+    if len(others):
+        parts = pc.extract_regex(ts.take(pa.array(others)), _ISO)
+        found = pc.is_valid(parts).to_numpy(zero_copy_only=False)
+        rows = others[found]
+        parts = parts.filter(pa.array(found))
+        for name in ("y", "mo", "d", "h", "mi", "s", "oh", "om"):
+            fields[name][rows] = _ints(parts.field(name))
+        fraction = pc.utf8_rpad(pc.fill_null(parts.field("f"), ""), 6, "0")
+        fields["f"][rows] = _ints(fraction)
+        minus = pc.fill_null(pc.equal(parts.field("sign"), "-"), False)
+        fields["sign"][rows] = np.where(minus.to_numpy(zero_copy_only=False), -1, 1)
+        matched[rows] = True
+    return matched, fields
 
 
 _QUOTED = r'"((?:[^"\\]|\\.)*)"'

@@ -88,6 +88,18 @@ HOSTILE_EVENTS = [
     _event(url="caf\u00e9"),
     _event(url="line\nbreak"),
     _event(ts="2026-10-01T12:00:00z"),
+    _event(ts="2026-13-01T12:00:00.123-05:00"),
+    _event(ts="2026-10-01T12:00:00.123-05:60"),
+    _event(ts="2026-10-01T12:00:00.123-24:00"),
+    _event(ts="2026-10-01T12:00:00.123+05:30"),
+    _event(ts="2026-10-01T12:00:00.123 05:00"),
+    _event(ts="2026-10-01T12:00:00,123-05:00"),
+    _event(ts="2026-10-01t12:00:00.123-05:00"),
+    _event(ts="2026-10-01T12:00:00.12a-05:00"),
+    _event(ts="2028-02-29T23:59:59.999+00:00"),
+    _event(ts="2026-02-29T12:00:00.123-05:00"),
+    _event(ts="2026-10-01T12:00:00.123-05:00 "),
+    _event(ts="2026-10-01T12:00:00.123\u002d05:00"),
     _event(ts="2026-10-01T12:00:00.1234567Z"),
     _event(ts="2026-10-01T12:00:00.1Z"),
     _event(ts="2026-10-01T12:00:00+24:00"),
@@ -272,6 +284,32 @@ fields = st.sampled_from(
 def test_random_event_records_parse_as_the_line_parser_says(records: list[dict]) -> None:
     lines = [json.dumps(r).encode() for r in records]
     lines += [json.dumps({"ts": TS, **r}).encode() for r in records]
+    assert_parsed_as_the_line_parser(APP_EVENTS, lines)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    stamps=st.lists(
+        st.tuples(
+            st.text("0123456789", min_size=21, max_size=21),
+            st.sampled_from("+-Z "),
+            st.sampled_from(["-", ":", "T", "."]),
+        ),
+        min_size=1,
+        max_size=40,
+    )
+)
+def test_fixed_width_timestamps_parse_as_the_line_parser_says(
+    stamps: list[tuple[str, str, str]],
+) -> None:
+    """The common timestamp shape is read by byte position: any digits in it, valid or not
+    as a date, must give what the line parser gives."""
+    lines = []
+    for g, sign, mark in stamps:
+        ts = f"{g[:4]}-{g[4:6]}{mark}{g[6:8]}T{g[8:10]}:{g[10:12]}:{g[12:14]}.{g[14:17]}"
+        ts += f"{sign}{g[17:19]}:{g[19:21]}"
+        lines.append(_event(ts=ts))
+        lines.append(_event(ts="2026-10-01T" + ts[11:]))
     assert_parsed_as_the_line_parser(APP_EVENTS, lines)
 
 
