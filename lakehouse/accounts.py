@@ -46,31 +46,33 @@ def directory_files(out_dir: Path) -> list[Path]:
     return sorted((out_dir / "bronze" / ACCOUNTS_DATASET).glob(f"date=*/{PARTITION_FILE}"))
 
 
-def day_entries(bronze_app_events: Path) -> pa.Table:
-    """The directory entries of one bronze app_events partition.
+class DayDirectory:
+    """The directory entries of one day's bronze app_events, gathered batch by batch as
+    bronze is written (so the day is not read back).
 
     One `user_id` entry per user id seen (at its last event of the day), one `email` entry
-    per (address, user id) a signup or profile_update gave.
+    per (address, user id) a signup or profile_update gave. Memory grows with the day's
+    users, not its events.
     """
-    # One row group at a time: memory grows with the day's users, not its events
-    # (`iter_batches` and a filtered `read_table` read far ahead: 966 MiB on a day of ten
-    # million events).
-    seen: pa.Table | None = None
-    emails: dict[tuple[str, str, str], object] = {}
-    source = pq.ParquetFile(bronze_app_events)
-    for group in range(source.metadata.num_row_groups):
-        table = source.read_row_group(group, columns=["user_id", "ts", "event", "properties"])
-        with_user = pc.is_valid(table.column("user_id"))
-        known = table.filter(with_user)
+
+    def __init__(self) -> None:
+        self._seen: pa.Table | None = None
+        self._emails: dict[tuple[str, str, str], object] = {}
+
+    def add(self, batch: pa.RecordBatch | pa.Table) -> None:
+        """Take the entries of one batch of bronze rows (as written, erased users left out)."""
+        with_user = pc.is_valid(batch.column("user_id"))
+        known = batch.filter(with_user)
         users = pa.table({"user_id": known.column("user_id"), "ts": known.column("ts")})
-        if seen is not None:
-            users = pa.concat_tables([seen, users])
+        if self._seen is not None:
+            users = pa.concat_tables([self._seen, users])
         latest = users.group_by("user_id").aggregate([("ts", "max")])
-        seen = pa.table({"user_id": latest.column("user_id"), "ts": latest.column("ts_max")})
+        self._seen = pa.table({"user_id": latest.column("user_id"), "ts": latest.column("ts_max")})
         # Only profile events carry an address: read their properties, not every event's.
-        profiles = table.filter(
-            pc.and_(pc.is_in(table.column("event"), pa.array(list(PROFILE_EVENTS))), with_user)
+        profiles = batch.filter(
+            pc.and_(pc.is_in(batch.column("event"), pa.array(list(PROFILE_EVENTS))), with_user)
         )
+        emails = self._emails
         for user_id, at, text in zip(
             profiles.column("user_id").to_pylist(),
             profiles.column("ts").to_pylist(),
@@ -83,29 +85,46 @@ def day_entries(bronze_app_events: Path) -> pa.Table:
             if address and "@" in address:
                 entry = (address, EMAIL, user_id)
                 emails[entry] = max(at, emails.get(entry, at))
-    rows = {}
-    if seen is not None:
-        for value, at in zip(
-            seen.column("user_id").to_pylist(), seen.column("ts").to_pylist(), strict=True
-        ):
-            if normalize_account_value(value) == value:
-                rows[(value, USER_ID, value)] = at
-    rows.update(emails)
-    ordered = sorted(rows.items())
-    return pa.table(
-        {
-            "lookup_value": [entry[0] for entry, _ in ordered],
-            "kind": [entry[1] for entry, _ in ordered],
-            "user_id": [entry[2] for entry, _ in ordered],
-            "seen_at": [at for _, at in ordered],
-        },
-        schema=SCHEMA,
-    )
+
+    def entries(self) -> pa.Table:
+        """Every entry gathered, sorted, in `SCHEMA`."""
+        rows = {}
+        if self._seen is not None:
+            for value, at in zip(
+                self._seen.column("user_id").to_pylist(),
+                self._seen.column("ts").to_pylist(),
+                strict=True,
+            ):
+                if normalize_account_value(value) == value:
+                    rows[(value, USER_ID, value)] = at
+        rows.update(self._emails)
+        ordered = sorted(rows.items())
+        return pa.table(
+            {
+                "lookup_value": [entry[0] for entry, _ in ordered],
+                "kind": [entry[1] for entry, _ in ordered],
+                "user_id": [entry[2] for entry, _ in ordered],
+                "seen_at": [at for _, at in ordered],
+            },
+            schema=SCHEMA,
+        )
 
 
-def write_day_directory(out_dir: Path, date_key: str, bronze_app_events: Path) -> int:
-    """Replace the day's directory file from its bronze partition; returns its entries."""
-    entries = day_entries(bronze_app_events)
+def day_entries(bronze_app_events: Path) -> pa.Table:
+    """The directory entries of one bronze app_events partition, read from its file."""
+    # One row group at a time (`iter_batches` and a filtered `read_table` read far ahead:
+    # 966 MiB on a day of ten million events).
+    directory = DayDirectory()
+    source = pq.ParquetFile(bronze_app_events)
+    for group in range(source.metadata.num_row_groups):
+        directory.add(
+            source.read_row_group(group, columns=["user_id", "ts", "event", "properties"])
+        )
+    return directory.entries()
+
+
+def write_day_directory(out_dir: Path, date_key: str, entries: pa.Table) -> int:
+    """Replace the day's directory file with `entries`; returns how many there are."""
     with AtomicParquetWriter(directory_file(out_dir, date_key), SCHEMA, private=True) as writer:
         writer.write(entries)
     return entries.num_rows

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from lakehouse.accounts import write_day_directory
+from lakehouse.accounts import DayDirectory, write_day_directory
 from lakehouse.erasure import ErasedSubjects, erase_from_batch, erase_from_quarantine
 from lakehouse.ingest import reasons
 from lakehouse.ingest.quarantine import QUARANTINE_SCHEMA, bronze_rows, quarantine_entries
@@ -105,10 +105,20 @@ Eraser = Callable[[pa.RecordBatch], tuple[pa.RecordBatch, int]]
 
 class _Batcher:
     """Collects rows (tuples or tables, in order) and writes them in batches of `batch_rows`,
-    so bronze keeps row groups of that size whatever the blocks it was parsed in."""
+    so bronze keeps row groups of that size whatever the blocks it was parsed in.
 
-    def __init__(self, writer: AtomicParquetWriter, batch_rows: int, eraser: Eraser | None) -> None:
+    `on_written` sees each batch as written (after the eraser), while the writer's thread
+    compresses it."""
+
+    def __init__(
+        self,
+        writer: AtomicParquetWriter,
+        batch_rows: int,
+        eraser: Eraser | None,
+        on_written: Callable[[pa.RecordBatch], None] | None = None,
+    ) -> None:
         self.writer = writer
+        self.on_written = on_written
         self.batch_rows = batch_rows
         self.eraser = eraser
         self.erased = 0
@@ -149,18 +159,22 @@ class _Batcher:
         self._tuples_to_table()
         if not self.tables:
             return
-        table = pa.concat_tables(self.tables).combine_chunks()
+        table = pa.concat_tables(self.tables)
         self.tables, self.buffered = [], 0
         if whole_batches_only:
             whole = table.num_rows - table.num_rows % self.batch_rows
             if whole < table.num_rows:
                 self.tables, self.buffered = [table.slice(whole)], table.num_rows - whole
             table = table.slice(0, whole)
-        for batch in table.to_batches(max_chunksize=self.batch_rows):
+        # Each slice is written as one row group; its chunks are not copied into one.
+        for start in range(0, table.num_rows, self.batch_rows):
+            batch = table.slice(start, self.batch_rows)
             if self.eraser is not None:
-                batch, erased = self.eraser(batch)
+                batch, erased = self.eraser(batch.combine_chunks().to_batches()[0])
                 self.erased += erased
             self.writer.write(batch)
+            if self.on_written is not None:
+                self.on_written(batch)
 
 
 def _write_block(
@@ -255,10 +269,12 @@ def ingest_partition(
         ) as bronze,
         AtomicParquetWriter(report.quarantine_path, QUARANTINE_SCHEMA, private=True) as quarantine,
     ):
+        directory = DayDirectory() if source.name == "app_events" else None
         rows = _Batcher(
             bronze,
             settings.batch_rows,
             (lambda batch: erase_from_batch(erased, source.name, batch)) if erased else None,
+            directory.add if directory is not None else None,
         )
         rejects = _Batcher(
             quarantine,
@@ -306,8 +322,8 @@ def ingest_partition(
         raise RejectedShareExceeded(report, settings.max_rejected_share)
     report.published = True
     _drop_staged_date(out_dir, source, relevant, date_key)
-    if source.name == "app_events":
-        report.account_entries = write_day_directory(out_dir, date_key, report.bronze_path)
+    if directory is not None:
+        report.account_entries = write_day_directory(out_dir, date_key, directory.entries())
     return report
 
 

@@ -125,3 +125,21 @@ def test_a_few_rejects_in_a_tiny_partition_are_tolerated(tmp_path: Path) -> None
         APP_EVENTS, raw, out, "2026-10-01", IngestSettings(max_rejected_share=0.02)
     )
     assert (report.rows, report.rejected, report.published) == (3, 2, True)
+
+
+def test_the_account_directory_gathered_while_writing_equals_one_read_from_bronze(
+    tmp_path: Path,
+) -> None:
+    """The directory is built from the batches as they are written; read back from the
+    published bronze file it must be the same, entry for entry."""
+    from lakehouse.accounts import day_entries, directory_file
+    from pipelines.sample.generator import GeneratorConfig, generate
+
+    raw, out = tmp_path / "raw", tmp_path / "out"
+    generate(GeneratorConfig(out=raw, days=2, users=80, seed=11, events=4000))
+    day = dates_found(index_source(APP_EVENTS, raw, out, 1 << 20))[1]
+    report = ingest_partition(APP_EVENTS, raw, out, day, IngestSettings(batch_rows=500))
+    written = pq.read_table(directory_file(out, day))
+    assert written.num_rows == report.account_entries > 0
+    assert set(written.column("kind").to_pylist()) == {"email", "user_id"}
+    assert written.equals(day_entries(report.bronze_path))
