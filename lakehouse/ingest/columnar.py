@@ -261,6 +261,7 @@ select pos, {", ".join(_EVENT_FIELDS)},
         and (properties is null or properties = '{{}}' or (
             starts_with(properties, '{{')
             and not contains(substr(properties, 2), '{{')
+            and not contains(properties, '\\u')
             and property_keys is not null
             and len(property_keys) = len(list_distinct(property_keys))
             and not regexp_matches(properties, '{_NOT_STRICT_JSON}')

@@ -376,3 +376,21 @@ def test_duplicate_keys_are_left_to_the_line_parser() -> None:
     parsed = parse_block(APP_EVENTS, _block(lines))
     assert not parsed.vectorized.any()
     assert_parsed_as_the_line_parser(APP_EVENTS, lines)
+
+
+def test_escaped_control_characters_in_properties_are_written_as_the_line_parser_writes_them() -> (
+    None
+):
+    """DuckDB writes `\\u001F` where orjson writes `\\u001f`: the same event must not get two
+    texts (found by a differential attack on the fast path)."""
+    head = b'{"event_id":"a","ts":"' + TS.encode() + b'","event":"x","properties":'
+    lines = [
+        head + b'{"s":"\\u001f"}}',
+        head + b'{"\\u000b":1}}',
+        head + b'{"s":["\\u001F"]}}',
+        head + b'{"s":"\\\\u001F"}}',
+        head.replace(b'"x"', b'"consent_update"') + b'{"marketing":true,"note":"tab\\u001b"}}',
+    ]
+    parsed = parse_block(APP_EVENTS, _block(lines))
+    expected = [APP_EVENTS.parse(line)[1][-2] for line in lines]
+    assert parsed.rows["properties"].to_pylist() == expected
