@@ -182,6 +182,53 @@ class AtomicParquetWriter:
         self._temp.unlink(missing_ok=True)
 
 
+class AtomicArrowWriter:
+    """Stream record batches into one Arrow IPC file (LZ4-compressed) that appears only when
+    complete: a scratch copy to be read back soon, cheaper to write and read than Parquet.
+
+    The same contract as AtomicParquetWriter: renamed into place on a clean exit; removed
+    on an exception or after `discard()`.
+    """
+
+    def __init__(self, target: Path, schema: pa.Schema, private: bool = False) -> None:
+        self.target = target
+        self.schema = schema
+        self.private = private
+        self.rows = 0
+        self._discarded = False
+        make_dirs(target.parent, private)
+        remove_orphans(target.parent, f".{target.name}.*.tmp")
+        self._temp = temp_name(target)
+        options = pa.ipc.IpcWriteOptions(compression="lz4")
+        self._writer = pa.ipc.new_file(str(self._temp), schema, options=options)
+
+    def write(self, batch: pa.RecordBatch | pa.Table) -> None:
+        """Append a batch (or table) whose schema equals the writer's."""
+        self._writer.write(batch)
+        self.rows += batch.num_rows
+
+    def discard(self) -> None:
+        """Drop everything written so far; the target is left as it was."""
+        self._discarded = True
+
+    def __enter__(self) -> AtomicArrowWriter:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._writer.close()
+        if exc_type is None and not self._discarded:
+            if self.private:
+                os.chmod(self._temp, PRIVATE_FILE_MODE)
+            os.replace(self._temp, self.target)
+        else:
+            self._temp.unlink(missing_ok=True)
+
+
 def write_bytes_atomically(target: Path, payload: bytes, private: bool = False) -> None:
     """Write a small file through a temporary name and an atomic rename."""
     make_dirs(target.parent, private)

@@ -24,7 +24,7 @@ from lakehouse.ingest.routing import (
     iter_blocks_of_date,
 )
 from lakehouse.ingest.sources import RawSource
-from lakehouse.ingest.staging import StagedDate, staged_date, staged_folder
+from lakehouse.ingest.staging import StagedDate, staged_date, staged_file, staged_folder
 from lakehouse.storage import AtomicParquetWriter, make_dirs, partition_file
 
 
@@ -217,7 +217,7 @@ def _drop_staged_date(out_dir: Path, source: RawSource, indexes: list[FileIndex]
     for index in indexes:
         folder = staged_folder(out_dir, source, index.relative_path, index.size, index.mtime_ns)
         for kind in ("rows", "quarantine"):
-            (folder / f"date={date_key}.{kind}.parquet").unlink(missing_ok=True)
+            staged_file(folder, date_key, kind).unlink(missing_ok=True)
         with contextlib.suppress(OSError):
             folder.rmdir()
 

@@ -48,7 +48,7 @@ def test_staged_lines_make_the_same_bronze_as_parsing_again(tmp_path: Path) -> N
         assert staged[key][1].equals(parsed[key][1]), key
         assert staged[key][1].num_rows or staged[key][0].num_rows
     assert sum(t[1].num_rows for t in staged.values()) > 0
-    leftovers = [p for p in staged_root(tmp_path / "staged").rglob("*.parquet")]
+    leftovers = [p for p in staged_root(tmp_path / "staged").rglob("*.arrow")]
     assert leftovers == [], "a published partition leaves no staged lines behind"
 
 
@@ -60,7 +60,7 @@ def test_staged_lines_of_a_changed_file_are_never_used(tmp_path: Path) -> None:
     main = max(indexes, key=lambda index: index.lines)
     assert main.relative_path.endswith(".jsonl")
     old = staged_folder(out, APP_EVENTS, main.relative_path, main.size, main.mtime_ns)
-    assert list(old.glob("*.parquet"))
+    assert list(old.glob("*.arrow"))
     path = raw / main.relative_path
     first_line = path.read_bytes().splitlines(keepends=True)[0]
     path.write_bytes(path.read_bytes() + first_line)
@@ -79,7 +79,7 @@ def test_the_erasure_sweep_drops_every_staged_line(tmp_path: Path) -> None:
     generate(GeneratorConfig(out=raw, days=2, users=20, seed=5, events=300))
     out = tmp_path / "out"
     index_source(APP_EVENTS, raw, out, 1 << 20, workers=1)
-    assert list(staged_root(out).rglob("*.parquet"))
+    assert list(staged_root(out).rglob("*.arrow"))
     key = PseudonymKey(b"staging-test-key-0123456789abcdef", "test")
     sweep(out, ErasedSubjects(key, {"nobody"}, set()))
     assert not staged_root(out).exists()
@@ -91,7 +91,7 @@ def test_staged_lines_are_owner_only(tmp_path: Path) -> None:
     generate(GeneratorConfig(out=raw, days=1, users=20, seed=6, events=200))
     out = tmp_path / "out"
     index_source(APP_EVENTS, raw, out, 1 << 20, workers=1)
-    files = list(staged_root(out).rglob("*.parquet"))
+    files = list(staged_root(out).rglob("*.arrow"))
     folders = [p for p in staged_root(out).rglob("*") if p.is_dir()] + [staged_root(out)]
     assert files and folders
     assert {stat.S_IMODE(p.stat().st_mode) for p in files} == {0o600}
@@ -135,3 +135,26 @@ def test_a_background_writer_keeps_order_and_raises_what_failed(tmp_path: Path) 
         writer.write(wrong)
     assert pq.read_table(target).column("n").to_pylist() == list(range(1000))
     assert [p.name for p in tmp_path.iterdir()] == ["part.parquet"]
+
+
+def test_damaged_or_missing_staged_lines_are_parsed_again(tmp_path: Path) -> None:
+    """A staged file cut short, or one of a date's two files gone (a crash between their
+    renames), must not become bronze: the partition parses the raw file instead."""
+    raw = tmp_path / "raw"
+    generate(GeneratorConfig(out=raw, days=1, users=30, seed=9, events=600, malformed_rate=0.05))
+    expected = _ingest_all(raw, tmp_path / "parsed", drop_staged_first=True)
+    out = tmp_path / "out"
+    indexes = index_source(APP_EVENTS, raw, out, 1 << 20, workers=1)
+    main = max(indexes, key=lambda index: index.lines)
+    folder = staged_folder(out, APP_EVENTS, main.relative_path, main.size, main.mtime_ns)
+    rows = sorted(folder.glob("*.rows.arrow"))
+    quarantine = sorted(folder.glob("*.quarantine.arrow"))
+    assert rows and quarantine
+    rows[0].write_bytes(rows[0].read_bytes()[:-100])
+    quarantine[-1].unlink()
+    for date_key in dates_found(indexes):
+        report = ingest_partition(APP_EVENTS, raw, out, date_key, LOOSE)
+        assert report.accounted_for
+        bronze, quarantined = expected[("app_events", date_key)]
+        assert pq.read_table(report.bronze_path).equals(bronze)
+        assert pq.read_table(report.quarantine_path).equals(quarantined)
