@@ -96,12 +96,40 @@ def iter_row_groups(
         yield from table.to_batches(max_chunksize=batch_rows)
 
 
-class AtomicParquetWriter:
-    """Stream record batches into one Parquet file that appears only when complete.
+class _AtomicFile:
+    """A file written under a temporary name and renamed into place only when complete.
 
     Use as a context manager: on a clean exit the file is renamed into place; on an
     exception, or when `discard()` was called, the temporary file is removed and whatever
     stood at the target before is left untouched.
+    """
+
+    def __init__(self, target: Path, schema: pa.Schema, private: bool) -> None:
+        self.target = target
+        self.schema = schema
+        self.private = private
+        self.rows = 0
+        self._discarded = False
+        make_dirs(target.parent, private)
+        remove_orphans(target.parent, f".{target.name}.*.tmp")
+        self._temp = temp_name(target)
+
+    def discard(self) -> None:
+        """Drop everything written so far; the target is left as it was."""
+        self._discarded = True
+
+    def _publish(self, failed: bool) -> None:
+        """Rename the finished file into place, or remove it when `failed` or discarded."""
+        if not failed and not self._discarded:
+            if self.private:
+                os.chmod(self._temp, PRIVATE_FILE_MODE)
+            os.replace(self._temp, self.target)
+        else:
+            self._temp.unlink(missing_ok=True)
+
+
+class AtomicParquetWriter(_AtomicFile):
+    """Stream record batches into one Parquet file that appears only when complete.
 
     With `background=True`, each batch is encoded and compressed on a thread of its own while
     the caller prepares the next one (Arrow releases the GIL to compress); one batch at a
@@ -116,14 +144,7 @@ class AtomicParquetWriter:
         compression: str = "zstd",
         background: bool = False,
     ) -> None:
-        self.target = target
-        self.schema = schema
-        self.private = private
-        self.rows = 0
-        self._discarded = False
-        make_dirs(target.parent, private)
-        remove_orphans(target.parent, f".{target.name}.*.tmp")
-        self._temp = temp_name(target)
+        super().__init__(target, schema, private)
         self._writer = pq.ParquetWriter(self._temp, schema, compression=compression)
         self._thread = ThreadPoolExecutor(max_workers=1) if background else None
         self._pending: Future | None = None
@@ -147,10 +168,6 @@ class AtomicParquetWriter:
             pending, self._pending = self._pending, None
             pending.result()
 
-    def discard(self) -> None:
-        """Drop everything written so far; the target is left as it was."""
-        self._discarded = True
-
     def __enter__(self) -> AtomicParquetWriter:
         return self
 
@@ -164,41 +181,22 @@ class AtomicParquetWriter:
             self._wait()
         except BaseException:
             if exc_type is None:
-                self._close_and_remove()
+                self._writer.close()
+                self._temp.unlink(missing_ok=True)
                 raise
         finally:
             if self._thread is not None:
                 self._thread.shutdown()
         self._writer.close()
-        if exc_type is None and not self._discarded:
-            if self.private:
-                os.chmod(self._temp, PRIVATE_FILE_MODE)
-            os.replace(self._temp, self.target)
-        else:
-            self._temp.unlink(missing_ok=True)
-
-    def _close_and_remove(self) -> None:
-        self._writer.close()
-        self._temp.unlink(missing_ok=True)
+        self._publish(failed=exc_type is not None)
 
 
-class AtomicArrowWriter:
+class AtomicArrowWriter(_AtomicFile):
     """Stream record batches into one Arrow IPC file (LZ4-compressed) that appears only when
-    complete: a scratch copy to be read back soon, cheaper to write and read than Parquet.
-
-    The same contract as AtomicParquetWriter: renamed into place on a clean exit; removed
-    on an exception or after `discard()`.
-    """
+    complete: a scratch copy to be read back soon, cheaper to write and read than Parquet."""
 
     def __init__(self, target: Path, schema: pa.Schema, private: bool = False) -> None:
-        self.target = target
-        self.schema = schema
-        self.private = private
-        self.rows = 0
-        self._discarded = False
-        make_dirs(target.parent, private)
-        remove_orphans(target.parent, f".{target.name}.*.tmp")
-        self._temp = temp_name(target)
+        super().__init__(target, schema, private)
         options = pa.ipc.IpcWriteOptions(compression="lz4")
         self._writer = pa.ipc.new_file(str(self._temp), schema, options=options)
 
@@ -206,10 +204,6 @@ class AtomicArrowWriter:
         """Append a batch (or table) whose schema equals the writer's."""
         self._writer.write(batch)
         self.rows += batch.num_rows
-
-    def discard(self) -> None:
-        """Drop everything written so far; the target is left as it was."""
-        self._discarded = True
 
     def __enter__(self) -> AtomicArrowWriter:
         return self
@@ -221,12 +215,7 @@ class AtomicArrowWriter:
         tb: TracebackType | None,
     ) -> None:
         self._writer.close()
-        if exc_type is None and not self._discarded:
-            if self.private:
-                os.chmod(self._temp, PRIVATE_FILE_MODE)
-            os.replace(self._temp, self.target)
-        else:
-            self._temp.unlink(missing_ok=True)
+        self._publish(failed=exc_type is not None)
 
 
 def write_bytes_atomically(target: Path, payload: bytes, private: bool = False) -> None:
