@@ -182,7 +182,7 @@ class AtomicParquetWriter(_AtomicFile):
         except BaseException:
             if exc_type is None:
                 self._writer.close()
-                self._temp.unlink(missing_ok=True)
+                self._publish(failed=True)
                 raise
         finally:
             if self._thread is not None:

@@ -5,8 +5,8 @@ throw the parsed lines away and parse the file again for each date it holds, the
 writes them per date under `<out>/bronze/_staged/<source>/<file digest>-<size>-<mtime>/`:
 `date=<D>.rows.arrow` (bronze rows) and `date=<D>.quarantine.arrow` (quarantine entries),
 Arrow IPC files with LZ4: a scratch copy read back once, for which Parquet's encoding cost
-more than it saved. The partition of D reads them instead of the raw file and deletes them once its
-bronze is published.
+more than it saved. The partition of D reads them instead of the raw file and deletes them
+once its bronze is published.
 
 They are a cache of bronze, owner-only like bronze: a partition that finds none, or finds
 them incomplete, parses the raw file as before. The folder name carries the file's size and
@@ -170,7 +170,7 @@ def staged_date(folder: Path, date_key: str, expected_lines: int) -> StagedDate 
     for kind in ("rows", "quarantine"):
         try:
             reader = pa.ipc.open_file(pa.OSFile(str(staged_file(folder, date_key, kind))))
-            lines += sum(reader.get_batch(i).num_rows for i in range(reader.num_record_batches))
+            lines += reader.count_rows()
         except FileNotFoundError:
             reader = None
         except (OSError, pa.ArrowInvalid):
