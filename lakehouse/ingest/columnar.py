@@ -118,9 +118,11 @@ class _Fast:
 
 
 def _utc_fields(
-    year, month, day, hour, minute, second, micro, offset_minutes
-) -> tuple[np.ndarray, np.ndarray, pa.StringArray]:
-    """Validity, microseconds since the epoch (UTC) and UTC date of local date-time fields."""
+    year, month, day, hour, minute, second, micro, sign, offset_hours, offset_minutes
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, pa.StringArray]:
+    """Validity, offset in minutes, microseconds since the epoch (UTC) and UTC date of local
+    date-time fields and their UTC offset (`sign` +1 or -1, hours under 24, minutes under 60)."""
+    offset = sign * (offset_hours * 60 + offset_minutes)
     leap = ((year % 4 == 0) & (year % 100 != 0)) | (year % 400 == 0)
     month_ok = (month >= 1) & (month <= 12)
     length = _MONTH_DAYS[np.clip(month, 0, 12)] + ((month == 2) & leap)
@@ -132,6 +134,8 @@ def _utc_fields(
         & (minute < 60)
         & (second < 60)
         & (year >= 1)
+        & (offset_hours < 24)
+        & (offset_minutes < 60)
     )
     y = year - (month <= 2)
     era = np.floor_divide(y, 400)
@@ -141,11 +145,11 @@ def _utc_fields(
     doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
     days = era * 146097 + doe - 719468
     local_us = days * _DAY_US + ((hour * 60 + minute) * 60 + second) * 1_000_000 + micro
-    utc_us = local_us - offset_minutes * 60_000_000
+    utc_us = local_us - offset * 60_000_000
     valid &= (utc_us >= _EARLIEST_US) & (utc_us < _LATEST_US)
     utc_us = np.where(valid, utc_us, 0)
     dates = pc.cast(pc.cast(pa.array(utc_us, pa.timestamp("us")), pa.date32()), pa.string())
-    return valid, utc_us, dates
+    return valid, offset, utc_us, dates
 
 
 def _ints(array: pa.Array) -> np.ndarray:
@@ -390,12 +394,10 @@ def _fast_events(lines: pa.Array) -> _Fast:
     ok = found["plain"].to_numpy(zero_copy_only=False).astype(bool)
     ok &= ~nested[found["pos"].to_numpy()]
     matched, fields = _iso_fields(found["ts"])
-    ok &= matched & (fields["oh"] < 24) & (fields["om"] < 60)
-    offset = fields["sign"] * (fields["oh"] * 60 + fields["om"])
-    valid, utc_us, dates = _utc_fields(
-        *(fields[name] for name in ("y", "mo", "d", "h", "mi", "s", "f")), offset
+    valid, offset, utc_us, dates = _utc_fields(
+        *(fields[name] for name in ("y", "mo", "d", "h", "mi", "s", "f", "sign", "oh", "om"))
     )
-    ok &= valid
+    ok &= matched & valid
     mask = np.zeros(n, dtype=bool)
     chosen = pa.array(np.flatnonzero(ok))
     positions = found["pos"].to_numpy()[ok]
@@ -437,8 +439,8 @@ def _iso_fields(ts: pa.Array) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """Which quoted timestamps match `_ISO`, and their fields as integers (`f` in
     microseconds, `sign` +1 or -1); zeros where they do not match."""
     n = len(ts)
-    fields = {name: np.zeros(n, dtype=np.int64) for name in ("y", "mo", "d", "h", "mi", "s", "f")}
-    fields |= {"oh": np.zeros(n, dtype=np.int64), "om": np.zeros(n, dtype=np.int64)}
+    names = ("y", "mo", "d", "h", "mi", "s", "f", "oh", "om")
+    fields = {name: np.zeros(n, dtype=np.int64) for name in names}
     fields["sign"] = np.ones(n, dtype=np.int64)
     ts = ts.cast(pa.large_string())
     starts = np.frombuffer(ts.buffers()[1], dtype=np.int64)[ts.offset : ts.offset + n + 1]
@@ -490,7 +492,6 @@ def _iso_fields(ts: pa.Array) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     return matched, fields
 
 
-_QUOTED = r'"((?:[^"\\]|\\.)*)"'
 _CLF = (
     r"^(?P<host>\S+) (?P<ident>\S+) (?P<user>\S+) \[(?P<when>[^\]]+)\] "
     r'"(?P<request>[^"\\]*)" (?P<status>\d{3}|-) (?P<size>\d{1,18}|-)'
@@ -507,6 +508,16 @@ def _absent(values: pa.Array) -> pa.Array:
     return pc.if_else(pc.is_in(values, pa.array(["-", ""])), None, values)
 
 
+def _pieces(values: pa.Array, pattern: str, count: int, rest: bool = False) -> list[pa.Array]:
+    """Each value split at `pattern` into exactly `count` pieces, one array per piece (null
+    where a value has another number of pieces); with `rest`, the last piece keeps
+    everything after the first `count - 1` splits."""
+    pieces = pc.split_pattern(values, pattern, max_splits=count - 1 if rest else None)
+    whole = pc.equal(pc.list_value_length(pieces), count)
+    filled = pc.if_else(whole, pieces, pa.scalar([""] * count, type=pieces.type))
+    return [pc.if_else(whole, pc.list_element(filled, i), None) for i in range(count)]
+
+
 def _clf_fields(text: pa.Array) -> dict[str, pa.Array]:
     """The fields of lines that match `_CLF`, cut at the delimiters the match proves are
     there (a match with captures costs ten times one without).
@@ -515,22 +526,13 @@ def _clf_fields(text: pa.Array) -> dict[str, pa.Array]:
     the request, referrer and user agent no `"`, and status and size no space: so the first
     three spaces, then the first `] "`, then the first `" ` and so on, end each field.
     """
-
-    def parts(values: pa.Array, pattern: str, count: int) -> list[pa.Array]:
-        pieces = pc.split_pattern(values, pattern, max_splits=count - 1)
-        whole = pc.equal(pc.list_value_length(pieces), count)
-        filler = pa.scalar([""] * count, type=pieces.type)
-        filled = pc.if_else(whole, pieces, filler)
-        return [pc.if_else(whole, pc.list_element(filled, i), None) for i in range(count)]
-
-    host, ident, user, rest = parts(text, " ", 4)
-    when, rest = parts(rest, '] "', 2)
-    request, rest = parts(rest, '" ', 2)
-    status, size_and_rest = parts(rest, " ", 2)
-    sized = parts(size_and_rest, " ", 2)
-    quoted = pc.is_valid(sized[0]).to_numpy(zero_copy_only=False)
-    size = pc.if_else(pa.array(quoted), sized[0], size_and_rest)
-    referrer, agent = parts(sized[1], '" "', 2)
+    host, ident, user, rest = _pieces(text, " ", 4, rest=True)
+    when, rest = _pieces(rest, '] "', 2, rest=True)
+    request, rest = _pieces(rest, '" ', 2, rest=True)
+    status, size_and_rest = _pieces(rest, " ", 2, rest=True)
+    size, quoted = _pieces(size_and_rest, " ", 2, rest=True)
+    size = pc.if_else(pc.is_valid(size), size, size_and_rest)
+    referrer, agent = _pieces(quoted, '" "', 2, rest=True)
     return {
         "host": host,
         "ident": ident,
@@ -555,11 +557,8 @@ def _fast_access(lines: pa.Array) -> _Fast:
     good = pc.is_valid(when).to_numpy(zero_copy_only=False)
     month = pc.index_in(when.field("mon"), _MONTH_NAMES)
     good &= pc.is_valid(month).to_numpy(zero_copy_only=False)
-    offset_hours, offset_minutes = _ints(when.field("oh")), _ints(when.field("om"))
-    good &= (offset_hours < 24) & (offset_minutes < 60)
-    sign = np.where(pc.equal(when.field("sign"), "-").to_numpy(zero_copy_only=False), -1, 1)
-    offset = sign * (offset_hours * 60 + offset_minutes)
-    valid, utc_us, dates = _utc_fields(
+    minus = pc.fill_null(pc.equal(when.field("sign"), "-"), False)
+    valid, offset, utc_us, dates = _utc_fields(
         _ints(when.field("y")),
         pc.fill_null(month, -1).to_numpy(zero_copy_only=False).astype(np.int64) + 1,
         _ints(when.field("d")),
@@ -567,20 +566,16 @@ def _fast_access(lines: pa.Array) -> _Fast:
         _ints(when.field("mi")),
         _ints(when.field("s")),
         np.zeros(len(matched), dtype=np.int64),
-        offset,
+        np.where(minus.to_numpy(zero_copy_only=False), -1, 1),
+        _ints(when.field("oh")),
+        _ints(when.field("om")),
     )
     good &= valid
     ok[matched] = good
     chosen = pa.array(good)
     kept = {name: values.filter(chosen) for name, values in parts.items()}
     request = kept["request"]
-    pieces = pc.split_pattern(request, " ")
-    three = pc.equal(pc.list_value_length(pieces), 3)
-
-    def piece(i: int) -> pa.Array:
-        filler = pa.scalar(["", "", ""], type=pieces.type)
-        return pc.if_else(three, pc.list_element(pc.if_else(three, pieces, filler), i), None)
-
+    method, target, protocol = _pieces(request, " ", 3)
     status, size = kept["status"], kept["size"]
     columns = {
         "remote_host": kept["host"],
@@ -589,9 +584,9 @@ def _fast_access(lines: pa.Array) -> _Fast:
         "ts": pa.array(utc_us[good], pa.timestamp("us", tz="UTC")),
         "ts_offset_minutes": pa.array(offset[good], pa.int16()),
         "request_line": request,
-        "method": piece(0),
-        "target": piece(1),
-        "protocol": piece(2),
+        "method": method,
+        "target": target,
+        "protocol": protocol,
         "status": pc.cast(pc.if_else(pc.equal(status, "-"), None, status), pa.int16()),
         "bytes_sent": pc.cast(pc.if_else(pc.equal(size, "-"), None, size), pa.int64()),
         "referrer": _absent(kept["referrer"]),
