@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import numpy as np
 import orjson
@@ -18,11 +19,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from lakehouse.ingest.columnar import parse_block
-from lakehouse.ingest.line_blocks import LineBlock
+from lakehouse.ingest.line_blocks import LineBlock, iter_line_blocks
 from lakehouse.ingest.sources import ACCESS_LOG, APP_EVENTS, RawSource
 
 TS = "2026-10-01T12:00:00.123-05:00"
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+# A minimal event up to its `event` field, for lines that go on as a test needs.
+_HEAD = b'{"event_id":"a","ts":"' + TS.encode() + b'","event":"x"'
 
 
 def _block(lines: list[bytes]) -> LineBlock:
@@ -31,6 +34,16 @@ def _block(lines: list[bytes]) -> LineBlock:
         content=pa.array(lines, pa.large_binary()),
         lengths=np.array([len(line) + 1 for line in lines], dtype=np.int64),
     )
+
+
+def _file_lines(path: Path) -> list[bytes]:
+    """Every line of a raw file the line splitter delivers (too long or unreadable ones out)."""
+    return [
+        line
+        for block in iter_line_blocks(path)
+        for i, line in enumerate(block.content.to_pylist())
+        if i not in block.errors
+    ]
 
 
 def _comparable(row: dict) -> dict:
@@ -117,20 +130,16 @@ HOSTILE_EVENTS = [
     _event(ts=1759300000),
     _event(ts="\uff12026-10-01T12:00:00Z"),
     b'{"event_id":"a","event_id":"b","ts":"' + TS.encode() + b'","event":"x"}',
-    b'{"event_id":"a","ts":"'
-    + TS.encode()
-    + b'","event":"x","properties":{"n":18446744073709551616}}',
-    b'{"event_id":"a","ts":"'
-    + TS.encode()
-    + b'","event":"x","properties":{"n":9223372036854775808}}',
-    b'{"event_id":"a","ts":"' + TS.encode() + b'","event":"x","properties":{"n":1e400}}',
-    b'{"event_id":"a","ts":"' + TS.encode() + b'","event":"x","properties":{"n":NaN}}',
-    b'{"event_id":"a","ts":"' + TS.encode() + b'","event":"x","properties":{"s":"\\ud800"}}',
-    b'{"event_id":"a","ts":"' + TS.encode() + b'","event":"x","properties":{"s":"\\u00e9\\/"}}',
-    b'{"event_id":"a","ts":"' + TS.encode() + b'","event":"x","properties":{"a":1,}}',
-    b'{"event_id":"a","ts":"' + TS.encode() + b'","event":"x"} trailing',
-    b'{"event_id":"a","ts":"' + TS.encode() + b'","event":"x"}{"event_id":"b"}',
-    b'{"event_id":"a","ts":"' + TS.encode() + b'","event":"x" /* c */}',
+    _HEAD + b',"properties":{"n":18446744073709551616}}',
+    _HEAD + b',"properties":{"n":9223372036854775808}}',
+    _HEAD + b',"properties":{"n":1e400}}',
+    _HEAD + b',"properties":{"n":NaN}}',
+    _HEAD + b',"properties":{"s":"\\ud800"}}',
+    _HEAD + b',"properties":{"s":"\\u00e9\\/"}}',
+    _HEAD + b',"properties":{"a":1,}}',
+    _HEAD + b"} trailing",
+    _HEAD + b'}{"event_id":"b"}',
+    _HEAD + b" /* c */}",
     _event(event="consent_update", properties={"share_with_partners": False, "marketing": True}),
     _event(event="consent_update", properties={"marketing": None}),
     _event(event="consent_update", properties={"marketing": 0}),
@@ -144,10 +153,10 @@ HOSTILE_EVENTS = [
     b'"properties":{"marketing":true,"marketing":"no"}}',
     b'{"event_id":"a","ts":"' + TS.encode() + b'","event":"consent_update",'
     b'"properties":{"marketing":"no","marketing":true}}',
-    b'{"event_id":"a","ts":"' + TS.encode() + b'","event":"x","properties":{"a":1,"a":2}}',
-    b'{"event_id":"a","ts":"' + TS.encode() + b'","event":"x","properties":{"a":{"b":1,"b":2}}}',
-    b'{"event_id":"a","ts":"' + TS.encode() + b'","event":"x","properties":{"a":[{"b":1}]}}',
-    b'{"event_id":"a","ts":"' + TS.encode() + b'","event":"x","properties":{"a":"{"}}',
+    _HEAD + b',"properties":{"a":1,"a":2}}',
+    _HEAD + b',"properties":{"a":{"b":1,"b":2}}}',
+    _HEAD + b',"properties":{"a":[{"b":1}]}}',
+    _HEAD + b',"properties":{"a":"{"}}',
     _event(app_version="5.12.1"),
     _event(app_version="5.12.1", trace_id="fe20c2e2e99bc93e"),
     _event(properties={"q": "x"}, app_version="5.12.1"),
@@ -162,35 +171,26 @@ HOSTILE_EVENTS = [
     _event(app_version="tab\there"),
     _event(**{"app version": "x"}),
     _event(**{"app-version": "x"}),
-    b'{"event_id":"a","ts":"' + TS.encode() + b'","event":"x","v":"1","v":"2"}',
-    b'{"event_id":"a","ts":"' + TS.encode() + b'","event":"x","v":-0}',
-    b'{"event_id":"a","ts":"' + TS.encode() + b'","event":"x","v":01}',
-    b'{"event_id":"a","ts":"' + TS.encode() + b'","event":"x","v":1,}',
-    b'{"event_id":"a","ts":"' + TS.encode() + b'","event":"x","event":"y"}',
-    b'{"event_id":"a","ts":"' + TS.encode() + b'","event":"x","v":"1","user_id":"u2"}',
-    b'{"event_id":"a","ts":"' + TS.encode() + b'","event":"x","v":"1","ts":"' + TS.encode() + b'"}',
+    _HEAD + b',"v":"1","v":"2"}',
+    _HEAD + b',"v":-0}',
+    _HEAD + b',"v":01}',
+    _HEAD + b',"v":1,}',
+    _HEAD + b',"event":"y"}',
+    _HEAD + b',"v":"1","user_id":"u2"}',
+    _HEAD + b',"v":"1","ts":"' + TS.encode() + b'"}',
     b'{"event_id":"a","v":"1","ts":"' + TS.encode() + b'","event":"x"}',
-    b'{"event_id":"a","ts":"' + TS.encode() + b'","event":"x","v":"1"} ',
-    b'{"event_id":"a","ts":"' + TS.encode() + b'","event":"x","v":"\\u0041"}',
-    b'{"event_id":"a","ts":"' + TS.encode() + b'","event":"x","v":"a\\/b"}',
+    _HEAD + b',"v":"1"} ',
+    _HEAD + b',"v":"\\u0041"}',
+    _HEAD + b',"v":"a\\/b"}',
     b'{"event_id": "a", "ts": "' + TS.encode() + b'", "event": "x", "v": "1"}',
-    b'{"event_id":"a","ts":"' + TS.encode() + b'","event":"x","v":"1"}}',
-    b'{"event_id":"a","ts":"' + TS.encode() + b'","event":"x","v":99999999999999999999}',
+    _HEAD + b',"v":"1"}}',
+    _HEAD + b',"v":99999999999999999999}',
     b" " + _event(),
     _event() + b" ",
     b'{"event_id":"a","ts":"' + TS.encode() + b'","event":"x\ty"}',
     b'{"event_id":"\xff","ts":"' + TS.encode() + b'","event":"x"}',
-    b'{"event_id":"a","ts":"'
-    + TS.encode()
-    + b'","event":"x","properties":'
-    + b"[" * 70
-    + b"]" * 70
-    + b"}",
-    b'{"event_id":"a","ts":"'
-    + TS.encode()
-    + b'","event":"x","properties":{"t":"'
-    + b"[" * 70
-    + b'"}}',
+    _HEAD + b',"properties":' + b"[" * 70 + b"]" * 70 + b"}",
+    _HEAD + b',"properties":{"t":"' + b"[" * 70 + b'"}}',
     b"\xc2",
     b"\x80",  # with the line before, a valid character: each alone is not UTF-8
     _event(url="caf\u00e9"),
@@ -327,18 +327,12 @@ def test_mutated_lines_parse_as_the_line_parser_says(
 
 
 def test_generated_sample_parses_as_the_line_parser_says(tmp_path) -> None:
-    from lakehouse.ingest.line_blocks import iter_line_blocks
     from pipelines.sample.generator import GeneratorConfig, generate
 
     generate(GeneratorConfig(out=tmp_path, days=2, users=60, seed=5, events=3000))
     for source, folder in ((APP_EVENTS, "events"), (ACCESS_LOG, "access")):
         for path in sorted((tmp_path / folder).iterdir()):
-            lines = [
-                line
-                for block in iter_line_blocks(path)
-                for i, line in enumerate(block.content.to_pylist())
-                if i not in block.errors
-            ]
+            lines = _file_lines(path)
             fast = assert_parsed_as_the_line_parser(source, lines)
             assert fast >= 0.97 * len(lines) or len(lines) < 50
 
@@ -366,12 +360,11 @@ def test_consent_updates_and_simple_extra_fields_take_the_fast_path() -> None:
 def test_duplicate_keys_are_left_to_the_line_parser() -> None:
     """orjson keeps a duplicate key's last value, DuckDB's reader its first: the fast path
     must not decide such a line, at the top level, among extra fields or in properties."""
-    head = b'{"event_id":"a","ts":"' + TS.encode() + b'","event":"x"'
     lines = [
-        head + b',"properties":{"email":"a@b.example","email":"x"}}',
-        head + b',"v":"1","v":"2"}',
-        head + b',"v":"1","event":"y"}',
-        head + b',"event":"y"}',
+        _HEAD + b',"properties":{"email":"a@b.example","email":"x"}}',
+        _HEAD + b',"v":"1","v":"2"}',
+        _HEAD + b',"v":"1","event":"y"}',
+        _HEAD + b',"event":"y"}',
     ]
     parsed = parse_block(APP_EVENTS, _block(lines))
     assert not parsed.vectorized.any()
@@ -383,7 +376,7 @@ def test_escaped_control_characters_in_properties_are_written_as_the_line_parser
 ):
     """DuckDB writes `\\u001F` where orjson writes `\\u001f`: the same event must not get two
     texts (found by a differential attack on the fast path)."""
-    head = b'{"event_id":"a","ts":"' + TS.encode() + b'","event":"x","properties":'
+    head = _HEAD + b',"properties":'
     lines = [
         head + b'{"s":"\\u001f"}}',
         head + b'{"\\u000b":1}}',
@@ -399,15 +392,9 @@ def test_escaped_control_characters_in_properties_are_written_as_the_line_parser
 def test_the_real_apache_log_parses_as_the_line_parser_says() -> None:
     """10,000 lines a real server wrote: the fields are cut at delimiters, not captured, so
     every shape it holds must give the line parser's row."""
-    from lakehouse.ingest.line_blocks import iter_line_blocks
     from tests.conftest import APACHE_SAMPLE
 
-    lines = [
-        line
-        for block in iter_line_blocks(APACHE_SAMPLE)
-        for i, line in enumerate(block.content.to_pylist())
-        if i not in block.errors
-    ]
+    lines = _file_lines(APACHE_SAMPLE)
     fast = assert_parsed_as_the_line_parser(ACCESS_LOG, lines)
     assert len(lines) == 10_000
     assert fast >= 0.99 * len(lines)
