@@ -9,6 +9,8 @@ generator's output with its deliberate breakage.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -18,6 +20,7 @@ import pyarrow as pa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from lakehouse.ingest import app_events, columnar
 from lakehouse.ingest.columnar import parse_block
 from lakehouse.ingest.line_blocks import LineBlock, iter_line_blocks
 from lakehouse.ingest.sources import ACCESS_LOG, APP_EVENTS, RawSource
@@ -55,8 +58,45 @@ def _comparable(row: dict) -> dict:
     return row
 
 
+# The event lines the plain path leaves go to DuckDB's reader or to the line parser by their
+# number; a regular expression matching nothing leaves every line to DuckDB's reader.
+PLAIN_TIER = "plain, then the line parser"
+EVENT_TIERS = {
+    PLAIN_TIER: {"QUERY_MIN_LINES": 1 << 60},
+    "plain, then DuckDB": {"QUERY_MIN_LINES": 0},
+    "DuckDB alone": {"QUERY_MIN_LINES": 0, "_PLAIN_EVENT": r"[^\s\S]"},
+}
+
+
+@contextmanager
+def event_tier(settings: dict[str, object]) -> Iterator[None]:
+    """Run the columnar parser with `settings` in place of its module constants."""
+    saved = {name: getattr(columnar, name) for name in settings}
+    for name, value in settings.items():
+        setattr(columnar, name, value)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            setattr(columnar, name, value)
+
+
 def assert_parsed_as_the_line_parser(source: RawSource, lines: list[bytes]) -> int:
-    """Compare both parsers on `lines`; returns how many lines the fast path took."""
+    """Compare both parsers on `lines` (events in each tier); returns how many lines the
+    fast path took (events: with the module's own settings)."""
+    if source is not APP_EVENTS:
+        return _assert_parsed_as_the_line_parser(source, lines)
+    for name, constants in EVENT_TIERS.items():
+        with event_tier(constants):
+            _assert_parsed_as_the_line_parser(source, lines, exact=name == PLAIN_TIER)
+    return _assert_parsed_as_the_line_parser(source, lines)
+
+
+def _assert_parsed_as_the_line_parser(
+    source: RawSource, lines: list[bytes], exact: bool = False
+) -> int:
+    """With `exact`, the JSON texts (`properties`, `extra`) must be the line parser's byte for
+    byte; otherwise as JSON (DuckDB spells some floats its own way: `1e+21` for `1e21`)."""
     parsed = parse_block(source, _block(lines))
     names = parsed.rows.schema.names
     rows = iter(parsed.rows.to_pylist())
@@ -68,8 +108,14 @@ def assert_parsed_as_the_line_parser(source: RawSource, lines: list[bytes]) -> i
         if row is None:
             assert parsed.reasons[position] == why, line
         else:
-            expected = _comparable(dict(zip(names, row, strict=True)))
-            assert _comparable(next(rows)) == expected, line
+            expected = dict(zip(names, row, strict=True))
+            got = next(rows)
+            assert _comparable(got) == _comparable(expected), line
+            if exact:
+                assert (got["properties"], got["extra"]) == (
+                    expected["properties"],
+                    expected["extra"],
+                ), line
     return int(parsed.vectorized.sum())
 
 
@@ -79,126 +125,226 @@ def _event(**fields: object) -> bytes:
     return orjson.dumps({k: v for k, v in record.items() if v is not ...})
 
 
+def _written(**fields: object) -> bytes:
+    """An event as the application writes it: every contract field, in the contract's order,
+    then any extra field."""
+    record: dict = {"event_id": "e1", "ts": TS, "event": "page_view"}
+    record |= {name: None for name in app_events.STRING_FIELDS} | {"user_id": "usr_1"}
+    record["properties"] = {}
+    record.update(fields)
+    return orjson.dumps({k: v for k, v in record.items() if v is not ...})
+
+
+_WRITTEN_HEAD = _written(event_id="a", event="x", user_id=None)[: -len(',"properties":{}}')]
+_CONSENT_HEAD = _WRITTEN_HEAD.replace(b'"x"', b'"consent_update"')
+PLAIN_ATTACKS = [
+    _WRITTEN_HEAD + b',"properties":{"a":["x","y"],"b":"z"}}',
+    _WRITTEN_HEAD + b',"properties":{"a":["x",1,true,null,"y"],"c":[]}}',
+    _WRITTEN_HEAD + b',"properties":{"a":[[]]}}',
+    _WRITTEN_HEAD + b',"properties":{"a":["b",{"c":1}]}}',
+    _WRITTEN_HEAD + b',"properties":{"a":"x,","b":1}}',
+    _WRITTEN_HEAD + b',"properties":{"a":"x,",":":1}}',
+    _WRITTEN_HEAD + b',"properties":{"a":"x},",":":1}}',
+    _WRITTEN_HEAD + b',"properties":{"x},":":"}}',
+    _WRITTEN_HEAD + b',"properties":{"x},":":","y":2},"z":3}',
+    _WRITTEN_HEAD + b',"properties":{"a":"x,",":b":1,"c":2}}',
+    _WRITTEN_HEAD + b',"properties":{"a":["x,",":"],"b":1}}',
+    _WRITTEN_HEAD + b',"properties":{"a":"x"},"b":"x,",":":1}',
+    _WRITTEN_HEAD + b',"properties":{"a,":1,"b":2}}',
+    _WRITTEN_HEAD + b',"properties":{"a":"}, b","c":1}}',
+    _WRITTEN_HEAD + b',"properties":{"a":"x}","c":1}}',
+    _WRITTEN_HEAD + b',"properties":{"a":"k:","b":"c:d","e":["f:",":"]}}',
+    _WRITTEN_HEAD + b',"properties":{"a":"x"},"b":"}"}',
+    _WRITTEN_HEAD + b',"properties":{"a":"x"},"b":"},"}',
+    _WRITTEN_HEAD + b',"properties":{"a":1},"properties":{}}',
+    _WRITTEN_HEAD + b',"properties":{},"user_id":"u"}',
+    _WRITTEN_HEAD + b',"properties":{},"event":"y"}',
+    _WRITTEN_HEAD + b',"properties":{"v":1},"v":2}',
+    _WRITTEN_HEAD + b',"properties":{"v":1,"w":2},"w":[1]}',
+    _WRITTEN_HEAD + b',"properties":{},"v":1,"v":2}',
+    _WRITTEN_HEAD + b',"properties":{},"v":"1","w":null,"x":true,"y":-3}',
+    _WRITTEN_HEAD + b',"properties":{"":1}}',
+    _WRITTEN_HEAD + b',"properties":{},"":1}',
+    _WRITTEN_HEAD + b',"properties":{"a":"\x7f","b":"\xe2\x80\xa8","c":"\xf0\x9f\x98\x80"}}',
+    _WRITTEN_HEAD + b',"properties":{"a":123456789012345678,"b":-123456789012345678}}',
+    _WRITTEN_HEAD + b',"properties":{"a":1234567890123456789}}',
+    _WRITTEN_HEAD + b',"properties":{"a":-0}}',
+    _WRITTEN_HEAD + b',"properties":{"a":0.5}}',
+    _WRITTEN_HEAD + b',"properties":{"a":1e5}}',
+    _WRITTEN_HEAD + b',"properties":{"\xc3\xa9":1,"\xc3\xa9":2}}',
+    _WRITTEN_HEAD + b',"properties":{"\xc3\xa9":1,"e\xcc\x81":2}}',
+    _WRITTEN_HEAD + b',"properties":{' + b",".join(b'"k%d":%d' % (i, i) for i in range(80)) + b"}}",
+    _WRITTEN_HEAD
+    + b',"properties":{'
+    + b",".join(b'"k%d":%d' % (i % 40, i) for i in range(41))
+    + b"}}",
+    _WRITTEN_HEAD + b',"properties":{"a":"' + b"[" * 70 + b'"}}',
+    _WRITTEN_HEAD + b',"properties":{"a":"x","a":"x"}}',
+    _WRITTEN_HEAD + b',"properties":{"a":"\t"}}',
+    _WRITTEN_HEAD + b',"properties":{"a":"b"} }',
+    _WRITTEN_HEAD + b',"properties":{"a":"b"}}}',
+    _WRITTEN_HEAD + b',"properties":{"a":"b",}}',
+    _WRITTEN_HEAD + b',"properties":{"a" :"b"}}',
+    _WRITTEN_HEAD + b',"properties":{"a":tru}}',
+    _WRITTEN_HEAD.replace(b'"user_id":null', b'"user_id":"u,"') + b',"properties":{}}',
+    _WRITTEN_HEAD.replace(b'"user_id":null', b'"user_id":""') + b',"properties":{}}',
+    _WRITTEN_HEAD.replace(b'"user_id":null', b'"user_id":",x"') + b',"properties":{}}',
+    _WRITTEN_HEAD.replace(b'"user_id":null', b'"user_id":"a:b"') + b',"properties":{}}',
+    _WRITTEN_HEAD.replace(b'"user_id":null', b'"user_id":"}"') + b',"properties":{}}',
+    _WRITTEN_HEAD.replace(b'"user_id":null', b'"user_id":1') + b',"properties":{}}',
+    _WRITTEN_HEAD.replace(b'"user_id":null', b'"user_id":true') + b',"properties":{}}',
+    _WRITTEN_HEAD.replace(b'"user_id":null,', b"") + b',"properties":{}}',
+    _WRITTEN_HEAD.replace(b'"event":"x"', b'"event":" x"') + b',"properties":{}}',
+    _WRITTEN_HEAD.replace(b'"event":"x"', b'"event":"x,"') + b',"properties":{}}',
+    _WRITTEN_HEAD.replace(b'"event_id":"a"', b'"event_id":"\xc3\xa9"') + b',"properties":{}}',
+    _CONSENT_HEAD + b',"properties":{"marketing":true},"share_with_partners":"no"}',
+    _CONSENT_HEAD + b',"properties":{"note":"x"},"marketing":true}',
+    _CONSENT_HEAD + b',"properties":{"marketing":"true"}}',
+    _CONSENT_HEAD + b',"properties":{"marketing":null}}',
+    _CONSENT_HEAD + b',"properties":{"marketing":[true]}}',
+    _CONSENT_HEAD + b',"properties":{"marketing":true,"share_with_partners":1}}',
+    _CONSENT_HEAD + b',"properties":{"marketing":true,"share_with_partners":false}}',
+    _CONSENT_HEAD + b',"properties":{"share_with_partners":false,"note":"marketing"}}',
+    _CONSENT_HEAD + b',"properties":{"note":"marketing"}}',
+    _CONSENT_HEAD + b',"properties":{}}',
+    _CONSENT_HEAD + b',"properties":{"marketing":false,"marketing":true}}',
+    _CONSENT_HEAD + b',"properties":{"Marketing":true}}',
+    _CONSENT_HEAD + b',"properties":{"marketing":true,"x":[false,"marketing"]}}',
+]
+
+
+def _hostile_events(event: Callable[..., bytes], head: bytes) -> list[bytes]:
+    """Hostile lines, built with `event` and `head` in one writer's shape."""
+    return [
+        event(),
+        event(properties={"q": "a", "n": 1.5, "big": 2**62, "deep": [[{"x": None}]]}),
+        event(properties=None),
+        event(properties=[1]),
+        event(properties="text"),
+        event(extra_field=1),
+        event(event_id=7),
+        event(event_id=""),
+        event(event_id="   "),
+        event(event_id="\u00a0"),
+        event(event_id="\u00a0x"),
+        event(event=None),
+        event(event=...),
+        event(event="consent_update", properties={"marketing": True}),
+        event(event="consent_update", properties={"marketing": "false"}),
+        event(user_id=5),
+        event(user_id=None),
+        event(url='a"b'),
+        event(url="caf\u00e9"),
+        event(url="line\nbreak"),
+        event(ts="2026-10-01T12:00:00z"),
+        event(ts="2026-13-01T12:00:00.123-05:00"),
+        event(ts="2026-10-01T12:00:00.123-05:60"),
+        event(ts="2026-10-01T12:00:00.123-24:00"),
+        event(ts="2026-10-01T12:00:00.123+05:30"),
+        event(ts="2026-10-01T12:00:00.123 05:00"),
+        event(ts="2026-10-01T12:00:00,123-05:00"),
+        event(ts="2026-10-01t12:00:00.123-05:00"),
+        event(ts="2026-10-01T12:00:00.12a-05:00"),
+        event(ts="2028-02-29T23:59:59.999+00:00"),
+        event(ts="2026-02-29T12:00:00.123-05:00"),
+        event(ts="2026-10-01T12:00:00.123-05:00 "),
+        event(ts="2026-10-01T12:00:00.123\u002d05:00"),
+        event(ts="2026-10-01T12:00:00.1234567Z"),
+        event(ts="2026-10-01T12:00:00.1Z"),
+        event(ts="2026-10-01T12:00:00+24:00"),
+        event(ts="2026-10-01T12:00:00+23:60"),
+        event(ts="2026-10-01T12:00:00+23:59"),
+        event(ts="2026-02-30T12:00:00Z"),
+        event(ts="2028-02-29T12:00:00Z"),
+        event(ts="2026-02-29T12:00:00Z"),
+        event(ts="2026-10-01T24:00:00Z"),
+        event(ts="2026-10-01T23:59:60Z"),
+        event(ts="2099-12-31T23:59:59-01:00"),
+        event(ts="1999-12-31T23:00:00-02:00"),
+        event(ts="2026-10-01 12:00:00Z"),
+        event(ts="2026-10-01T12:00:00"),
+        event(ts=1759300000),
+        event(ts="\uff12026-10-01T12:00:00Z"),
+        b'{"event_id":"a","event_id":"b","ts":"' + TS.encode() + b'","event":"x"}',
+        head + b',"properties":{"n":18446744073709551616}}',
+        head + b',"properties":{"n":9223372036854775808}}',
+        head + b',"properties":{"n":1e400}}',
+        head + b',"properties":{"n":NaN}}',
+        head + b',"properties":{"s":"\\ud800"}}',
+        head + b',"properties":{"s":"\\u00e9\\/"}}',
+        head + b',"properties":{"a":1,}}',
+        head + b"} trailing",
+        head + b'}{"event_id":"b"}',
+        head + b" /* c */}",
+        event(event="consent_update", properties={"share_with_partners": False, "marketing": True}),
+        event(event="consent_update", properties={"marketing": None}),
+        event(event="consent_update", properties={"marketing": 0}),
+        event(event="consent_update", properties={"other": True}),
+        event(event="consent_update", properties={}),
+        event(event="consent_update", properties=None),
+        event(event="consent_update", properties={"marketing": True, "note": "x"}),
+        event(event="consent_update", properties={"marketing": {"v": True}}),
+        event(event="consent_update") + b" ",
+        b'{"event_id":"a","ts":"' + TS.encode() + b'","event":"consent_update",'
+        b'"properties":{"marketing":true,"marketing":"no"}}',
+        b'{"event_id":"a","ts":"' + TS.encode() + b'","event":"consent_update",'
+        b'"properties":{"marketing":"no","marketing":true}}',
+        head + b',"properties":{"a":1,"a":2}}',
+        head + b',"properties":{"a":{"b":1,"b":2}}}',
+        head + b',"properties":{"a":[{"b":1}]}}',
+        head + b',"properties":{"a":"{"}}',
+        event(app_version="5.12.1"),
+        event(app_version="5.12.1", trace_id="fe20c2e2e99bc93e"),
+        event(properties={"q": "x"}, app_version="5.12.1"),
+        event(app_version=7, n=-12, z=0, t=True, f=False, nothing=None),
+        event(app_version=-0.0),
+        event(app_version=1.5),
+        event(app_version=2**62),
+        event(app_version=[1]),
+        event(app_version={"a": 1}),
+        event(app_version='caf\u00e9 "q"'),
+        event(app_version="café"),
+        event(app_version="tab\there"),
+        event(**{"app version": "x"}),
+        event(**{"app-version": "x"}),
+        head + b',"v":"1","v":"2"}',
+        head + b',"v":-0}',
+        head + b',"v":01}',
+        head + b',"v":1,}',
+        head + b',"event":"y"}',
+        head + b',"v":"1","user_id":"u2"}',
+        head + b',"v":"1","ts":"' + TS.encode() + b'"}',
+        b'{"event_id":"a","v":"1","ts":"' + TS.encode() + b'","event":"x"}',
+        head + b',"v":"1"} ',
+        head + b',"v":"\\u0041"}',
+        head + b',"v":"a\\/b"}',
+        b'{"event_id": "a", "ts": "' + TS.encode() + b'", "event": "x", "v": "1"}',
+        head + b',"v":"1"}}',
+        head + b',"v":99999999999999999999}',
+        b" " + event(),
+        event() + b" ",
+        b'{"event_id":"a","ts":"' + TS.encode() + b'","event":"x\ty"}',
+        b'{"event_id":"\xff","ts":"' + TS.encode() + b'","event":"x"}',
+        head + b',"properties":' + b"[" * 70 + b"]" * 70 + b"}",
+        head + b',"properties":{"t":"' + b"[" * 70 + b'"}}',
+        b"\xc2",
+        b"\x80",  # with the line before, a valid character: each alone is not UTF-8
+        event(url="caf\u00e9"),
+        b"",
+        b"[1, 2]",
+        b"null",
+        b"{",
+        b"\xef\xbb\xbf" + event(),
+    ]
+
+
+# Each hostile line twice: in the application's shape (every contract field, in order: the
+# plain path's shape) and in a sparse writer's (absent fields left out: DuckDB's or the line
+# parser's), plus lines aimed at the plain path's byte-position cutting.
 HOSTILE_EVENTS = [
-    _event(),
-    _event(properties={"q": "a", "n": 1.5, "big": 2**62, "deep": [[{"x": None}]]}),
-    _event(properties=None),
-    _event(properties=[1]),
-    _event(properties="text"),
-    _event(extra_field=1),
-    _event(event_id=7),
-    _event(event_id=""),
-    _event(event_id="   "),
-    _event(event_id="\u00a0"),
-    _event(event_id="\u00a0x"),
-    _event(event=None),
-    _event(event=...),
-    _event(event="consent_update", properties={"marketing": True}),
-    _event(event="consent_update", properties={"marketing": "false"}),
-    _event(user_id=5),
-    _event(user_id=None),
-    _event(url='a"b'),
-    _event(url="caf\u00e9"),
-    _event(url="line\nbreak"),
-    _event(ts="2026-10-01T12:00:00z"),
-    _event(ts="2026-13-01T12:00:00.123-05:00"),
-    _event(ts="2026-10-01T12:00:00.123-05:60"),
-    _event(ts="2026-10-01T12:00:00.123-24:00"),
-    _event(ts="2026-10-01T12:00:00.123+05:30"),
-    _event(ts="2026-10-01T12:00:00.123 05:00"),
-    _event(ts="2026-10-01T12:00:00,123-05:00"),
-    _event(ts="2026-10-01t12:00:00.123-05:00"),
-    _event(ts="2026-10-01T12:00:00.12a-05:00"),
-    _event(ts="2028-02-29T23:59:59.999+00:00"),
-    _event(ts="2026-02-29T12:00:00.123-05:00"),
-    _event(ts="2026-10-01T12:00:00.123-05:00 "),
-    _event(ts="2026-10-01T12:00:00.123\u002d05:00"),
-    _event(ts="2026-10-01T12:00:00.1234567Z"),
-    _event(ts="2026-10-01T12:00:00.1Z"),
-    _event(ts="2026-10-01T12:00:00+24:00"),
-    _event(ts="2026-10-01T12:00:00+23:60"),
-    _event(ts="2026-10-01T12:00:00+23:59"),
-    _event(ts="2026-02-30T12:00:00Z"),
-    _event(ts="2028-02-29T12:00:00Z"),
-    _event(ts="2026-02-29T12:00:00Z"),
-    _event(ts="2026-10-01T24:00:00Z"),
-    _event(ts="2026-10-01T23:59:60Z"),
-    _event(ts="2099-12-31T23:59:59-01:00"),
-    _event(ts="1999-12-31T23:00:00-02:00"),
-    _event(ts="2026-10-01 12:00:00Z"),
-    _event(ts="2026-10-01T12:00:00"),
-    _event(ts=1759300000),
-    _event(ts="\uff12026-10-01T12:00:00Z"),
-    b'{"event_id":"a","event_id":"b","ts":"' + TS.encode() + b'","event":"x"}',
-    _HEAD + b',"properties":{"n":18446744073709551616}}',
-    _HEAD + b',"properties":{"n":9223372036854775808}}',
-    _HEAD + b',"properties":{"n":1e400}}',
-    _HEAD + b',"properties":{"n":NaN}}',
-    _HEAD + b',"properties":{"s":"\\ud800"}}',
-    _HEAD + b',"properties":{"s":"\\u00e9\\/"}}',
-    _HEAD + b',"properties":{"a":1,}}',
-    _HEAD + b"} trailing",
-    _HEAD + b'}{"event_id":"b"}',
-    _HEAD + b" /* c */}",
-    _event(event="consent_update", properties={"share_with_partners": False, "marketing": True}),
-    _event(event="consent_update", properties={"marketing": None}),
-    _event(event="consent_update", properties={"marketing": 0}),
-    _event(event="consent_update", properties={"other": True}),
-    _event(event="consent_update", properties={}),
-    _event(event="consent_update", properties=None),
-    _event(event="consent_update", properties={"marketing": True, "note": "x"}),
-    _event(event="consent_update", properties={"marketing": {"v": True}}),
-    _event(event="consent_update") + b" ",
-    b'{"event_id":"a","ts":"' + TS.encode() + b'","event":"consent_update",'
-    b'"properties":{"marketing":true,"marketing":"no"}}',
-    b'{"event_id":"a","ts":"' + TS.encode() + b'","event":"consent_update",'
-    b'"properties":{"marketing":"no","marketing":true}}',
-    _HEAD + b',"properties":{"a":1,"a":2}}',
-    _HEAD + b',"properties":{"a":{"b":1,"b":2}}}',
-    _HEAD + b',"properties":{"a":[{"b":1}]}}',
-    _HEAD + b',"properties":{"a":"{"}}',
-    _event(app_version="5.12.1"),
-    _event(app_version="5.12.1", trace_id="fe20c2e2e99bc93e"),
-    _event(properties={"q": "x"}, app_version="5.12.1"),
-    _event(app_version=7, n=-12, z=0, t=True, f=False, nothing=None),
-    _event(app_version=-0.0),
-    _event(app_version=1.5),
-    _event(app_version=2**62),
-    _event(app_version=[1]),
-    _event(app_version={"a": 1}),
-    _event(app_version='caf\u00e9 "q"'),
-    _event(app_version="café"),
-    _event(app_version="tab\there"),
-    _event(**{"app version": "x"}),
-    _event(**{"app-version": "x"}),
-    _HEAD + b',"v":"1","v":"2"}',
-    _HEAD + b',"v":-0}',
-    _HEAD + b',"v":01}',
-    _HEAD + b',"v":1,}',
-    _HEAD + b',"event":"y"}',
-    _HEAD + b',"v":"1","user_id":"u2"}',
-    _HEAD + b',"v":"1","ts":"' + TS.encode() + b'"}',
-    b'{"event_id":"a","v":"1","ts":"' + TS.encode() + b'","event":"x"}',
-    _HEAD + b',"v":"1"} ',
-    _HEAD + b',"v":"\\u0041"}',
-    _HEAD + b',"v":"a\\/b"}',
-    b'{"event_id": "a", "ts": "' + TS.encode() + b'", "event": "x", "v": "1"}',
-    _HEAD + b',"v":"1"}}',
-    _HEAD + b',"v":99999999999999999999}',
-    b" " + _event(),
-    _event() + b" ",
-    b'{"event_id":"a","ts":"' + TS.encode() + b'","event":"x\ty"}',
-    b'{"event_id":"\xff","ts":"' + TS.encode() + b'","event":"x"}',
-    _HEAD + b',"properties":' + b"[" * 70 + b"]" * 70 + b"}",
-    _HEAD + b',"properties":{"t":"' + b"[" * 70 + b'"}}',
-    b"\xc2",
-    b"\x80",  # with the line before, a valid character: each alone is not UTF-8
-    _event(url="caf\u00e9"),
-    b"",
-    b"[1, 2]",
-    b"null",
-    b"{",
-    b"\xef\xbb\xbf" + _event(),
+    *_hostile_events(_written, _WRITTEN_HEAD),
+    *_hostile_events(_event, _HEAD),
+    *PLAIN_ATTACKS,
 ]
 
 ACCESS = b'1.2.3.4 - - [01/Oct/2026:15:47:14 -0500] "GET /a?b=c HTTP/1.1" 200 123 "-" "curl/8"'
@@ -338,13 +484,18 @@ def test_generated_sample_parses_as_the_line_parser_says(tmp_path) -> None:
 
 
 def test_consent_updates_and_simple_extra_fields_take_the_fast_path() -> None:
-    """The generator's schema drift (extra fields after the contract's) and consent updates
-    are common: the line parser would make them the slow part of every file."""
+    """The generator's schema drift (extra fields after the contract's), consent updates and
+    arrays in properties are common: the line parser would make them the slow part of every
+    file."""
     lines = [
-        _event(event="consent_update", properties={"share_with_partners": False}),
-        _event(event="consent_update", properties={"marketing": True, "share_with_partners": True}),
-        _event(app_version="5.12.1"),
-        _event(properties={"q": "x", "n": 2}, trace_id="fe20c2e2e99bc93e", build=-7, beta=True),
+        _written(event="consent_update", properties={"share_with_partners": False}),
+        _written(
+            event="consent_update", properties={"marketing": True, "share_with_partners": True}
+        ),
+        _written(app_version="5.12.1"),
+        _written(properties={"q": "x", "n": 2}, trace_id="fe20c2e2e99bc93e", build=-7, beta=True),
+        _written(properties={"tags": ["a", "b", 3], "none": []}, n=None),
+        _written(properties={"tags": ["a", "b", "a", "tags"], "b": 1}),
     ]
     parsed = parse_block(APP_EVENTS, _block(lines))
     assert parsed.vectorized.all()
@@ -353,6 +504,8 @@ def test_consent_updates_and_simple_extra_fields_take_the_fast_path() -> None:
         None,
         '{"app_version":"5.12.1"}',
         '{"trace_id":"fe20c2e2e99bc93e","build":-7,"beta":true}',
+        '{"n":null}',
+        None,
     ]
     assert_parsed_as_the_line_parser(APP_EVENTS, lines)
 
@@ -365,6 +518,10 @@ def test_duplicate_keys_are_left_to_the_line_parser() -> None:
         _HEAD + b',"v":"1","v":"2"}',
         _HEAD + b',"v":"1","event":"y"}',
         _HEAD + b',"event":"y"}',
+        _WRITTEN_HEAD + b',"properties":{"email":"a@b.example","email":"x"}}',
+        _WRITTEN_HEAD + b',"properties":{},"v":"1","v":"2"}',
+        _WRITTEN_HEAD + b',"properties":{},"v":"1","event":"y"}',
+        _WRITTEN_HEAD + b',"properties":{},"event":"y"}',
     ]
     parsed = parse_block(APP_EVENTS, _block(lines))
     assert not parsed.vectorized.any()
