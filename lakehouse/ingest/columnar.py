@@ -1,13 +1,17 @@
 """Parse a block of raw lines column-wise, falling back to the line parser where unsure.
 
-The fast path reads a whole block at once: DuckDB's JSON reader for application events,
-RE2 through `pyarrow.compute` for the Combined Log Format, and integer arithmetic in numpy
-for the timestamps. It accepts only lines it can prove the line parser would accept with
-the same row: plain strings without escapes, a strict timestamp shape, no key outside the
-contract, no number too long for 64 bits, nothing nested deep. Every other line (a
-malformed line, a consent update, an escaped quote, a non-ASCII access log line) goes
-through `source.parse`, the line parser, so its row or its quarantine reason is exactly
-what that parser says. A test parses hostile and generated lines both ways and compares.
+The fast path reads a whole block at once. Application events in the application's own
+shape (every contract field in order, flat `properties`, no escape) are proved by one
+capture-free RE2 match through `pyarrow.compute` and cut at byte positions with numpy (the
+plain path); a block's other lines go to DuckDB's JSON reader when there are many. The
+Combined Log Format is matched by RE2 too, and timestamps are read with integer arithmetic
+in numpy. The fast path accepts only lines it can prove the line parser would accept with
+the same row: plain strings without escapes, a strict timestamp shape, no key twice, no
+number too long for 64 bits, nothing nested deep. Every other line (a malformed line, an
+escaped quote, an object nested in `properties`, a non-ASCII access log line) goes through
+`source.parse`, the line parser, so its row or its quarantine reason is exactly what that
+parser says. A test parses hostile and generated lines both ways, in every tier, and
+compares.
 """
 
 from __future__ import annotations
@@ -433,8 +437,8 @@ class _PlainKeys:
 
 def _plain_events(text: pa.LargeStringArray) -> tuple[np.ndarray, dict[str, pa.Array]]:
     """The positions of the lines that match `_PLAIN_EVENT`, name no key twice, add no
-    contract field as an extra and are no consent update, and their bronze values (`ts`
-    with its quotes).
+    contract field as an extra and, if consent updates, state their flags as booleans; and
+    their bronze values (`ts` with its quotes).
 
     No JSON parser runs: the members of a plain line start at the commas before its opening
     quotes, the first ten of them end the contract's fields before `properties`, and the
@@ -524,9 +528,9 @@ def _unfit_keys(
     `properties`, or among the extras: orjson keeps a repeated key's last value, DuckDB its
     first), repeat a contract field as an extra, or are a consent update that does not
     state its flags as booleans."""
-    unfit = np.zeros(len(consent), dtype=bool)
     if not len(keys.opening):
-        return consent
+        return consent.copy()
+    unfit = np.zeros(len(consent), dtype=bool)
     order = np.argsort(keys.opening, kind="stable")
     names = _sliced(data, keys.opening[order] + 1, keys.closing[order])
     encoded = pc.dictionary_encode(names)
