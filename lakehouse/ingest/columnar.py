@@ -287,40 +287,28 @@ def _as_text(lines: pa.Array) -> pa.Array:
     """`lines` as UTF-8 strings; a line that is not valid UTF-8 becomes empty (the line
     parser will say why).
 
-    The lines' bytes lie end to end in one buffer, so decoding that buffer finds every bad
-    sequence inside a line (it stops at each). A line boundary can also split a character
-    whose halves decode together: every line that starts with a continuation byte or ends
-    on a non-ASCII byte is decoded on its own too.
+    A line of ASCII bytes is valid UTF-8; a line holding any other byte is decoded on its
+    own (rare in logs, and decoding the whole block instead copied it again at every bad
+    line, in the exception raised there).
     """
     lines = lines.combine_chunks() if isinstance(lines, pa.ChunkedArray) else lines
     offsets = np.frombuffer(lines.buffers()[1], dtype=np.int64)[
         lines.offset : lines.offset + len(lines) + 1
     ]
-    data = memoryview(lines.buffers()[2]) if lines.buffers()[2] is not None else memoryview(b"")
-    bad = np.zeros(len(lines), dtype=bool)
     start, end = int(offsets[0]), int(offsets[-1])
-    while start < end:
-        try:
-            bytes(data[start:end]).decode("utf-8")
-            break
-        except UnicodeDecodeError as exc:
-            line = int(np.searchsorted(offsets, start + exc.start, side="right")) - 1
-            bad[line] = True
-            start = int(offsets[line + 1])
-    if end > int(offsets[0]):
-        raw = np.frombuffer(data, dtype=np.uint8)
-        starts, ends = offsets[:-1], offsets[1:]
-        filled = ends > starts
-        first = raw[np.minimum(starts, len(raw) - 1)]
-        last = raw[np.maximum(ends - 1, 0)]
-        suspect = filled & (((first & 0xC0) == 0x80) | (last >= 0x80)) & ~bad
-        for line in np.flatnonzero(suspect).tolist():
+    if end > start:
+        data = lines.buffers()[2]
+        high = np.flatnonzero(np.frombuffer(data, dtype=np.uint8)[start:end] >= 0x80) + start
+        suspects = np.unique(np.searchsorted(offsets, high, side="right") - 1)
+        view = memoryview(data)
+        bad = np.zeros(len(lines), dtype=bool)
+        for line in suspects.tolist():
             try:
-                bytes(data[int(offsets[line]) : int(offsets[line + 1])]).decode("utf-8")
+                str(view[offsets[line] : offsets[line + 1]], "utf-8")
             except UnicodeDecodeError:
                 bad[line] = True
-    if bad.any():
-        lines = pc.if_else(pa.array(bad), b"", lines)
+        if bad.any():
+            lines = pc.if_else(pa.array(bad), b"", lines)
     return lines.cast(pa.large_string())
 
 

@@ -23,7 +23,7 @@ import os
 from collections import Counter, deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -326,7 +326,7 @@ def forget_index(source: RawSource, out_dir: Path, relative_path: str) -> bool:
 
 def _store_index(source: RawSource, out_dir: Path, index: FileIndex) -> None:
     target = index_path(out_dir, source, index.relative_path)
-    write_bytes_atomically(target, orjson.dumps(asdict(index)), private=True)
+    write_bytes_atomically(target, orjson.dumps(index), private=True)
 
 
 def load_or_build_index(
