@@ -789,8 +789,9 @@ def _clf_time_fields(raw: np.ndarray, when: _Spans) -> tuple[np.ndarray, list[np
     """Which times have the Common Log Format's shape and a known month, and their fields
     (day, month, year, hour, minute, second, sign, offset hours, offset minutes)."""
     shaped = when.end - when.begin == _CLF_TIME_WIDTH
-    begin = np.where(shaped, when.begin, 0)
-    chars = raw[begin[:, None] + np.arange(_CLF_TIME_WIDTH)].astype(np.int64)
+    wide = np.flatnonzero(shaped)
+    chars = np.zeros((len(shaped), _CLF_TIME_WIDTH), dtype=np.int64)
+    chars[wide] = raw[when.begin[wide][:, None] + np.arange(_CLF_TIME_WIDTH)]
     digits = chars - ord("0")
     shaped &= ((digits[:, _CLF_TIME_DIGITS] >= 0) & (digits[:, _CLF_TIME_DIGITS] <= 9)).all(axis=1)
     for column, mark in _CLF_TIME_MARKS.items():

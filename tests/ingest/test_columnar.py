@@ -548,6 +548,14 @@ def test_escaped_control_characters_in_properties_are_written_as_the_line_parser
     assert parsed.rows["properties"].to_pylist() == expected
 
 
+def test_a_block_shorter_than_a_time_parses_as_the_line_parser_says() -> None:
+    """The time is read by byte position only where it is 26 bytes wide: a block whose whole
+    text is shorter must not be read past its end (found by a differential attack)."""
+    assert_parsed_as_the_line_parser(ACCESS_LOG, [b'- - - [-] "" - -'])
+    assert_parsed_as_the_line_parser(ACCESS_LOG, [b"\xff" * 100, b'- - - [-] "" - -'])
+    assert_parsed_as_the_line_parser(ACCESS_LOG, [b'a b c [x] "GET / H" 200 1 "-" "-"'])
+
+
 def test_the_real_apache_log_parses_as_the_line_parser_says() -> None:
     """10,000 lines a real server wrote: the fields are cut at delimiters, not captured, so
     every shape it holds must give the line parser's row."""
