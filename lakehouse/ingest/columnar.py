@@ -288,6 +288,14 @@ from checked
 """
 
 
+def _offsets(values: pa.Array) -> np.ndarray:
+    """Where each value of a large (64-bit offset) string or binary array starts in its data
+    buffer, and where the last one ends: `len(values) + 1` positions, without a copy."""
+    return np.frombuffer(values.buffers()[1], dtype=np.int64)[
+        values.offset : values.offset + len(values) + 1
+    ]
+
+
 def _as_text(lines: pa.Array) -> pa.Array:
     """`lines` as UTF-8 strings; a line that is not valid UTF-8 becomes empty (the line
     parser will say why).
@@ -297,9 +305,7 @@ def _as_text(lines: pa.Array) -> pa.Array:
     line, in the exception raised there).
     """
     lines = lines.combine_chunks() if isinstance(lines, pa.ChunkedArray) else lines
-    offsets = np.frombuffer(lines.buffers()[1], dtype=np.int64)[
-        lines.offset : lines.offset + len(lines) + 1
-    ]
+    offsets = _offsets(lines)
     start, end = int(offsets[0]), int(offsets[-1])
     if end > start:
         data = lines.buffers()[2]
@@ -319,9 +325,7 @@ def _as_text(lines: pa.Array) -> pa.Array:
 
 def _too_nested(lines: pa.Array) -> np.ndarray:
     """Lines with more `{` and `[` than the depth limit (the line parser then measures)."""
-    offsets = np.frombuffer(lines.buffers()[1], dtype=np.int64)[
-        lines.offset : lines.offset + len(lines) + 1
-    ]
+    offsets = _offsets(lines)
     if offsets[-1] == offsets[0]:
         return np.zeros(len(lines), dtype=bool)
     data = np.frombuffer(lines.buffers()[2], dtype=np.uint8)[offsets[0] : offsets[-1]]
@@ -434,12 +438,11 @@ def _plain_events(text: pa.LargeStringArray) -> tuple[np.ndarray, dict[str, pa.A
     quotes, the first ten of them end the contract's fields before `properties`, and the
     first whose comma follows a `}` is its first extra field.
     """
-    n = len(text)
     matched = pc.fill_null(pc.match_substring_regex(text, _PLAIN_EVENT), False)
     rows = np.flatnonzero(matched.to_numpy(zero_copy_only=False))
     if not len(rows):
         return rows, {}
-    offsets = np.frombuffer(text.buffers()[1], dtype=np.int64)[text.offset : text.offset + n + 1]
+    offsets = _offsets(text)
     data = text.buffers()[2]
     raw = np.frombuffer(data, dtype=np.uint8)
     starts, stops = offsets[rows], offsets[rows + 1]
@@ -476,7 +479,7 @@ def _plain_events(text: pa.LargeStringArray) -> tuple[np.ndarray, dict[str, pa.A
     members = _members(quotes, key_open, key_close, first + head, last, extra_first)
     filled = raw[properties_begin + 1] == ord('"')
     first_open = properties_begin[filled] + 1
-    first_close = quotes[np.searchsorted(quotes, first_open) + 1]
+    first_close = _next(quotes, first_open, 1)
     keys = _PlainKeys(
         np.concatenate([first_open, members.opening]),
         np.concatenate([first_close, members.closing]),
@@ -633,7 +636,7 @@ def _iso_fields(ts: pa.Array) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     fields = {name: np.zeros(n, dtype=np.int64) for name in names}
     fields["sign"] = np.ones(n, dtype=np.int64)
     ts = ts.cast(pa.large_string())
-    starts = np.frombuffer(ts.buffers()[1], dtype=np.int64)[ts.offset : ts.offset + n + 1]
+    starts = _offsets(ts)
     lengths = np.diff(starts)
     valid = pc.is_valid(ts).to_numpy(zero_copy_only=False)
     fixed = np.flatnonzero(valid & (lengths == _ISO_WIDTH))
@@ -722,8 +725,8 @@ class _Spans:
 
 
 def _next(positions: np.ndarray, after: np.ndarray, step: int = 0) -> np.ndarray:
-    """The first of `positions` (sorted, padded past every line) at or after each of
-    `after`, or the `step`-th one after it."""
+    """The first of `positions` (sorted) at or after each of `after`, or the `step`-th one
+    after it; the caller makes sure it exists (by padding `positions` past every line)."""
     return positions[np.searchsorted(positions, after) + step]
 
 
@@ -736,9 +739,7 @@ def _clf_fields(text: pa.LargeStringArray, rows: np.ndarray) -> dict[str, _Spans
     three fields, the first `]` after them the time, and the quotes that follow the request,
     the status, the size and the quoted pair.
     """
-    offsets = np.frombuffer(text.buffers()[1], dtype=np.int64)[
-        text.offset : text.offset + len(text) + 1
-    ]
+    offsets = _offsets(text)
     raw = np.frombuffer(text.buffers()[2], dtype=np.uint8)
     starts, stops = offsets[rows], offsets[rows + 1]
     low, high = int(starts[0]), int(stops[-1])
