@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from types import TracebackType
+from typing import Self
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -101,8 +102,11 @@ class _AtomicFile:
 
     Use as a context manager: on a clean exit the file is renamed into place; on an
     exception, or when `discard()` was called, the temporary file is removed and whatever
-    stood at the target before is left untouched.
+    stood at the target before is left untouched. A subclass opens `_writer` on the
+    temporary file.
     """
+
+    _writer: pq.ParquetWriter | pa.ipc.RecordBatchFileWriter
 
     def __init__(self, target: Path, schema: pa.Schema, private: bool) -> None:
         self.target = target
@@ -126,6 +130,18 @@ class _AtomicFile:
             os.replace(self._temp, self.target)
         else:
             self._temp.unlink(missing_ok=True)
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._writer.close()
+        self._publish(failed=exc_type is not None)
 
 
 class AtomicParquetWriter(_AtomicFile):
@@ -168,9 +184,6 @@ class AtomicParquetWriter(_AtomicFile):
             pending, self._pending = self._pending, None
             pending.result()
 
-    def __enter__(self) -> AtomicParquetWriter:
-        return self
-
     def __exit__(
         self,
         exc_type: type[BaseException] | None,
@@ -187,8 +200,7 @@ class AtomicParquetWriter(_AtomicFile):
         finally:
             if self._thread is not None:
                 self._thread.shutdown()
-        self._writer.close()
-        self._publish(failed=exc_type is not None)
+        super().__exit__(exc_type, exc, tb)
 
 
 class AtomicArrowWriter(_AtomicFile):
@@ -204,18 +216,6 @@ class AtomicArrowWriter(_AtomicFile):
         """Append a batch (or table) whose schema equals the writer's."""
         self._writer.write(batch)
         self.rows += batch.num_rows
-
-    def __enter__(self) -> AtomicArrowWriter:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self._writer.close()
-        self._publish(failed=exc_type is not None)
 
 
 def write_bytes_atomically(target: Path, payload: bytes, private: bool = False) -> None:
