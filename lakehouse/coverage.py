@@ -1,21 +1,38 @@
-"""Which days are complete, so that a period is released only when every day of it is.
+"""Which days are complete, so that a period is published only when every day of it is.
 
-A day is complete when each daily silver dataset (app events, user profiles, web requests)
-was materialized from that day's bronze with every blocking check passed. Each silver write
-that passed its checks records a marker, `<out>/coverage/<dataset>/date=YYYY-MM-DD.json`,
-saying how many input lines the day had (zero: the day is recorded as having no input).
-Re-ingesting a day's bronze removes the markers of the silver built from it, so a day whose
-rerun fails counts as missing until it succeeds again.
+Silence is not completeness. A day is complete only when both of these hold:
+
+1. **Its silver is built.** Each daily silver dataset (app events, user profiles, web
+   requests) fed by a source that has lines on the day was materialized with every blocking
+   check passed: a marker `<out>/coverage/<dataset>/date=YYYY-MM-DD.json` says so.
+   Re-ingesting a day's bronze removes the markers of the silver built from it.
+2. **Each source says the day is over**, in one of three ways:
+   - its **watermark** (the latest event time of an accepted line, `<out>/coverage/_sources/`,
+     written whenever the source is indexed) has passed the day's end by the source's declared
+     lateness;
+   - the log shipper wrote a **marker** for the closed day, `<raw>/<folder>/_closed/YYYY-MM-DD`;
+   - an operator **recorded the day as quiet** (`python -m pipelines record-quiet`), which
+     writes `<out>/coverage/_quiet/date=YYYY-MM-DD.json` and a line in
+     `<out>/audit/completeness.jsonl`.
+
+A day past a source's watermark with no marker and no operator record is **waiting**. A day a
+source closed by watermark or marker is **suspect** when it has far fewer lines of that
+source than the days before it (the expected-volume rule below), or none at all: a lost file
+looks like a quiet day, so only an operator's record lets such a day through. A period with a
+waiting, suspect or missing day is neither published in gold, nor released, nor delivered.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import statistics
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-from lakehouse.storage import write_bytes_atomically
+from lakehouse.storage import append_line, write_bytes_atomically
 
 # Daily silver datasets and the bronze source each is built from.
 DAILY_DATASETS = {
@@ -24,6 +41,20 @@ DAILY_DATASETS = {
     "web_requests": "access_log",
 }
 COMPLETE, NO_INPUT = "complete", "no_input"
+SOURCE_NAMES = tuple(dict.fromkeys(DAILY_DATASETS.values()))
+
+# How late a line may arrive after the last line seen, declared per source: a log shipper
+# delivers within minutes, so a day is taken as over once a line an hour past its end is seen.
+# PIPELINES_SOURCE_LATENESS_MINUTES overrides it for every source.
+DECLARED_LATENESS = {"app_events": timedelta(hours=1), "access_log": timedelta(hours=1)}
+# The expected-volume rule, declared, never fitted to a population: a day is suspect when a
+# source has fewer than SUSPECT_SHARE of the median lines of the TRAILING_DAYS days before it
+# (counting only those with lines, and only when at least MIN_TRAILING_DAYS have). A weekend
+# day of a business service keeps well above a fifth of a weekday; a lost file of a day does not.
+SUSPECT_SHARE = 0.2
+TRAILING_DAYS = 7
+MIN_TRAILING_DAYS = 3
+SHIPPER_MARKERS = "_closed"
 
 
 def marker_file(out_dir: Path, dataset: str, date_key: str) -> Path:
@@ -63,10 +94,11 @@ def record(
 
 
 def record_no_input(out_dir: Path, date_key: str, note: str) -> bool:
-    """Record a day that no raw file holds a line of as having no input, for every dataset.
+    """Record the silver of a day that no raw file holds a line of as built empty.
 
-    Returns False (and records nothing) when any dataset of the day already has a marker:
-    a day that was materialized keeps what its materialization recorded.
+    It makes the day complete only together with a source closure (an operator's record or
+    a shipper marker). Returns False (and records nothing) when any dataset of the day already
+    has a marker: a day that was materialized keeps what its materialization recorded.
     """
     if any(status_of(out_dir, d, date_key) is not None for d in DAILY_DATASETS):
         return False
@@ -84,15 +116,191 @@ def status_of(out_dir: Path, dataset: str, date_key: str) -> str | None:
         return None
 
 
+def lateness(source: str) -> timedelta:
+    """The declared lateness of a source (PIPELINES_SOURCE_LATENESS_MINUTES overrides it)."""
+    override = os.environ.get("PIPELINES_SOURCE_LATENESS_MINUTES", "").strip()
+    if override:
+        return timedelta(minutes=float(override))
+    return DECLARED_LATENESS[source]
+
+
+def source_state_file(out_dir: Path, source: str) -> Path:
+    """`<out>/coverage/_sources/<source>.json`: the source's watermark and lines per day."""
+    return out_dir / "coverage" / "_sources" / f"{source}.json"
+
+
+def shipper_marker_days(raw_dir: Path, folder: str) -> list[str]:
+    """The days the log shipper marked closed: `<raw>/<folder>/_closed/YYYY-MM-DD`."""
+    markers = raw_dir / folder / SHIPPER_MARKERS
+    if markers.is_symlink() or not markers.is_dir():
+        return []
+    days = []
+    for path in markers.iterdir():
+        try:
+            date.fromisoformat(path.name)
+        except ValueError:
+            continue
+        if path.is_file() and not path.is_symlink():
+            days.append(path.name)
+    return sorted(days)
+
+
+def record_source(
+    out_dir: Path,
+    source: str,
+    latest_event: str | None,
+    lines_by_day: dict[str, int],
+    marked_closed: list[str],
+) -> None:
+    """What the source's raw files said when last indexed: its watermark, lines per UTC day
+    and the days its shipper marked closed."""
+    payload = {
+        "source": source,
+        "latest_event": latest_event,
+        "lines_by_day": dict(sorted(lines_by_day.items())),
+        "marked_closed": sorted(marked_closed),
+        "recorded_at": datetime.now(UTC).isoformat(),
+    }
+    target = source_state_file(out_dir, source)
+    write_bytes_atomically(target, json.dumps(payload, indent=1).encode())
+
+
+@dataclass(frozen=True)
+class SourceState:
+    """A source's watermark, lines per day and shipper markers, as last indexed."""
+
+    source: str
+    latest_event: datetime | None
+    lines_by_day: dict[str, int]
+    marked_closed: frozenset[str]
+
+    def watermark(self, now: datetime) -> datetime | None:
+        """The latest event seen less the declared lateness, never later than now (a line from
+        a clock ahead cannot close a day that has not ended)."""
+        if self.latest_event is None:
+            return None
+        return min(self.latest_event, now) - lateness(self.source)
+
+
+def source_state(out_dir: Path, source: str) -> SourceState:
+    """The source's recorded state; an empty one (no watermark) when it was never indexed."""
+    try:
+        payload = json.loads(source_state_file(out_dir, source).read_text())
+    except (OSError, ValueError):
+        payload = {}
+    latest = payload.get("latest_event")
+    return SourceState(
+        source=source,
+        latest_event=datetime.fromisoformat(latest) if latest else None,
+        lines_by_day={k: int(v) for k, v in (payload.get("lines_by_day") or {}).items()},
+        marked_closed=frozenset(payload.get("marked_closed") or ()),
+    )
+
+
+def quiet_file(out_dir: Path, date_key: str) -> Path:
+    """`<out>/coverage/_quiet/date=<date>.json`: an operator's record that the day was quiet."""
+    return out_dir / "coverage" / "_quiet" / f"date={date_key}.json"
+
+
+def completeness_audit_file(out_dir: Path) -> Path:
+    """`<out>/audit/completeness.jsonl`: every quiet day an operator recorded, with why."""
+    return out_dir / "audit" / "completeness.jsonl"
+
+
+def record_quiet(out_dir: Path, days: Iterable[str], reason: str, recorded_by: str) -> list[str]:
+    """Record, as an operator, that each day was really quiet (every source is complete as it
+    is, however few lines it has); returns the days recorded. Each record is also a line of the
+    audit trail, so who let which day through, and why, is never lost."""
+    if not reason.strip():
+        raise ValueError("a quiet day needs a reason (--reason): say why the day had no input")
+    recorded = []
+    for day in sorted(set(days)):
+        date.fromisoformat(day)
+        payload = {
+            "day": day,
+            "reason": reason.strip(),
+            "recorded_by": recorded_by,
+            "recorded_at": datetime.now(UTC).isoformat(),
+        }
+        write_bytes_atomically(quiet_file(out_dir, day), json.dumps(payload).encode())
+        append_line(completeness_audit_file(out_dir), json.dumps({"event": "quiet_day", **payload}))
+        recorded.append(day)
+    return recorded
+
+
+def is_quiet(out_dir: Path, date_key: str) -> bool:
+    """An operator recorded the day as quiet."""
+    return quiet_file(out_dir, date_key).exists()
+
+
+def _trailing_median(state: SourceState, day: date) -> float | None:
+    counts = [
+        state.lines_by_day.get((day - timedelta(days=back)).isoformat(), 0)
+        for back in range(1, TRAILING_DAYS + 1)
+    ]
+    counts = [n for n in counts if n > 0]
+    return statistics.median(counts) if len(counts) >= MIN_TRAILING_DAYS else None
+
+
+def volume_doubt(state: SourceState, day: date) -> str | None:
+    """Why a closed day's volume of this source is suspect, or None (the expected-volume rule)."""
+    lines = state.lines_by_day.get(day.isoformat(), 0)
+    baseline = _trailing_median(state, day)
+    if lines == 0:
+        return f"{state.source}: no line" + (
+            f" (the days before had a median of {baseline:,.0f})" if baseline else ""
+        )
+    if baseline is not None and lines < SUSPECT_SHARE * baseline:
+        return (
+            f"{state.source}: {lines:,} line(s), under {SUSPECT_SHARE:.0%} of the median "
+            f"{baseline:,.0f} of the days before"
+        )
+    return None
+
+
+@dataclass(frozen=True)
+class DayReading:
+    """What each source says of one day: waiting (past its watermark), suspect, or closed."""
+
+    waiting: tuple[str, ...]
+    suspect: tuple[str, ...]
+    lines: int
+    quiet: bool
+
+
+def read_day(states: dict[str, SourceState], out_dir: Path, day: date, now: datetime) -> DayReading:
+    """Whether each source has closed the day (watermark, shipper marker or quiet record)."""
+    key = day.isoformat()
+    lines = sum(state.lines_by_day.get(key, 0) for state in states.values())
+    if is_quiet(out_dir, key):
+        return DayReading((), (), lines, True)
+    day_end = datetime.combine(day + timedelta(days=1), datetime.min.time(), UTC)
+    waiting, suspect = [], []
+    for name, state in states.items():
+        if key not in state.marked_closed:
+            watermark = state.watermark(now)
+            if watermark is None or watermark < day_end:
+                waiting.append(name)
+                continue
+        doubt = volume_doubt(state, day)
+        if doubt:
+            suspect.append(doubt)
+    return DayReading(tuple(waiting), tuple(suspect), lines, False)
+
+
 @dataclass
 class Coverage:
-    """Which days of a period are complete, recorded with no input, or missing."""
+    """Which days of a period are complete, had no input, are missing, waiting or suspect."""
 
     start: date
     end: date
     complete_days: list[str] = field(default_factory=list)
     no_input_days: list[str] = field(default_factory=list)
     missing: dict[str, list[str]] = field(default_factory=dict)
+    waiting: dict[str, list[str]] = field(default_factory=dict)
+    suspect: dict[str, list[str]] = field(default_factory=dict)
+    quiet_days: list[str] = field(default_factory=list)
+    watermarks: dict[str, str | None] = field(default_factory=dict)
 
     @property
     def days_expected(self) -> int:
@@ -101,51 +309,101 @@ class Coverage:
 
     @property
     def days_present(self) -> int:
-        """Days complete or recorded as having no input."""
+        """Days complete, with input or not."""
         return len(self.complete_days) + len(self.no_input_days)
 
     @property
     def is_complete(self) -> bool:
-        """Every day of the period is present."""
-        return not self.missing and self.days_present == self.days_expected
+        """Every day of the period is complete: built, and closed by every source."""
+        unsettled = self.missing or self.waiting or self.suspect
+        return not unsettled and self.days_present == self.days_expected
 
     def summary(self) -> dict:
-        """What gold metadata and every manifest carry."""
+        """What gold metadata carries: which days are complete, and why the others are not."""
         return {
             "first_day": self.start.isoformat(),
             "last_day": (self.end - timedelta(days=1)).isoformat(),
+            "complete": self.is_complete,
             "days_expected": self.days_expected,
             "days_present": self.days_present,
             "days_with_input": len(self.complete_days),
             "days_without_input": self.no_input_days,
+            "days_recorded_quiet": self.quiet_days,
             "days_missing": sorted(self.missing),
+            "days_waiting": sorted(self.waiting),
+            "days_suspect": sorted(self.suspect),
         }
 
     def explain(self) -> str:
-        """One line naming the missing days and what each lacks."""
+        """One line naming the days that are not complete, why, and the fix."""
         if self.is_complete:
-            return f"all {self.days_expected} days present"
-        days = [f"{day} ({', '.join(lacking)})" for day, lacking in sorted(self.missing.items())]
-        shown = "; ".join(days[:10]) + (f"; and {len(days) - 10} more" if len(days) > 10 else "")
-        return (
-            f"{len(self.missing)} of {self.days_expected} days are not complete: {shown}. "
-            "Materialize bronze and silver for those days (every blocking check must pass)."
+            return f"all {self.days_expected} days complete"
+        parts = []
+        if self.missing:
+            days = [f"{d} ({', '.join(v)})" for d, v in sorted(self.missing.items())]
+            parts.append(
+                f"{len(days)} not built: {_listed(days)}; materialize bronze and silver for "
+                "them (every blocking check must pass)"
+            )
+        if self.waiting:
+            sources = sorted({s for sources in self.waiting.values() for s in sources})
+            marks = ", ".join(
+                f"{s} {self.watermarks.get(s) or 'none: never indexed'}" for s in sources
+            )
+            parts.append(
+                f"{len(self.waiting)} waiting for input past the watermark ({marks}): "
+                f"{_span(sorted(self.waiting))}"
+            )
+        if self.suspect:
+            days = [f"{d} ({'; '.join(v)})" for d, v in sorted(self.suspect.items())]
+            parts.append(f"{len(days)} suspect: {_listed(days)}")
+        fix = ""
+        if self.waiting or self.suspect:
+            unsettled = sorted({*self.waiting, *self.suspect})
+            fix = (
+                ". Run again when their logs arrive; if they were really quiet, record it: "
+                f"python -m pipelines record-quiet --start {unsettled[0]} "
+                f"--end {unsettled[-1]} --reason '...'"
+            )
+        return f"{self.days_expected - self.days_present} of {self.days_expected} days are not " + (
+            "complete: " + "; ".join(parts) + fix
         )
 
 
-def period_coverage(out_dir: Path, start: date, end: date) -> Coverage:
+def _listed(items: list[str], shown: int = 10) -> str:
+    more = f"; and {len(items) - shown} more" if len(items) > shown else ""
+    return "; ".join(items[:shown]) + more
+
+
+def _span(days: list[str]) -> str:
+    return days[0] if len(days) == 1 else f"{days[0]} .. {days[-1]}"
+
+
+def period_coverage(out_dir: Path, start: date, end: date, now: datetime | None = None) -> Coverage:
     """The coverage of the days [start, end)."""
+    now = now or datetime.now(UTC)
+    states = {name: source_state(out_dir, name) for name in SOURCE_NAMES}
     coverage = Coverage(start, end)
+    for name, state in states.items():
+        mark = state.watermark(now)
+        coverage.watermarks[name] = mark.strftime("%Y-%m-%dT%H:%MZ") if mark else None
     day = start
     while day < end:
         key = day.isoformat()
+        reading = read_day(states, out_dir, day, now)
         statuses = {d: status_of(out_dir, d, key) for d in DAILY_DATASETS}
         lacking = [f"silver/{d}" for d, status in statuses.items() if status is None]
-        if lacking:
+        if reading.quiet:
+            coverage.quiet_days.append(key)
+        if lacking and reading.lines:
             coverage.missing[key] = lacking
-        elif all(status == NO_INPUT for status in statuses.values()):
-            coverage.no_input_days.append(key)
-        else:
+        elif reading.waiting:
+            coverage.waiting[key] = list(reading.waiting)
+        elif reading.suspect:
+            coverage.suspect[key] = list(reading.suspect)
+        elif reading.lines and any(status == COMPLETE for status in statuses.values()):
             coverage.complete_days.append(key)
+        else:
+            coverage.no_input_days.append(key)
         day += timedelta(days=1)
     return coverage

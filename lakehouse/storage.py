@@ -226,3 +226,10 @@ def write_bytes_atomically(target: Path, payload: bytes, private: bool = False) 
     if private:
         os.chmod(temp, PRIVATE_FILE_MODE)
     os.replace(temp, target)
+
+
+def append_line(target: Path, line: str) -> None:
+    """Append one line to an append-only audit file (JSON Lines), creating its folder."""
+    make_dirs(target.parent, private=False)
+    with open(target, "a", encoding="utf-8") as stream:
+        stream.write(line.rstrip("\n") + "\n")

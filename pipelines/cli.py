@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 from pipelines.locations import DEFAULT_OUT_DIR, DEFAULT_RAW_DIR
@@ -16,6 +16,19 @@ def _date(text: str) -> date:
         return date.fromisoformat(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(f"expected a date as YYYY-MM-DD, got {text!r}") from exc
+
+
+def _month(text: str) -> date:
+    """A month as YYYY-MM (its first day); YYYY-MM-01 is accepted too."""
+    try:
+        if len(text) == 7:
+            return date.fromisoformat(f"{text}-01")
+        day = date.fromisoformat(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"expected a month as YYYY-MM, got {text!r}") from exc
+    if day.day != 1:
+        raise argparse.ArgumentTypeError(f"expected a month as YYYY-MM, got {text!r}")
+    return day
 
 
 def _add_command(commands, name: str, help: str) -> argparse.ArgumentParser:
@@ -47,6 +60,28 @@ def build_parser() -> argparse.ArgumentParser:
     )
     gen.add_argument("--start", type=_date, default=None, help="first day (UTC), YYYY-MM-DD")
     gen.add_argument("--events", type=int, default=None, help="total events (default 3/user/day)")
+    gen.add_argument(
+        "--no-shipper-markers",
+        action="store_true",
+        help="do not mark the generated days closed (<folder>/_closed/YYYY-MM-DD): their "
+        "completeness then rests on the watermark alone",
+    )
+
+    quiet = _add_command(
+        commands,
+        "record-quiet",
+        help="record, as the operator, that days were really quiet, so their periods can be "
+        "published (written to the audit trail)",
+    )
+    quiet.add_argument(
+        "--out", type=Path, default=DEFAULT_OUT_DIR, help="output folder (bronze ... warehouse)"
+    )
+    quiet.add_argument("--start", type=_date, required=True, help="first quiet day, YYYY-MM-DD")
+    quiet.add_argument("--end", type=_date, default=None, help="last quiet day (default: --start)")
+    quiet.add_argument("--reason", required=True, help="why the days had little or no input")
+    quiet.add_argument(
+        "--by", default=None, help="who records it (default: the login name of this shell)"
+    )
 
     run = _add_command(commands, "run", help="materialize every asset for every date found")
     run.add_argument(
@@ -94,7 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
         commands, "utility", help="measure released tables against their exact values from silver"
     )
     utility.add_argument("--out", type=Path, default=DEFAULT_OUT_DIR, help="the warehouse folder")
-    utility.add_argument("--month", type=_date, default=date(2026, 10, 1), help="YYYY-MM-01")
+    utility.add_argument("--month", type=_month, default=date(2026, 10, 1), help="YYYY-MM")
     utility.add_argument(
         "--scales", default="0.25,0.5,1,2,4", help="budget factors, comma-separated (1 = policy)"
     )
@@ -145,6 +180,8 @@ def _one_line_error(exc: Exception, out: Path | None) -> int:
 def _command(args: argparse.Namespace) -> int:
     if args.command == "generate":
         return _generate(args)
+    if args.command == "record-quiet":
+        return _record_quiet(args)
     if args.command == "bench":
         return _bench(args)
     if args.command == "evaluate-text":
@@ -183,6 +220,7 @@ def _generate(args: argparse.Namespace) -> int:
         seed=args.seed,
         start=args.start or DEFAULT_START,
         events=args.events,
+        shipper_markers=not args.no_shipper_markers,
     )
     began = time.perf_counter()
     summary = generate(config)
@@ -192,6 +230,28 @@ def _generate(args: argparse.Namespace) -> int:
         f"({summary.malformed} deliberately malformed) in {took:.1f}s into {args.out}\n"
         f"ground truth: {summary.identifiers:,} planted identifiers in "
         f"{args.out / 'ground_truth'}"
+    )
+    return 0
+
+
+def _record_quiet(args: argparse.Namespace) -> int:
+    import getpass
+
+    from lakehouse.coverage import completeness_audit_file, record_quiet
+
+    end = args.end or args.start
+    if end < args.start:
+        print("error: --start is after --end", file=sys.stderr)
+        return 2
+    days = [
+        (args.start + timedelta(days=n)).isoformat() for n in range((end - args.start).days + 1)
+    ]
+    recorded = record_quiet(args.out, days, args.reason, args.by or getpass.getuser())
+    span = recorded[0] if len(recorded) == 1 else f"{recorded[0]} .. {recorded[-1]}"
+    print(
+        f"recorded {len(recorded)} quiet day(s), {span}, in {args.out / 'coverage' / '_quiet'} "
+        f"(audit trail: {completeness_audit_file(args.out)}); the next run publishes their "
+        "periods if nothing else is missing"
     )
     return 0
 

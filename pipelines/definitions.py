@@ -15,14 +15,7 @@ from assets.releases import build_release_asset
 from assets.silver import SILVER_ASSETS
 from deidentify.sharing_policy import DEFAULT_SHARING_POLICY_PATH, load_sharing_policy
 from lakehouse.recipients import DEFAULT_RECIPIENTS_PATH, load_recipients
-from pipelines.jobs import (
-    erasure_job,
-    gold_job,
-    ingest_job,
-    release_job,
-    weekly_gold_job,
-    weekly_release_job,
-)
+from pipelines.jobs import JOBS
 from pipelines.resources import default_resources
 from pipelines.schedules import SCHEDULES
 from pipelines.sensors import SENSORS
@@ -46,7 +39,7 @@ ALL_ASSETS = [
 
 defs = dg.Definitions(
     assets=ALL_ASSETS,
-    jobs=[ingest_job, gold_job, weekly_gold_job, erasure_job, release_job, weekly_release_job],
+    jobs=JOBS,
     schedules=SCHEDULES,
     sensors=SENSORS,
     resources=default_resources(),

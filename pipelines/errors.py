@@ -14,6 +14,9 @@ from lakehouse.locks import RunInProgress
 # sysexits.h: EX_TEMPFAIL (try again later), EX_CONFIG (fix the configuration).
 EXIT_BUSY = 75
 EXIT_CONFIG = 78
+# Everything ran, but a period the input touches has days waiting for input or suspect: it was
+# not published (the run names the days and the fix).
+EXIT_WAITING = 3
 
 
 def log_traceback(exc: BaseException, out: Path | None) -> Path:

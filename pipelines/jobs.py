@@ -66,3 +66,23 @@ weekly_release_job = dg.define_asset_job(
     selection=_RELEASES & dg.AssetSelection.tag("cadence", "weekly"),
     description="The week's differentially private releases and export packages, without gold.",
 )
+
+warehouse_job = dg.define_asset_job(
+    name="warehouse_job",
+    op_retry_policy=RETRY_POLICY,
+    selection=dg.AssetSelection.assets(dg.AssetKey(["gold", "warehouse"])),
+    description=(
+        "Reload the DuckDB warehouse: every published gold table, the releases as delivered and "
+        "the reconciliation view."
+    ),
+)
+
+JOBS = [
+    ingest_job,
+    gold_job,
+    weekly_gold_job,
+    erasure_job,
+    release_job,
+    weekly_release_job,
+    warehouse_job,
+]

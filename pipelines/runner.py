@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 import dagster as dg
 
 from assets.partitions import FIRST_DATE
-from lakehouse.coverage import record_no_input
+from lakehouse.coverage import Coverage, is_quiet, period_coverage, record_no_input
 from lakehouse.erasure import stale_periods
 from lakehouse.intake import (
     DayPlan,
@@ -28,6 +28,7 @@ from lakehouse.locks import run_lock
 from lakehouse.periods import is_week, iso_weeks, partition_key, period_end, period_label
 from lakehouse.releases import CORRECTION_TAG, corrections_due
 from lakehouse.storage import make_dirs
+from pipelines.errors import EXIT_WAITING
 from pipelines.signals import Interrupted, StopSignals
 
 if TYPE_CHECKING:
@@ -89,34 +90,42 @@ def found_dates(raw_dir: Path, out_dir: Path) -> list[str]:
     return _inventory(raw_dir, out_dir, refused_count=False).found
 
 
-def record_days_without_input(
-    out_dir: Path, found: set[str], periods: list[tuple[str, str]]
-) -> tuple[list[str], list[str]]:
-    """Record the days of the given periods that lie outside the raw folder's span as having
-    no input; return (days recorded, gaps).
+def settle_empty_days(out_dir: Path, found: set[str], spans: list[tuple[date, date]]) -> list[str]:
+    """Record the silver of every day in `spans` that no raw line falls on and that the
+    operator recorded as quiet as built empty; returns those days, so the caller can show them
+    in Dagster as materialized, with why.
 
-    `periods` are (`month` or `week`, partition key). A day before the first or after the last
-    dated raw line (a month the logs begin or end in) has no input. A day with no line *inside*
-    the span is a gap: a lost file looks the same, so it is not recorded, and its periods stay
-    unreleased until it is materialized (which records it, empty or not).
+    A day no source has closed is left alone: silence is not completeness, and its period stays
+    unpublished until the logs arrive or the operator records it (lakehouse/coverage.py).
     """
-    recorded, gaps = set(), set()
-    first, last = (min(found), max(found)) if found else ("", "")
-    for period, key in periods:
-        start = date.fromisoformat(key)
-        end = period_end(period, start)
-        day = start
+    settled = set()
+    for first, end in spans:
+        day = first
         while day < end:
             label = day.isoformat()
-            if label not in found:
-                if first < label < last:
-                    gaps.add(label)
-                elif record_no_input(
-                    out_dir, label, "pipelines run: before or after every raw line"
-                ):
-                    recorded.add(label)
+            if (
+                label not in found
+                and is_quiet(out_dir, label)
+                and record_no_input(out_dir, label, "pipelines run: recorded quiet by the operator")
+            ):
+                settled.add(label)
             day += timedelta(days=1)
-    return sorted(recorded), sorted(gaps)
+    return sorted(settled)
+
+
+def _report_empty_days(instance: dg.DagsterInstance, days: list[str], daily: list) -> None:
+    """Show each settled empty day as materialized, with why, instead of "Missing"."""
+    for day in days:
+        for key in daily:
+            instance.report_runless_asset_event(
+                dg.AssetMaterialization(
+                    asset_key=key,
+                    partition=day,
+                    description="No raw line on this day; it was recorded quiet, so it counts "
+                    "as complete with no input.",
+                    metadata={"input_lines": 0, "dagster/row_count": 0, "complete": True},
+                )
+            )
 
 
 def _state_storage_of(instance: dg.DagsterInstance):
@@ -226,6 +235,7 @@ def _run_locked(
     from assets.gold import GOLD_TABLE_ASSETS, WEEKLY_GOLD_TABLE_ASSETS, warehouse
     from assets.partitions import monthly_partitions, weekly_partitions
     from pipelines.definitions import ALL_ASSETS, RECIPIENTS
+    from pipelines.jobs import JOBS
     from pipelines.resources import default_resources, pseudonym_key_from_env
 
     resources = default_resources(raw_dir, out_dir)
@@ -276,19 +286,27 @@ def _run_locked(
     instance = _instance()
     tally = _Tally()
     tally.held = sorted({why for reasons in plan.held.values() for why in reasons})
+    definitions = dg.Definitions(assets=ALL_ASSETS, jobs=JOBS, resources=resources)
+    job_of = {
+        "erasure": "erasure_job",
+        "gold": "gold_job",
+        "weekly gold": "weekly_gold_job",
+        "exports": "release_job",
+        "weekly exports": "weekly_release_job",
+        "warehouse": "warehouse_job",
+    }
 
     def run(label: str, partition: str | None, selection: list, tags: dict | None = None) -> None:
         if label in ("warehouse", "exports", "weekly exports") and tally.failures:
             print(f"  {partition or label}: {label} not run, because of the failures below")
             return
         signals.where = label if partition in (None, label) else f"{label} {partition}"
+        job = definitions.resolve_job_def(job_of.get(label, "ingest_job"))
         try:
             with _state_storage_of(instance):
-                result = dg.materialize(
-                    ALL_ASSETS,
-                    selection=selection,
+                result = job.execute_in_process(
+                    asset_selection=selection,
                     partition_key=partition,
-                    resources=resources,
                     instance=instance,
                     raise_on_error=False,
                     tags={"launched_by": "python -m pipelines run", **(tags or {})},
@@ -321,35 +339,45 @@ def _run_locked(
     gold_months = [m for m in sorted(set(months) | stale_months) if m in closed_months]
     gold_weeks = [w for w in sorted(set(weeks) | stale_weeks) if w in closed_weeks]
     touching = sorted({w for m in gold_months for w in weeks_touching(m)})
-    empty, gaps = record_days_without_input(
-        out_dir,
-        set(found),
-        [("month", m) for m in gold_months]
-        + [("week", w) for w in sorted(set(gold_weeks) | set(touching))],
-    )
+    spans = [_span("month", m) for m in gold_months]
+    spans += [_span("week", w) for w in sorted(set(gold_weeks) | set(touching))]
+    empty = settle_empty_days(out_dir, set(found), spans)
     if empty:
+        _report_empty_days(instance, empty, daily)
         print(
-            f"  recorded as having no input (before or after every raw line): {len(empty)} "
+            f"  recorded quiet by the operator, so complete with no input: {len(empty)} "
             f"day(s), {empty[0]} .. {empty[-1]}"
         )
-    for gap in gaps:
+    held_months = _unsettled("month", gold_months, out_dir)
+    held_weeks = _unsettled("week", gold_weeks, out_dir)
+    quietly = sorted(set(touching) - set(gold_weeks))
+    unsettled_weeks = {**held_weeks, **_unsettled("week", quietly, out_dir, report=False)}
+    held_exports = {
+        m
+        for m in gold_months
+        if m in held_months or any(w in unsettled_weeks for w in weeks_touching(m))
+    }
+    gold_months = [m for m in gold_months if m not in held_months]
+    gold_weeks = [w for w in gold_weeks if w not in held_weeks]
+    export_months = [m for m in gold_months if m not in held_exports]
+    for month in sorted(held_exports - set(held_months)):
+        weeks_held = [w for w in weeks_touching(month) if w in unsettled_weeks]
         print(
-            f"  {gap}: no raw line, although the logs run on before and after it: a lost file? "
-            "Its month and week stay unreleased until the day is materialized "
-            f"(`dg launch --assets 'group:bronze or group:silver' --partition {gap}` records it, "
-            "empty or not)."
+            f"  {month[:7]}: gold built, releases held: the weekly draws they are cut from need "
+            f"every day of the weeks of {', '.join(weeks_held)}: "
+            + "; ".join(unsettled_weeks[w].explain() for w in weeks_held)
         )
     if gold_months or gold_weeks:
         progress.add(_GOLD, len(gold_months) + len(gold_weeks))
-    if (gold_months and exports) or (gold_weeks and weekly_exports):
+    if (export_months and exports) or (gold_weeks and weekly_exports):
         progress.add(
-            _EXPORTS, len(gold_months) * bool(exports) + len(gold_weeks) * bool(weekly_exports)
+            _EXPORTS, len(export_months) * bool(exports) + len(gold_weeks) * bool(weekly_exports)
         )
     for month in gold_months:
         run("gold", month, gold)
     for week in gold_weeks:
         run("weekly gold", week, weekly_gold)
-    for month in (m for m in gold_months if exports):
+    for month in (m for m in export_months if exports):
         run("exports", month, exports)
     for week in (w for w in gold_weeks if weekly_exports):
         run("weekly exports", week, weekly_exports)
@@ -380,7 +408,35 @@ def _run_locked(
         for why in tally.held:
             print(f"  {why}")
         return 1
+    if held_months or held_weeks or held_exports:
+        print(
+            f"\nWAITING: {len(held_months) + len(held_weeks)} period(s) not published, because "
+            "days in them are waiting for input or suspect (named above); everything else ran"
+        )
+        return EXIT_WAITING
     return 0
+
+
+def _span(period: str, key: str) -> tuple[date, date]:
+    start = date.fromisoformat(key)
+    return start, period_end(period, start)
+
+
+def _unsettled(
+    period: str, keys: list[str], out_dir: Path, report: bool = True
+) -> dict[str, Coverage]:
+    """The periods with a day waiting for input or suspect, each named in one line with the
+    fix (when `report`); a period with only missing (failed) days is left to its gold check,
+    which fails and says why."""
+    held = {}
+    for key in keys:
+        coverage = period_coverage(out_dir, *_span(period, key))
+        if coverage.waiting or coverage.suspect:
+            held[key] = coverage
+            name = key[:7] if period == "month" else f"week of {key}"
+            if report:
+                print(f"  {name}: held, nothing published: {coverage.explain()}")
+    return held
 
 
 def _report_intake(inventory: Inventory, plan: DayPlan) -> None:

@@ -6,6 +6,7 @@ import os
 import shutil
 import subprocess
 import sys
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -31,6 +32,37 @@ def small_sample(tmp_path_factory: pytest.TempPathFactory) -> Path:
     raw = tmp_path_factory.mktemp("sample") / "raw"
     generate(GeneratorConfig(out=raw, days=3, users=120, seed=11, malformed_rate=0.01))
     return raw
+
+
+def record_sample_edges_quiet(raw: Path, out: Path, month: str = "2026-10-01") -> list[str]:
+    """As the operator would for a generated sample: record every day of the month and of the
+    ISO weeks touching it that the generator did not make (no shipper marker) as quiet, so the
+    period can be published; then settle the empty ones as `python -m pipelines run` does.
+
+    Returns the days recorded. A test of completeness itself does not call this.
+    """
+    from lakehouse.coverage import record_quiet, shipper_marker_days
+    from lakehouse.periods import period_end
+    from pipelines.runner import partition_dates, settle_empty_days, weeks_touching
+
+    first = date.fromisoformat(month)
+    spans = [(first, period_end("month", first))]
+    spans += [
+        (date.fromisoformat(w), period_end("week", date.fromisoformat(w)))
+        for w in weeks_touching(month)
+    ]
+    generated = set(shipper_marker_days(raw, "events")) & set(shipper_marker_days(raw, "access"))
+    days = sorted(
+        {
+            (start + timedelta(days=n)).isoformat()
+            for start, end in spans
+            for n in range((end - start).days)
+        }
+        - generated
+    )
+    record_quiet(out, days, "test: the generated sample covers only some days", "tests")
+    settle_empty_days(out, set(partition_dates(raw, out)), spans)
+    return days
 
 
 def run_pipeline_cli(

@@ -24,13 +24,15 @@ from collections import Counter, deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
 import orjson
+import pyarrow as pa
 import pyarrow.compute as pc
 
+from lakehouse import coverage
 from lakehouse.ingest import reasons
 from lakehouse.ingest.columnar import ParsedBlock, json_database_scope, parse_block
 from lakehouse.ingest.line_blocks import LineBlock, iter_line_blocks
@@ -38,7 +40,7 @@ from lakehouse.ingest.sources import RawSource
 from lakehouse.ingest.staging import Stager, path_digest, staged_folder
 from lakehouse.storage import write_bytes_atomically
 
-INDEX_VERSION = 3
+INDEX_VERSION = 4
 PARALLEL_INDEX_MIN_BYTES = 32 << 20
 
 
@@ -56,7 +58,8 @@ class FileIndex:
 
     `date_runs` holds `[first_line, last_line, date]` runs (1-based, inclusive). Logs are
     written roughly in time order, so a file has a handful of runs, and a partition can
-    skip, unparsed, every line that belongs to another day.
+    skip, unparsed, every line that belongs to another day. `latest_event` is the latest
+    timestamp of an accepted line (ISO 8601, UTC): the file's part of its source's watermark.
     """
 
     relative_path: str
@@ -70,6 +73,7 @@ class FileIndex:
     date_runs: list[list] = field(default_factory=list)
     refused: str | None = None
     held: str | None = None
+    latest_event: str | None = None
     version: int = INDEX_VERSION
 
     def line_dates(self) -> list[str]:
@@ -174,6 +178,7 @@ def build_file_index(
     first: str | None = None
     current: str | None = None
     lines = 0
+    latest: int | None = None
     refused: str | None = None
     stager = (
         Stager(
@@ -190,6 +195,7 @@ def build_file_index(
                 break
             parsed = parse.result()
             lines = int(block.numbers[-1])
+            latest = _later(latest, parsed.rows)
             own = parsed.dates.to_numpy(zero_copy_only=False)
             dated = np.flatnonzero(pc.is_valid(parsed.dates).to_numpy(zero_copy_only=False))
             if first is None and len(dated):
@@ -227,7 +233,22 @@ def build_file_index(
         date_counts=dict(sorted(runs.counts.items())),
         date_runs=runs.runs,
         refused=refused,
+        latest_event=None if refused is not None or latest is None else _iso_utc(latest),
     )
+
+
+def _later(latest: int | None, rows: pa.Table) -> int | None:
+    """The later of `latest` and the latest `ts` of `rows`, in microseconds since the epoch."""
+    if not rows.num_rows:
+        return latest
+    found = pc.max(rows.column("ts").cast(pa.int64())).as_py()
+    if found is None:
+        return latest
+    return found if latest is None else max(latest, found)
+
+
+def _iso_utc(microseconds: int) -> str:
+    return (datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=microseconds)).isoformat()
 
 
 @dataclass(frozen=True)
@@ -385,7 +406,26 @@ def index_source(
             done(1)
     for index in fresh.values():
         _store_index(source, out_dir, index)
-    return [cached[p] or fresh[p] for p in paths]
+    indexes = [cached[p] or fresh[p] for p in paths]
+    _record_source_state(source, raw_dir, out_dir, indexes)
+    return indexes
+
+
+def _record_source_state(
+    source: RawSource, raw_dir: Path, out_dir: Path, indexes: list[FileIndex]
+) -> None:
+    """The source's watermark, lines per day and shipper markers, for completeness."""
+    lines: Counter[str] = Counter()
+    for index in indexes:
+        lines.update(index.date_counts)
+    latest = [index.latest_event for index in indexes if index.latest_event]
+    coverage.record_source(
+        out_dir,
+        source.name,
+        max(latest, key=datetime.fromisoformat) if latest else None,
+        dict(lines),
+        coverage.shipper_marker_days(raw_dir, source.folder),
+    )
 
 
 def dates_found(indexes: list[FileIndex]) -> list[str]:

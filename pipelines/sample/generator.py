@@ -61,6 +61,9 @@ class GeneratorConfig:
     events: int | None = None
     malformed_rate: float = 0.0005
     population: Population = field(default_factory=Population)
+    # Write the shipper's marker for every generated UTC day (`<folder>/_closed/YYYY-MM-DD`),
+    # as a log shipper does once it has delivered every line of a closed day.
+    shipper_markers: bool = True
 
     def __post_init__(self) -> None:
         if self.days < 1 or self.users < 1:
@@ -570,6 +573,8 @@ def generate(config: GeneratorConfig) -> GenerationSummary:
         world.day(day, per_day + (1 if day < extra else 0))
     world.events_out.close()
     world.access_out.close()
+    if config.shipper_markers:
+        _write_shipper_markers(config)
     summary = GenerationSummary(
         events=sum(world.events_out.lines_per_file.values()),
         access_lines=sum(world.access_out.lines_per_file.values()),
@@ -580,6 +585,16 @@ def generate(config: GeneratorConfig) -> GenerationSummary:
     )
     _write_ground_truth(config, world, summary)
     return summary
+
+
+def _write_shipper_markers(config: GeneratorConfig) -> None:
+    """Mark every generated UTC day closed in both sources (docs/input-formats.md)."""
+    for folder in ("events", "access"):
+        markers = config.out / folder / "_closed"
+        markers.mkdir(parents=True, exist_ok=True)
+        for day in range(config.days):
+            marked = (config.start + timedelta(days=day)).isoformat()
+            (markers / marked).write_text("closed by the sample generator\n", encoding="utf-8")
 
 
 def _write_ground_truth(config: GeneratorConfig, world: _World, summary: GenerationSummary) -> None:

@@ -18,9 +18,10 @@ from pipelines.resources import (
     SharingPolicyResource,
     StorageResource,
 )
-from pipelines.runner import partition_dates, record_days_without_input, weeks_touching
+from pipelines.runner import partition_dates
 from pipelines.sample.generator import GeneratorConfig, generate
 from pipelines.sample.people import Population
+from tests.conftest import record_sample_edges_quiet
 
 MONTH = "2026-10-01"
 # An Ed25519 private key as 64 hex characters (a raw 32-byte seed).
@@ -84,13 +85,9 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, list]:
     checks = []
     with dg.instance_for_test() as instance:
         materialize_days(raw, out, instance)
-        # The sample's 10 days are materialized; the rest of October and of ISO week 41 hold
-        # no raw line, and are recorded so (as `python -m pipelines run` does).
-        record_days_without_input(
-            out,
-            set(partition_dates(raw, out)),
-            [("month", MONTH)] + [("week", week) for week in weeks_touching(MONTH)],
-        )
+        # The sample's days are materialized; the operator records the rest of the month and
+        # of the weeks touching it as quiet (the sample covers only some days).
+        record_sample_edges_quiet(raw, out, MONTH)
         result = dg.materialize(
             ALL_ASSETS,
             selection=[a.key for a in GOLD_TABLE_ASSETS],

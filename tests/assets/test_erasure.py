@@ -30,8 +30,9 @@ from pipelines.resources import (
     SharingPolicyResource,
     StorageResource,
 )
-from pipelines.runner import partition_dates, record_days_without_input, weeks_touching
+from pipelines.runner import partition_dates
 from pipelines.sample.generator import GeneratorConfig, generate
+from tests.conftest import record_sample_edges_quiet
 
 MONTH = "2026-10-01"
 KEY = "erasure-test-key-0123456789abcdef0123456"
@@ -99,9 +100,7 @@ def erased(tmp_path_factory: pytest.TempPathFactory) -> dict:
     dates = partition_dates(raw, out)
     for date_key in dates:
         assert _materialize(raw, out, daily, date_key).success
-    record_days_without_input(
-        out, set(dates), [("month", MONTH)] + [("week", w) for w in weeks_touching(MONTH)]
-    )
+    record_sample_edges_quiet(raw, out, MONTH)
     gold = [a.key for a in GOLD_TABLE_ASSETS]
     assert _materialize(raw, out, gold, MONTH).success
     # The month was released and delivered to a partner before the deletion requests came.

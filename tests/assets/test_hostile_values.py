@@ -15,9 +15,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from pipelines.definitions import RECIPIENTS
-from pipelines.runner import partition_dates, record_days_without_input, weeks_touching
 from pipelines.sample.generator import GeneratorConfig, generate
 from tests.assets.conftest import MONTH, materialize_days, materialize_month
+from tests.conftest import record_sample_edges_quiet
 
 DAY = "2026-10-02"
 TOKEN = "usr_8f3a2b"
@@ -80,11 +80,7 @@ def hostile_month(tmp_path_factory: pytest.TempPathFactory):
         assert checks and all(c.passed for c in checks), [
             (c.asset_key, c.metadata) for c in checks if not c.passed
         ]
-    record_days_without_input(
-        out,
-        set(partition_dates(raw, out)),
-        [("month", MONTH)] + [("week", week) for week in weeks_touching(MONTH)],
-    )
+    record_sample_edges_quiet(raw, out, MONTH)
     keys = [dg.AssetKey([layer, MONTHLY.name]) for layer in ("releases", "exports")]
     released = materialize_month(raw, out, keys)
     return out, silver, released
