@@ -41,7 +41,7 @@ from lakehouse.packaging import (
     staging_folder,
     upload_package,
 )
-from lakehouse.periods import period_label
+from lakehouse.periods import calendar_typed, period_label
 from lakehouse.recipients import Recipient
 from lakehouse.release_build import (
     dataset_schema,
@@ -65,24 +65,22 @@ class ExportRefused(RuntimeError):
 
 
 def _coverage_lines(coverage: Coverage) -> list[str]:
-    """What days the package covers, and which of them had no input at all."""
+    """What days the package covers, and that every one of them is complete.
+
+    No count of days with input is given: which days the service had no traffic is ours to
+    know, and a package is only ever made for a complete period.
+    """
     summary = coverage.summary()
-    lines = [
+    return [
         "## Coverage",
         "",
         f"This package covers {summary['first_day']} to {summary['last_day']} (UTC), "
-        f"{summary['days_expected']} days; {summary['days_with_input']} of them had input.",
+        f"{summary['days_expected']} days, and every one of them is complete: each log source "
+        "had closed the day (its later lines had arrived, its shipper marked the day closed, or "
+        "an operator recorded that the day was quiet) before anything was drawn. A day with "
+        "little or no traffic gives values near zero, with the same error as any other day.",
+        "",
     ]
-    if summary["days_without_input"]:
-        lines.append(
-            "No log line at all fell on "
-            + ", ".join(summary["days_without_input"])
-            + ": the service produced no data for those days here (for example, before it "
-            "started recording, at the edge of the first week), so their values are noise "
-            "around zero, not missing data. A week or month with such days covers only part of "
-            "its calendar period."
-        )
-    return [*lines, ""]
 
 
 def _readme(recipient: Recipient, release: StoredRelease, policy, coverage: Coverage) -> str:
@@ -312,7 +310,9 @@ def _upload(
 
 def write_dataset_files(table: pa.Table, staging: Path, name: str, formats) -> None:
     """One dataset's files in the package: `<name>.csv` with formula-leading cells neutralised
-    (OWASP CSV injection: a recipient opens it in a spreadsheet), `<name>.parquet` as stored."""
+    (OWASP CSV injection: a recipient opens it in a spreadsheet), `<name>.parquet` as stored;
+    calendar columns are DATE in both (ISO text in the CSV)."""
+    table = calendar_typed(table)
     if "csv" in formats:
         write_recipient_csv(table, staging / f"{name}.csv")
     if "parquet" in formats:
@@ -391,6 +391,11 @@ def _assemble(
                 "draws",
             )
         },
-        "coverage": {"complete": coverage.is_complete, "days": coverage.summary()["days_expected"]},
+        "coverage": {
+            "complete": coverage.is_complete,
+            "first_day": coverage.summary()["first_day"],
+            "last_day": coverage.summary()["last_day"],
+            "days": coverage.days_expected,
+        },
         "generated_on": datetime.now(UTC).date().isoformat(),
     }

@@ -8,6 +8,7 @@ over one month of silver. docs/datasets.md documents the same columns for reader
 import json
 import os
 import time
+from datetime import date, datetime
 from pathlib import Path
 
 import dagster as dg
@@ -20,23 +21,24 @@ from assets.metadata import check_metadata, counts_markdown, preview_markdown, t
 from assets.partitions import monthly_partitions, weekly_partitions
 from deidentify.sharing_policy import PolicyViolation, guard_policy_version
 from lakehouse.coverage import period_coverage
+from lakehouse.csv_safety import neutralise_formulas
 from lakehouse.dictionary import MissingDescription, gold_column, shared_releases_column
 from lakehouse.erasure import clear_stale
 from lakehouse.faults import crash_point
 from lakehouse.gold_build import (
     GoldTable,
-    check_cells_meet_k,
+    check_no_formula_leading_value,
     check_no_identifier,
     check_reconciles,
     check_schema,
     compute_cells,
     month_inputs,
-    protect,
-    reasons_table,
+    shape_cells,
     silver_schemas,
     write_gold,
 )
 from lakehouse.locks import erasure_lock
+from lakehouse.periods import calendar_typed, partition_key
 from lakehouse.released_datasets import RELEASED_DATASETS
 from lakehouse.sales import SALES_PER_CUSTOMER
 from lakehouse.storage import make_dirs, write_bytes_atomically
@@ -113,7 +115,6 @@ customer_demographics_monthly = GoldTable(
     dimensions=("month", "specialty", "title", "practice_size_band", "state", "age_band"),
     measures={"active_customers": INT, "new_customers": INT},
     categories=("registration_and_profile", "automatically_collected"),
-    users_column="active_customers",
     chart=("specialty", "active_customers"),
     sql="""
         SELECT $period_start AS month, p.specialty, p.title, p.practice_size_band, p.state,
@@ -132,7 +133,7 @@ sales_monthly = GoldTable(
     description=(
         "Paying customers, new subscriptions (free to paid), upgrades, downgrades, "
         "cancellations (paid to free) and revenue in cents by month x plan x state x "
-        "specialty. Revenue cells also pass the dominance rule."
+        "specialty."
     ),
     dimensions=("month", "plan", "state", "specialty"),
     measures={
@@ -144,8 +145,6 @@ sales_monthly = GoldTable(
         "revenue_cents": INT,
     },
     categories=("payment_information", "registration_and_profile"),
-    users_column="customers",
-    dominance={"revenue_cents": "top_customer_revenue_cents"},
     chart=("plan", "revenue_cents"),
     sql=f"""
         WITH {SALES_PER_CUSTOMER}
@@ -155,8 +154,7 @@ sales_monthly = GoldTable(
                sum(upgrades)::BIGINT AS upgrades,
                sum(downgrades)::BIGINT AS downgrades,
                sum(cancellations)::BIGINT AS cancellations,
-               sum(revenue_cents)::BIGINT AS revenue_cents,
-               max(revenue_cents)::BIGINT AS top_customer_revenue_cents
+               sum(revenue_cents)::BIGINT AS revenue_cents
         FROM per_customer GROUP BY ALL
     """,
 )
@@ -165,13 +163,12 @@ search_terms_monthly = GoldTable(
     name="search_terms_monthly",
     description=(
         "The scrubbed search terms of the month with their searches and distinct users, most "
-        "searched first. A term searched by fewer than k users is published only as "
-        "'(suppressed)', without its text."
+        "searched first; every term, however few searched for it (a formula-leading term "
+        "carries a ' in front)."
     ),
     dimensions=("month", "search_term"),
     measures={"searches": INT, "users": INT},
     categories=("automatically_collected", "submissions_and_customer_service"),
-    hide_suppressed_dimension="search_term",
     sort=("searches",),
     free_text_columns=("search_term",),
     chart=("search_term", "users"),
@@ -194,14 +191,17 @@ GOLD_TABLES = (
 COMPLETE_CHECK = "period_complete"
 CHECKS = (
     COMPLETE_CHECK,
-    "cells_meet_k",
+    "no_formula_leading_value",
     "no_identifier_in_gold",
     "schema_matches_documented",
     "reconciles_with_silver",
 )
 CHECK_DESCRIPTIONS = {
-    COMPLETE_CHECK: "Every day of the period is complete in silver, or recorded with no input.",
-    "cells_meet_k": "No published cell below k users, no line with a lone suppressed cell.",
+    COMPLETE_CHECK: (
+        "Every day of the period is built in silver and closed by each source (watermark, "
+        "shipper marker or an operator's quiet record): none waiting, suspect or missing."
+    ),
+    "no_formula_leading_value": "No text cell a spreadsheet would run as a formula.",
     "no_identifier_in_gold": "Every string value re-scanned by Presidio: no finding.",
     "schema_matches_documented": "The file's columns are exactly those docs/datasets.md documents.",
     "reconciles_with_silver": "Published cells equal the cells recomputed from silver.",
@@ -278,24 +278,15 @@ def _sql_text(text: str) -> str:
 
 
 def comment_gold_table(con: duckdb.DuckDBPyConnection, table: GoldTable) -> None:
-    """COMMENT ON the table, its published view and every column, from the one dictionary."""
+    """COMMENT ON the table and every column, from the one dictionary."""
     label = (
         "INTERNAL: exact aggregates for internal analysts only, never shared; partners and "
         "advertisers receive the differentially private releases in shared_releases. "
     )
     con.execute(f"COMMENT ON TABLE {table.name} IS {_sql_text(label + table.description)}")
-    con.execute(
-        f"COMMENT ON VIEW published_{table.name} IS "
-        + _sql_text(f"The cells of {table.name} that are not suppressed. " + label)
-    )
     describe = _describer(table)
     for column in table.schema.names:
         con.execute(f"COMMENT ON COLUMN {table.name}.{column} IS {_sql_text(describe(column))}")
-        if column not in ("suppressed", "suppression_reason"):
-            con.execute(
-                f"COMMENT ON COLUMN published_{table.name}.{column} IS "
-                + _sql_text(describe(column))
-            )
 
 
 def build_gold_asset(table: GoldTable) -> dg.AssetsDefinition:
@@ -350,8 +341,7 @@ def build_gold_asset(table: GoldTable) -> dg.AssetsDefinition:
         with erasure_lock(storage.out_path, exclusive=False):
             coverage = period_coverage(storage.out_path, inputs.start, inputs.end)
             cells = compute_cells(table, inputs, schemas, policy.exclude_opted_out)
-            rules = policy.rules()
-            result = protect(table, cells, rules)
+            result = shape_cells(table, cells)
             target = gold_file(storage.out_path, table.name, inputs.month)
             candidate = candidate_file(storage.out_path, table.name, inputs.month)
             write_gold(candidate, result)
@@ -362,12 +352,10 @@ def build_gold_asset(table: GoldTable) -> dg.AssetsDefinition:
                     coverage.is_complete,
                     {**coverage.summary(), "explanation": coverage.explain()},
                 ),
-                "cells_meet_k": check_cells_meet_k(table, written, rules.k),
+                "no_formula_leading_value": check_no_formula_leading_value(written),
                 "no_identifier_in_gold": check_no_identifier(table, written),
                 "schema_matches_documented": check_schema(table, written),
-                "reconciles_with_silver": check_reconciles(
-                    table, written, cells.drop(columns=list(table.dominance.values()))
-                ),
+                "reconciles_with_silver": check_reconciles(table, written, cells),
             }
             checks = [
                 dg.AssetCheckResult(
@@ -393,13 +381,9 @@ def build_gold_asset(table: GoldTable) -> dg.AssetsDefinition:
                     f"period stays unpublished, the rejected table is at {candidate}. "
                     + ("" if coverage.is_complete else coverage.explain())
                 )
-        published = written.filter(pa.compute.invert(written.column("suppressed")))
         x, y = table.chart
         png = bar_chart_png(
-            published.to_pandas(),
-            x,
-            y,
-            f"{table.name} {inputs.month}: {y} by {x} (published cells)",
+            written.to_pandas(), x, y, f"{table.name} {inputs.month}: {y} by {x} (exact, internal)"
         )
         chart_path = (target if all_passed else candidate).parent / "chart.png"
         write_bytes_atomically(chart_path, png)
@@ -409,13 +393,8 @@ def build_gold_asset(table: GoldTable) -> dg.AssetsDefinition:
                 "dagster/column_schema": table_schema(
                     written.schema, _describer(table, strict=False)
                 ),
-                "published_cells": result.report.published,
-                "suppressed_cells": result.report.suppressed,
-                "cells_by_outcome": dg.MetadataValue.md(
-                    counts_markdown("outcome", reasons_table(result.report), "cells")
-                ),
-                "k": rules.k,
-                "dominance_share": rules.dominance_share,
+                "cells": written.num_rows,
+                "audience": "internal analysts only: exact cells, none suppressed",
                 "sharing_policy_version": policy.version,
                 "policy_sha256": policy.sha256,
                 "silver_days_read": len(inputs.events) + len(inputs.requests),
@@ -423,9 +402,7 @@ def build_gold_asset(table: GoldTable) -> dg.AssetsDefinition:
                 "seconds": round(time.perf_counter() - began, 2),
                 "published_to_gold": all_passed,
                 "gold_file": dg.MetadataValue.path(str(target if all_passed else candidate)),
-                "preview": dg.MetadataValue.md(
-                    preview_markdown(published, written.schema.names[:-2])
-                ),
+                "preview": dg.MetadataValue.md(preview_markdown(written, written.schema.names)),
                 "chart": dg.MetadataValue.md(markdown_image(png, f"{y} by {x}")),
                 "chart_file": dg.MetadataValue.path(str(chart_path)),
             },
@@ -445,10 +422,10 @@ ALL_GOLD_TABLES = (*GOLD_TABLES, *WEEKLY_GOLD_TABLES)
     key=dg.AssetKey(["gold", "warehouse"]),
     description=(
         "The DuckDB file `<out>/warehouse.duckdb` for analysts: one table per gold dataset "
-        "(exact, internal only; every month or week, suppressed cells marked), a "
-        "`published_<table>` view of the cells that may be read, and `shared_releases`: every "
-        "differentially private release as delivered, by recipient and period. Rebuilt whole, "
-        "then swapped into place."
+        "(exact, internal only, no cell suppressed; every month or week), `shared_releases`: "
+        "every differentially private release as delivered, by recipient and period, and "
+        "`release_reconciliation`: each released value beside its exact values. Rebuilt "
+        "whole, then swapped into place."
     ),
     deps=[asset.key for asset in (*GOLD_TABLE_ASSETS, *WEEKLY_GOLD_TABLE_ASSETS)],
     automation_condition=RELOAD_WHEN_GOLD_CHANGED,
@@ -476,11 +453,6 @@ def warehouse(storage: StorageResource) -> dg.MaterializeResult:
                 con.register("empty_gold", table.schema.empty_table())
                 con.execute(f"CREATE TABLE {table.name} AS SELECT * FROM empty_gold")
                 con.unregister("empty_gold")
-            con.execute(
-                f"CREATE VIEW published_{table.name} AS "
-                "SELECT * EXCLUDE (suppressed, suppression_reason) "
-                f"FROM {table.name} WHERE NOT suppressed"
-            )
             comment_gold_table(con, table)
             counts[table.name] = con.execute(f"SELECT count(*) FROM {table.name}").fetchall()[0][0]
         counts["shared_releases"] = load_shared_releases(con, out)
@@ -496,7 +468,7 @@ def warehouse(storage: StorageResource) -> dg.MaterializeResult:
             "try": dg.MetadataValue.md(
                 "```python\nimport duckdb\n"
                 f"con = duckdb.connect('{target}', read_only=True)\n"
-                "con.sql('SELECT * FROM published_daily_traffic_monthly LIMIT 10').show()\n```"
+                "con.sql('SELECT * FROM daily_traffic_monthly LIMIT 10').show()\n```"
             ),
         }
     )
@@ -506,45 +478,49 @@ def load_shared_releases(con: duckdb.DuckDBPyConnection, out: Path) -> int:
     """`shared_releases`: every row of every release a recipient was delivered, one table.
 
     Columns of all released datasets side by side (empty where a dataset lacks one), with
-    recipient, period, release_id, dataset, package and delivered_at.
+    recipient, period (DATE: its first day), period_label, release_id, dataset, package and
+    delivered_at (TIMESTAMPTZ); calendar columns are DATE, and a formula-leading text value gets
+    a `'` in front, as in every CSV.
     """
     audit = out / "audit" / "exports.jsonl"
-    deliveries = []
+    deliveries: dict[str, tuple[str, str | None]] = {}
     if audit.exists():
         for line in audit.read_text(encoding="utf-8").splitlines():
             entry = json.loads(line)
             if entry.get("release_id"):
-                deliveries.append((entry["release_id"], entry["package"], entry.get("logged_at")))
-    files = sorted((out / "releases").glob("*/*/v*/*.parquet"))
-    delivered = {release_id for release_id, _, _ in deliveries}
-    files = [f for f in files if "/".join(f.parts[-4:-1]) in delivered]
-    if not files:
+                deliveries[entry["release_id"]] = (entry["package"], entry.get("logged_at"))
+    tables = []
+    for path in sorted((out / "releases").glob("*/*/v*/*.parquet")):
+        release_id = "/".join(path.parts[-4:-1])
+        if release_id not in deliveries:
+            continue
+        package, delivered_at = deliveries[release_id]
+        rows = calendar_typed(pq.read_table(path))
+        label = path.parts[-3]
+        n = rows.num_rows
+        head = {
+            "recipient": pa.array([path.parts[-4]] * n, pa.string()),
+            "period": pa.array([date.fromisoformat(partition_key(label))] * n, pa.date32()),
+            "period_label": pa.array([label] * n, pa.string()),
+            "release_id": pa.array([release_id] * n, pa.string()),
+            "dataset": pa.array([path.stem] * n, pa.string()),
+            "package": pa.array([package] * n, pa.string()),
+            "delivered_at": pa.array(
+                [datetime.fromisoformat(delivered_at) if delivered_at else None] * n,
+                pa.timestamp("us", tz="UTC"),
+            ),
+        }
+        tables.append(pa.table({**head, **{c: rows.column(c) for c in rows.schema.names}}))
+    if not tables:
         con.execute(
-            "CREATE TABLE shared_releases (recipient VARCHAR, period VARCHAR, release_id "
-            "VARCHAR, dataset VARCHAR, package VARCHAR, delivered_at VARCHAR)"
+            "CREATE TABLE shared_releases (recipient VARCHAR, period DATE, period_label VARCHAR, "
+            "release_id VARCHAR, dataset VARCHAR, package VARCHAR, delivered_at TIMESTAMPTZ)"
         )
         return 0
-    con.execute(
-        "CREATE TEMP TABLE deliveries (release_id VARCHAR, package VARCHAR, delivered_at VARCHAR)"
-    )
-    con.executemany("INSERT INTO deliveries VALUES (?, ?, ?)", deliveries)
-    listing = ", ".join(f"'{p.as_posix()}'" for p in files)
-    con.execute(
-        f"""
-        CREATE TABLE shared_releases AS
-        WITH rows AS (
-            SELECT *, parse_path(filename) AS parts
-            FROM read_parquet([{listing}], union_by_name = true, filename = true)
-        )
-        SELECT parts[-4] AS recipient, parts[-3] AS period,
-               concat_ws('/', parts[-4], parts[-3], parts[-2]) AS release_id,
-               replace(parts[-1], '.parquet', '') AS dataset,
-               d.package, d.delivered_at,
-               rows.* EXCLUDE (filename, parts)
-        FROM rows JOIN deliveries d
-          ON d.release_id = concat_ws('/', parts[-4], parts[-3], parts[-2])
-        """
-    )
+    combined = neutralise_formulas(pa.concat_tables(tables, promote_options="permissive"))
+    con.register("delivered_rows", combined)
+    con.execute("CREATE TABLE shared_releases AS SELECT * FROM delivered_rows")
+    con.unregister("delivered_rows")
     return con.execute("SELECT count(*) FROM shared_releases").fetchall()[0][0]
 
 

@@ -44,6 +44,11 @@ def neutralise_formulas(table: pa.Table) -> pa.Table:
     return table
 
 
+def formula_leading(column: pa.ChunkedArray | pa.Array) -> int:
+    """How many cells of a text column start the way a spreadsheet reads as a formula."""
+    return int(pc.sum(pc.match_substring_regex(column, _FORMULA_START)).as_py() or 0)
+
+
 def write_recipient_csv(table: pa.Table, path: Path) -> None:
     """Write `table` as CSV for a recipient, formula-leading string cells neutralised."""
     pacsv.write_csv(neutralise_formulas(table), path)

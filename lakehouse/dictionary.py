@@ -113,11 +113,14 @@ GOLD_COLUMNS = {
     },
 }
 
-# Releases (shared): noisy values; period columns are text, as the CSV files carry them.
+# Releases (shared): noisy values; calendar columns are DATE in Parquet and the warehouse,
+# ISO text (YYYY-MM-DD) in CSV.
 RELEASE_CALENDAR = {
-    "month": Column("the calendar month (UTC) the row is about", "text: YYYY-MM"),
-    "week": Column("the ISO week (Monday to Sunday, UTC) the row is about", "text: YYYY-Www"),
-    "day": Column("the day (UTC)", "text: YYYY-MM-DD"),
+    "month": Column("the calendar month (UTC) the row is about", "date: the month's first day"),
+    "week": Column(
+        "the ISO week (Monday to Sunday, UTC) the row is about", "date: the week's Monday"
+    ),
+    "day": Column("the day (UTC)", "date"),
 }
 BREAKDOWN = Column(
     "which dimension columns group the row (e.g. `day x source`); the others are empty",
@@ -161,11 +164,16 @@ ERROR_SUFFIX = "_error95"
 # The warehouse's own columns of `shared_releases`.
 DELIVERY = {
     "recipient": Column("the recipient the release was delivered to", "name"),
-    "period": Column("the release's period, YYYY-MM or YYYY-Www", "text"),
+    "period": Column(
+        "the release's period: its first day (a month's 1st, a week's Monday)", "date"
+    ),
+    "period_label": Column(
+        "the release's period as its package names it, YYYY-MM or YYYY-Www", "text"
+    ),
     "release_id": Column("<recipient>/<period>/v<N>: the stored release", "id"),
     "dataset": Column("the released dataset the row belongs to", "name"),
     "package": Column("the package folder it was delivered in", "name"),
-    "delivered_at": Column("when the delivery was recorded (UTC)", "timestamp, ISO 8601"),
+    "delivered_at": Column("when the delivery was recorded (UTC)", "timestamp with time zone"),
 }
 
 

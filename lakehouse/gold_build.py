@@ -1,11 +1,13 @@
-"""How a gold table is built: silver of one month in DuckDB, SQL, disclosure control, Parquet.
+"""How a gold table is built: silver of one period in DuckDB, SQL, exact cells, Parquet.
+
+Gold is for internal analysts, who may read silver anyway: its cells are exact and none is
+suppressed. What leaves the company is a differentially private release, never gold.
 
 Kept apart from assets/gold.py, which holds each table's own definition (grain, columns,
 SQL) under the table's name; this module is the machinery they share.
 """
 
 import re
-from collections import Counter
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from pathlib import Path
@@ -14,17 +16,12 @@ import duckdb
 import pandas as pd
 import pyarrow as pa
 
-from deidentify.disclosure import (
-    DisclosureRules,
-    SuppressionReport,
-    apply_disclosure_control,
-    lone_suppressed_lines,
-)
 from deidentify.engine import ScrubEngine, structured_engine, text_engine
 from deidentify.field_policy import load_field_policy
 from deidentify.profiles import PROFILE_SCHEMA
 from deidentify.raw_ids import raw_id_findings
 from deidentify.scan import scan_table
+from lakehouse.csv_safety import formula_leading, neutralise_formulas
 from lakehouse.periods import period_label
 from lakehouse.storage import AtomicParquetWriter
 
@@ -34,14 +31,13 @@ GOLD_SCAN_ENTITIES = (
     "PERSON", "EMAIL_ADDRESS", "PHONE_NUMBER", "CREDIT_CARD", "US_SSN", "US_NPI", "US_DEA",
     "MEDICAL_RECORD_NUMBER", "US_STREET_ADDRESS", "US_ZIP_CODE", "IP_ADDRESS",
 )  # fmt: skip
-SUPPRESSED_LABEL = "(suppressed)"
 # Calendar columns are DATE: `month` is the month's first day, `week` the Monday of the ISO week.
 CALENDAR_COLUMNS = frozenset({"month", "week", "day"})
 
 
 @dataclass(frozen=True)
 class GoldTable:
-    """One shareable aggregate: its grain, columns, sources and the SQL that computes its cells."""
+    """One exact internal aggregate: its grain, columns, sources and the SQL of its cells."""
 
     name: str
     description: str
@@ -49,9 +45,6 @@ class GoldTable:
     measures: dict[str, pa.DataType]
     categories: tuple[str, ...]
     sql: str
-    users_column: str = "users"
-    dominance: dict[str, str] = field(default_factory=dict)
-    hide_suppressed_dimension: str | None = None
     sort: tuple[str, ...] = ()
     free_text_columns: tuple[str, ...] = ()
     chart: tuple[str, str] = ("month", "users")
@@ -97,10 +90,6 @@ class GoldTable:
             if d != self.period
         ]
         fields += [pa.field(m, t) for m, t in self.measures.items()]
-        fields += [
-            pa.field("suppressed", pa.bool_(), nullable=False),
-            pa.field("suppression_reason", pa.string()),
-        ]
         return pa.schema(fields)
 
 
@@ -270,7 +259,9 @@ def compute_cells(
     schemas: dict[str, pa.Schema],
     exclude_opted_out: bool,
 ) -> pd.DataFrame:
-    """The table's true cells for the month, before disclosure control."""
+    """The table's exact cells for the period; a formula-leading text value (a search term
+    `=HYPERLINK(...)`) gets a `'` in front, as in every CSV we write, so no spreadsheet or BI
+    tool an analyst opens gold in runs it."""
     con = open_period(inputs, schemas, exclude_opted_out)
     try:
         frame = run_period_sql(con, table.sql, inputs)
@@ -281,46 +272,45 @@ def compute_cells(
             frame[column] = pd.to_datetime(frame[column]).dt.date
         else:
             frame[column] = frame[column].astype("object").where(frame[column].notna(), "unknown")
+    text = [c for c in table.dimensions if c not in CALENDAR_COLUMNS]
+    if len(frame) and text:
+        safe = neutralise_formulas(pa.Table.from_pandas(frame[text], preserve_index=False))
+        for column in text:
+            frame[column] = safe.column(column).to_pylist()
     return frame
 
 
 @dataclass
 class GoldResult:
-    """A built month of one gold table."""
+    """A built period of one gold table: the file's table and the exact cells it came from."""
 
     published: pa.Table
     cells: pd.DataFrame
-    report: SuppressionReport
 
 
-def protect(table: GoldTable, cells: pd.DataFrame, rules: DisclosureRules) -> GoldResult:
-    """Apply disclosure control and shape the result to the documented schema."""
-    protected, report = apply_disclosure_control(
-        cells, list(table.dimensions), table.users_column, rules, table.dominance
-    )
-    if table.hide_suppressed_dimension:
-        column = table.hide_suppressed_dimension
-        protected[column] = protected[column].where(~protected["suppressed"], SUPPRESSED_LABEL)
-    # A fixed row order (the table's own, then its dimensions), so that the same cells make
-    # the same file byte for byte, whatever order DuckDB's parallel GROUP BY returned them in.
+def shape_cells(table: GoldTable, cells: pd.DataFrame) -> GoldResult:
+    """Every exact cell, in the documented schema and a fixed row order (the table's own, then
+    its dimensions), so that the same cells make the same file byte for byte, whatever order
+    DuckDB's parallel GROUP BY returned them in."""
     dimensions = list(table.dimensions)
+    ordered = cells
     if table.sort:
-        protected["_order"] = protected[table.sort[0]].astype("float64")
-        protected = protected.sort_values(
-            ["suppressed", "_order", *dimensions],
-            ascending=[True, False, *[True] * len(dimensions)],
+        ordered = cells.assign(_order=cells[table.sort[0]].astype("float64"))
+        ordered = ordered.sort_values(
+            ["_order", *dimensions],
+            ascending=[False, *[True] * len(dimensions)],
             kind="stable",
             na_position="last",
         ).drop(columns="_order")
     else:
-        protected = protected.sort_values(dimensions, kind="stable", na_position="last")
+        ordered = cells.sort_values(dimensions, kind="stable", na_position="last")
     schema = table.schema
     arrays = []
     for schema_field in schema:
-        values = protected[schema_field.name].tolist()
+        values = ordered[schema_field.name].tolist()
         values = [None if _is_missing(v) else v for v in values]
         arrays.append(pa.array(values, type=schema_field.type))
-    return GoldResult(pa.Table.from_arrays(arrays, schema=schema), cells, report)
+    return GoldResult(pa.Table.from_arrays(arrays, schema=schema), cells)
 
 
 def _is_missing(value: object) -> bool:
@@ -336,18 +326,14 @@ def write_gold(target: Path, result: GoldResult) -> None:
 # --- checks ---------------------------------------------------------------------------
 
 
-def check_cells_meet_k(table: GoldTable, written: pa.Table, k: int) -> tuple[bool, dict]:
-    """Every published cell counts at least k users, and no line has a lone suppressed cell."""
-    frame = written.to_pandas()
-    published = frame[~frame["suppressed"]]
-    below = int((published[table.users_column].astype("float64") < k).sum())
-    hidden = table.hide_suppressed_dimension
-    dims = [d for d in table.dimensions if d != hidden]
-    lone = lone_suppressed_lines(frame, dims) if not hidden else 0
-    return below == 0 and lone == 0, {
-        "published_cells_below_k": below,
-        "lone_suppressed_lines": lone,
+def check_no_formula_leading_value(written: pa.Table) -> tuple[bool, dict]:
+    """No text cell starts the way a spreadsheet reads as a formula (=, +, -, @, tab, CR)."""
+    found = {
+        f.name: count
+        for f in written.schema
+        if pa.types.is_string(f.type) and (count := formula_leading(written.column(f.name)))
     }
+    return not found, {"formula_leading_cells": found}
 
 
 def check_no_identifier(table: GoldTable, written: pa.Table) -> tuple[bool, dict]:
@@ -391,32 +377,23 @@ def check_schema(table: GoldTable, written: pa.Table) -> tuple[bool, dict]:
 
 
 def check_reconciles(table: GoldTable, written: pa.Table, truth: pd.DataFrame) -> tuple[bool, dict]:
-    """The file on disk against the true cells computed from silver before disclosure control.
-
-    As many cells as gold holds (published + suppressed), and equal values in every published cell.
-    """
+    """The file on disk against the exact cells computed from silver: as many cells, and equal
+    values in every one."""
     frame = written.to_pandas()
     measure = next(iter(table.measures))
-    shown = frame[~frame["suppressed"]]
-    merged = shown.merge(truth, on=list(table.dimensions), suffixes=("", "_silver"))
+    merged = frame.merge(truth, on=list(table.dimensions), suffixes=("", "_silver"))
     equal = bool(
         (merged[measure].astype("float64") == merged[f"{measure}_silver"].astype("float64")).all()
     )
     total = float(truth[measure].sum()) if len(truth) else 0.0
-    published = float(shown[measure].astype("float64").sum())
-    ok = len(frame) == len(truth) and len(merged) == len(shown) and equal
+    in_gold = float(frame[measure].astype("float64").sum()) if len(frame) else 0.0
+    ok = len(frame) == len(truth) == len(merged) and equal and total == in_gold
     return ok, {
         "cells_in_gold": len(frame),
         "cells_from_silver": len(truth),
         f"{measure}_from_silver": total,
-        f"{measure}_published": published,
-        f"{measure}_in_suppressed_cells": total - published,
+        f"{measure}_in_gold": in_gold,
     }
-
-
-def reasons_table(report: SuppressionReport) -> dict[str, int]:
-    """Cells per suppression reason plus published, for metadata."""
-    return dict(Counter({"published": report.published, **report.by_reason}))
 
 
 def silver_schemas() -> dict[str, pa.Schema]:

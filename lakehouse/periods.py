@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 
+import pyarrow as pa
+
 
 def period_label(period: str, day: date) -> str:
     """The label of the month or ISO week (Monday to Sunday) that holds `day`."""
@@ -41,3 +43,31 @@ def iso_weeks(start: date, end: date) -> list[date]:
         mondays.append(monday)
         monday += timedelta(days=7)
     return mondays
+
+
+CALENDAR_LABELS = ("month", "week", "day")
+
+
+def calendar_typed(table: pa.Table) -> pa.Table:
+    """The table with its text calendar columns as DATE: `month` (YYYY-MM) as the month's first
+    day, `week` (YYYY-Www) as its Monday, `day` as itself; what a partner's Parquet and the
+    warehouse carry (a CSV writes the same dates as ISO text)."""
+    for name in CALENDAR_LABELS:
+        if name not in table.schema.names:
+            continue
+        index = table.schema.get_field_index(name)
+        column = table.column(index)
+        if not pa.types.is_string(column.type):
+            continue
+        labels = column.to_pylist()
+        days = [
+            None
+            if label is None
+            else date.fromisoformat(label if name == "day" else partition_key(label))
+            for label in labels
+        ]
+        nullable = table.schema.field(index).nullable
+        table = table.set_column(
+            index, pa.field(name, pa.date32(), nullable), pa.array(days, pa.date32())
+        )
+    return table

@@ -168,12 +168,16 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _one_line_error(exc: Exception, out: Path | None) -> int:
+    """A configuration error is one line (its message says what to fix) and writes nothing;
+    any other error also says where its traceback went."""
+    from deidentify.configuration import ConfigurationError
     from pipelines.errors import exit_code_for, log_traceback
 
-    where = log_traceback(exc, out)
     first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
     print(f"error: {first}", file=sys.stderr)
-    print(f"  (traceback in {where}; --debug prints it here)", file=sys.stderr)
+    if not isinstance(exc, ConfigurationError):
+        where = log_traceback(exc, out)
+        print(f"  (traceback in {where}; --debug prints it here)", file=sys.stderr)
     return exit_code_for(exc)
 
 

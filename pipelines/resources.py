@@ -205,6 +205,16 @@ def pseudonym_key_from_env() -> PseudonymKey:
     ).pseudonym_key()
 
 
+def signing_key_from_env() -> SigningKey:
+    """The export signing key resolved from the environment now (a check before a run)."""
+    return DeliveryResource(
+        signing_key_value=os.environ.get("EXPORT_SIGNING_KEY") or None,
+        signing_key_file=os.environ.get("EXPORT_SIGNING_KEY_FILE") or None,
+        key_version=os.environ.get("EXPORT_SIGNING_KEY_VERSION", "v1"),
+        demo_mode=os.environ.get("PIPELINES_DEMO_MODE", "") == "1",
+    ).signing_key()
+
+
 def default_resources(raw_dir: Path | None = None, out_dir: Path | None = None) -> dict:
     """Resources for the code location: paths from arguments, the environment, or the defaults.
 

@@ -195,6 +195,19 @@ class RunOptions:
     console: object | None = None
 
 
+def check_configuration() -> None:
+    """Keys, policies and recipients, checked before anything is read or written: a
+    ConfigurationError (exit 78) names the first problem and the fix, and no folder, lock or
+    bronze file (personal data) exists because of a run that could not have finished."""
+    from pipelines.definitions import RECIPIENTS
+    from pipelines.resources import default_resources, pseudonym_key_from_env, signing_key_from_env
+
+    default_resources()
+    pseudonym_key_from_env()
+    if RECIPIENTS:
+        signing_key_from_env()
+
+
 def run_pipeline(
     raw_dir: Path,
     out_dir: Path,
@@ -211,6 +224,7 @@ def run_pipeline(
     from pipelines.progress import RunProgress
 
     options = options or RunOptions()
+    check_configuration()
     make_dirs(out_dir, private=False)
     with run_lock(out_dir, options.wait_seconds), StopSignals() as signals:
         try:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import dagster as dg
@@ -14,7 +16,7 @@ from assets.gold import COMPLETE_CHECK, GOLD_TABLE_ASSETS, candidate_file, gold_
 from pipelines.definitions import ALL_ASSETS, EXPORT_ASSETS
 from pipelines.resources import default_resources
 from pipelines.sample.generator import GeneratorConfig, generate
-from tests.conftest import run_pipeline_cli
+from tests.conftest import PROJECT_ROOT, record_sample_edges_quiet, run_pipeline_cli
 
 ENV = {
     "PSEUDONYMIZATION_KEY": "completeness-test-pseudonymization-key-0123",
@@ -43,6 +45,7 @@ def failed_run(tmp_path_factory: pytest.TempPathFactory) -> dict:
     raw, out = base / "raw", base / "out"
     generate(GeneratorConfig(out=raw, days=3, users=100, seed=4, malformed_rate=0))
     broken = _break_a_day(raw)
+    record_sample_edges_quiet(raw, out)
     result = run_pipeline_cli(raw, out, ENV)
     return {"raw": raw, "out": out, "broken": broken, "result": result}
 
@@ -129,10 +132,16 @@ def test_once_the_day_is_fixed_the_period_is_released_with_its_coverage(
     )
     assert coverage["days_expected"] == coverage["days_present"] == 31
     assert coverage["days_missing"] == [] and coverage["days_with_input"] == 4
+    assert coverage["complete"] and coverage["days_waiting"] == coverage["days_suspect"] == []
     manifest = json.loads(
         (out / "exports" / EXPORT_ASSETS[0].key.path[-1] / "2026-10" / "manifest.json").read_text()
     )
-    assert manifest["coverage"] == {"complete": True, "days": 31}
+    assert manifest["coverage"] == {
+        "complete": True,
+        "first_day": "2026-10-01",
+        "last_day": "2026-10-31",
+        "days": 31,
+    }
 
     # A later run, once the first draws are old enough (here: at once), draws the one scheduled
     # correction of every released period, whatever the data; the run after it draws nothing.
@@ -154,17 +163,116 @@ def test_once_the_day_is_fixed_the_period_is_released_with_its_coverage(
     assert not (out / "exports" / recipient / "2026-10-v3").exists()
 
 
-def test_only_days_outside_the_logs_span_are_recorded_as_having_no_input(tmp_path: Path) -> None:
-    """A day with no line between days with lines looks like a lost file: it stays missing."""
+def _source(out: Path, name: str, latest: str | None, lines: dict[str, int], marked=()) -> None:
     from lakehouse import coverage
-    from pipelines.runner import record_days_without_input
 
-    found = {"2026-10-03", "2026-10-05", "2026-10-20"}
-    recorded, gaps = record_days_without_input(tmp_path, found, [("month", "2026-10-01")])
-    assert gaps == ["2026-10-04"] + [f"2026-10-{d:02d}" for d in range(6, 20)]
-    assert recorded == ["2026-10-01", "2026-10-02"] + [f"2026-10-{d}" for d in range(21, 32)]
-    assert coverage.status_of(tmp_path, "web_requests", "2026-10-01") == "no_input"
-    assert coverage.status_of(tmp_path, "web_requests", "2026-10-04") is None
+    coverage.record_source(out, name, latest, lines, list(marked))
+
+
+def _month_coverage(out: Path, now: str = "2026-12-08T00:00:00+00:00"):
+    from datetime import date, datetime
+
+    from lakehouse.coverage import period_coverage
+
+    return period_coverage(out, date(2026, 10, 1), date(2026, 11, 1), datetime.fromisoformat(now))
+
+
+def _built(out: Path, days: list[str]) -> None:
+    from lakehouse import coverage
+
+    for day in days:
+        for dataset in coverage.DAILY_DATASETS:
+            coverage.record(out, dataset, day, 100, 100)
+
+
+OCTOBER = [f"2026-10-{d:02d}" for d in range(1, 32)]
+
+
+def test_days_past_the_watermark_wait_however_late_the_clock_is(tmp_path: Path) -> None:
+    """Logs that stop on the 3rd: the clock has long passed the month, yet days 4..31 wait."""
+    lines = {day: 1000 for day in OCTOBER[:3]}
+    for name in ("app_events", "access_log"):
+        _source(tmp_path, name, "2026-10-04T00:20:00+00:00", lines)
+    _built(tmp_path, OCTOBER[:3])
+    coverage = _month_coverage(tmp_path)
+    assert not coverage.is_complete
+    assert sorted(coverage.waiting) == OCTOBER[3:]
+    assert coverage.complete_days == OCTOBER[:2], "day 3 waits too: lateness is an hour"
+    assert "record-quiet --start 2026-10-03 --end 2026-10-31" in coverage.explain()
+
+
+def test_the_watermark_a_marker_or_an_operator_closes_a_day(tmp_path: Path) -> None:
+    from lakehouse.coverage import record_quiet
+
+    lines = {day: 1000 for day in OCTOBER}
+    _source(tmp_path, "app_events", "2026-11-01T02:00:00+00:00", lines)
+    _source(tmp_path, "access_log", "2026-10-31T23:59:00+00:00", lines, marked=["2026-10-31"])
+    _built(tmp_path, OCTOBER)
+    assert _month_coverage(tmp_path).is_complete, "watermark for one, shipper marker for the other"
+    _source(tmp_path, "access_log", "2026-10-31T23:59:00+00:00", lines)
+    assert list(_month_coverage(tmp_path).waiting) == ["2026-10-31"]
+    record_quiet(tmp_path, ["2026-10-31"], "the load balancer was replaced", "ops")
+    coverage = _month_coverage(tmp_path)
+    assert coverage.is_complete and coverage.quiet_days == ["2026-10-31"]
+    audit = (tmp_path / "audit" / "completeness.jsonl").read_text().splitlines()
+    assert json.loads(audit[-1])["reason"] == "the load balancer was replaced"
+
+
+def test_a_day_far_below_its_trailing_volume_or_empty_is_suspect(tmp_path: Path) -> None:
+    """A lost file looks like a quiet day: the expected-volume rule holds it for an operator."""
+    from lakehouse.coverage import SUSPECT_SHARE, record_quiet
+
+    lines = {day: 1000 for day in OCTOBER}
+    lines["2026-10-10"] = int(1000 * SUSPECT_SHARE) - 1
+    lines["2026-10-20"] = 0
+    lines["2026-10-25"] = int(1000 * SUSPECT_SHARE) + 1
+    for name in ("app_events", "access_log"):
+        _source(tmp_path, name, "2026-11-02T00:00:00+00:00", lines)
+    _built(tmp_path, [d for d in OCTOBER if lines[d]])
+    coverage = _month_coverage(tmp_path)
+    assert sorted(coverage.suspect) == ["2026-10-10", "2026-10-20"]
+    assert "under 20% of the median 1,000" in coverage.suspect["2026-10-10"][0]
+    assert not coverage.is_complete and "2026-10-25" in coverage.complete_days
+    record_quiet(tmp_path, ["2026-10-10", "2026-10-20"], "a national holiday", "ops")
+    coverage = _month_coverage(tmp_path)
+    assert coverage.is_complete and coverage.no_input_days == ["2026-10-20"]
+
+
+def test_a_line_from_a_clock_ahead_closes_no_day_that_has_not_ended(tmp_path: Path) -> None:
+    lines = {day: 1000 for day in OCTOBER}
+    for name in ("app_events", "access_log"):
+        _source(tmp_path, name, "2026-11-01T09:00:00+00:00", lines)
+    _built(tmp_path, OCTOBER)
+    coverage = _month_coverage(tmp_path, now="2026-10-31T20:00:00+00:00")
+    assert list(coverage.waiting) == ["2026-10-31"]
+
+
+def test_logs_that_stop_on_day_3_give_no_gold_no_release_no_package(tmp_path: Path) -> None:
+    """The run exits 3 and names the waiting days with the fix; once the operator records them
+    as quiet (an audited record), the same run publishes, releases and delivers the month."""
+    raw, out = tmp_path / "raw", tmp_path / "out"
+    generate(GeneratorConfig(out=raw, days=3, users=60, seed=2, malformed_rate=0))
+    result = run_pipeline_cli(raw, out, ENV)
+    assert result.returncode == 3, result.stdout + result.stderr
+    held = [line for line in result.stdout.splitlines() if line.startswith("  2026-10: held")]
+    assert len(held) == 1, result.stdout
+    assert "waiting for input past the watermark" in held[0]
+    assert "2026-10-04 .. 2026-10-31" in held[0] and "record-quiet" in held[0]
+    assert not (out / "gold").exists() or not list((out / "gold").glob("*/month=2026-10"))
+    assert not (out / "releases").exists() and not (out / "exports").exists()
+    assert not (out / "audit" / "privacy_budget.jsonl").exists(), "no budget spent on it"
+
+    quiet = [
+        sys.executable, "-m", "pipelines", "record-quiet", "--out", str(out), "--by", "test",
+        "--reason", "the practice was closed",
+    ]  # fmt: skip
+    for start, end in (("2026-09-28", "2026-09-30"), ("2026-10-04", "2026-11-01")):
+        subprocess.run([*quiet, "--start", start, "--end", end], cwd=PROJECT_ROOT, check=True)
+    again = run_pipeline_cli(raw, out, ENV)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert gold_file(out, "daily_traffic_monthly", "2026-10").exists()
+    recipient = EXPORT_ASSETS[0].key.path[-1]
+    assert (out / "exports" / recipient / "2026-10" / "manifest.json").exists()
 
 
 def test_an_address_several_accounts_gave_ties_a_request_to_none_of_them(tmp_path: Path) -> None:
