@@ -39,6 +39,7 @@ from lakehouse.gold_build import (
 )
 from lakehouse.locks import erasure_lock
 from lakehouse.periods import calendar_typed, partition_key
+from lakehouse.reconciliation import EXACT_SUFFIXES, delivered_exact_values
 from lakehouse.released_datasets import RELEASED_DATASETS
 from lakehouse.sales import SALES_PER_CUSTOMER
 from lakehouse.storage import make_dirs, write_bytes_atomically
@@ -457,6 +458,8 @@ def warehouse(storage: StorageResource) -> dg.MaterializeResult:
             counts[table.name] = con.execute(f"SELECT count(*) FROM {table.name}").fetchall()[0][0]
         counts["shared_releases"] = load_shared_releases(con, out)
         comment_shared_releases(con)
+        counts["release_reconciliation"] = load_release_reconciliation(con, out)
+        comment_release_reconciliation(con)
         return counts
 
     target = build_verified(out, fill)
@@ -522,6 +525,61 @@ def load_shared_releases(con: duckdb.DuckDBPyConnection, out: Path) -> int:
     con.execute("CREATE TABLE shared_releases AS SELECT * FROM delivered_rows")
     con.unregister("delivered_rows")
     return con.execute("SELECT count(*) FROM shared_releases").fetchall()[0][0]
+
+
+def load_release_reconciliation(con: duckdb.DuckDBPyConnection, out: Path) -> int:
+    """`release_reconciliation` (internal): every row of `shared_releases` with, per measure,
+    its exact value under the release's own definition (`_exact_bounded`), without the bounds
+    (`_exact`) and over everyone silver holds, opted-out users too (`_exact_all`)."""
+    shared = [row[0] for row in con.execute("DESCRIBE shared_releases").fetchall()]
+    release_ids = [
+        row[0] for row in con.execute("SELECT DISTINCT release_id FROM shared_releases").fetchall()
+    ]
+    exact = delivered_exact_values(out, release_ids)
+    if exact is None:
+        con.execute("CREATE TABLE release_reconciliation AS SELECT * FROM shared_releases LIMIT 0")
+        return 0
+    exact = neutralise_formulas(calendar_typed(exact))
+    values = [c for c in exact.schema.names if c.endswith(EXACT_SUFFIXES)]
+    keys = [c for c in exact.schema.names if c not in values and c in shared]
+    con.register("exact_rows", exact)
+    on = " AND ".join(f"s.{k} IS NOT DISTINCT FROM e.{k}" for k in keys)
+    picked = ", ".join(f"e.{c}" for c in values)
+    con.execute(
+        f"CREATE TABLE release_reconciliation AS SELECT s.*, {picked} "
+        f"FROM shared_releases s LEFT JOIN exact_rows e ON {on}"
+    )
+    con.unregister("exact_rows")
+    return con.execute("SELECT count(*) FROM release_reconciliation").fetchall()[0][0]
+
+
+_EXACT_MEANINGS = {
+    "_exact_bounded": "exact value of {m} under the release's own definition (its exclusions "
+    "and contribution bounds), before noise: the released value differs from it by noise alone",
+    "_exact": "exact value of {m} over the release's people (deleted and opted-out users left "
+    "out as of the build), without contribution bounds: less _exact_bounded, what bounds cut",
+    "_exact_all": "exact value of {m} over everyone silver holds (opted-out users too), without "
+    "bounds: minus _exact is what the opt-outs take out",
+}
+
+
+def comment_release_reconciliation(con: duckdb.DuckDBPyConnection) -> None:
+    """COMMENT ON `release_reconciliation` and each of its columns."""
+    con.execute(
+        "COMMENT ON TABLE release_reconciliation IS 'INTERNAL: every delivered released value "
+        "beside its exact values (the release definition, without bounds, everyone), so noise, "
+        "bounds and exclusions show apart; never shared'"
+    )
+    columns = [row[0] for row in con.execute("DESCRIBE release_reconciliation").fetchall()]
+    for column in columns:
+        suffix = next((x for x in EXACT_SUFFIXES if column.endswith(x)), None)
+        if suffix:
+            measure = column.removesuffix(suffix)
+            text = _EXACT_MEANINGS[suffix].format(m=measure)
+        else:
+            found = shared_releases_column(column, RELEASED_DATASETS)
+            text = f"{found.meaning} ({found.unit})"
+        con.execute(f"COMMENT ON COLUMN release_reconciliation.{column} IS {_sql_text(text)}")
 
 
 def comment_shared_releases(con: duckdb.DuckDBPyConnection) -> None:

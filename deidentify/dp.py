@@ -82,10 +82,16 @@ class MeasureAccount:
 
 @dataclass
 class QueryRelease:
-    """A released breakdown: its rows and its privacy account."""
+    """A released breakdown: its rows and its privacy account.
+
+    `bounded` holds, for the same cells in the same order, the exact values after contribution
+    bounding and before noise: internal only, for the analysts' reconciliation view; it never
+    joins `rows`.
+    """
 
     rows: pd.DataFrame
     accounts: list[MeasureAccount] = field(default_factory=list)
+    bounded: pd.DataFrame | None = None
 
     @property
     def rho(self) -> float:
@@ -246,6 +252,7 @@ def release_query(
         grid[names] = grid[names].fillna(0.0)
         released = grid[dims].copy()
         values = grid
+        exact_bounded = grid[[*dims, *names]].copy()
     elif query.keys == "selected":
         first = query.measures[0]
         if first.kind != PEOPLE:
@@ -263,6 +270,7 @@ def release_query(
             )
         )
         values = totals[keys.isin(list(kept))].copy()
+        exact_bounded = values[[*dims, *names]].copy()
         values[first.name] = [kept[k] for k in cell_key(values, dims)]
         released = values[dims].copy()
         released[first.name] = values[first.name].to_numpy()
@@ -281,7 +289,10 @@ def release_query(
     for measure in query.measures:
         released[f"{measure.name}_error95"] = math.ceil(by_name[measure.name].error95)
     released.insert(0, "breakdown", query.breakdown)
-    return QueryRelease(released.reset_index(drop=True), accounts)
+    exact_bounded.insert(0, "breakdown", query.breakdown)
+    return QueryRelease(
+        released.reset_index(drop=True), accounts, exact_bounded.reset_index(drop=True)
+    )
 
 
 def zcdp_to_epsilon(rho: float, delta: float) -> float:

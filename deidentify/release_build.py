@@ -32,6 +32,8 @@ class DatasetRelease:
     accounts: dict[str, list[MeasureAccount]] = field(default_factory=dict)
     rho: float = 0.0
     delta: float = 0.0
+    # The released cells' exact values after bounding, before noise (internal only).
+    bounded: pd.DataFrame | None = None
 
     def noise(self) -> dict[str, dict]:
         """Per breakdown and measure: noise scale, 95% error, L2 sensitivity, rho, threshold."""
@@ -132,7 +134,7 @@ def release_dataset(
     dimensions = dataset_dimensions(policy)
     frame = to_vocabularies(contributions, dimensions, release_policy.vocabularies)
     result = DatasetRelease(policy.name, pd.DataFrame())
-    parts = []
+    parts, bounded = [], []
     for query, breakdown in zip(policy.queries(measures), policy.breakdowns, strict=True):
         grid = (
             key_grid(query.dimensions, release_policy.vocabularies, days)
@@ -149,11 +151,24 @@ def release_dataset(
             salt,
         )
         parts.append(released.rows)
+        bounded.append(released.bounded)
         result.accounts[query.breakdown] = released.accounts
         result.rho += released.rho
         result.delta += released.delta
     result.rows = _shape(parts, dimensions, measures)
+    result.bounded = _shape_exact(bounded, dimensions, measures)
     return result
+
+
+def _shape_exact(
+    parts: list[pd.DataFrame], dimensions: list[str], measures: tuple[tuple[str, str], ...]
+) -> pd.DataFrame:
+    columns = ["breakdown", *dimensions, *(name for name, _ in measures)]
+    frame = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=columns)
+    for column in columns:
+        if column not in frame:
+            frame[column] = None
+    return frame[columns]
 
 
 def _shape(

@@ -21,6 +21,7 @@ from deidentify.dp import NoiseSource, zcdp_to_epsilon
 from deidentify.release_build import (
     DatasetRelease,
     dataset_dimensions,
+    exact_dataset,
     period_days,
     release_dataset,
     release_schema,
@@ -39,6 +40,7 @@ from lakehouse.gold_build import (
 from lakehouse.locks import release_lock
 from lakehouse.packaging import discard
 from lakehouse.periods import is_week, iso_weeks, partition_key, period_end, period_label
+from lakehouse.reconciliation import exact_values, write_exact
 from lakehouse.released_datasets import RELEASED_DATASETS
 from lakehouse.releases import (
     StoredDraw,
@@ -183,15 +185,22 @@ def build_release(
     ]
     tables: dict[tuple, pa.Table] = {}
     drawn: dict[tuple, DatasetRelease] = {}
+    exact_of: dict[tuple, tuple[pd.DataFrame, pd.DataFrame]] = {}
     for unit in dict.fromkeys(unit for _, unit in due):
         due_names = [name for name, u in due if u == unit]
         inputs = month_inputs(out_dir, unit.start, unit.end, unit.period)
         exact = contributions(due_names, inputs, policy.exclude_opted_out)
+        everyone = (
+            contributions(due_names, inputs, exclude_opted_out=False)
+            if policy.exclude_opted_out
+            else exact
+        )
         unit_tables, unit_drawn = draw_release(
             due_names, exact, policy, unit.period, unit.label, unit.start, unit.end, noise
         )
         for name in due_names:
             tables[(name, unit)], drawn[(name, unit)] = unit_tables[name], unit_drawn[name]
+            exact_of[(name, unit)] = (exact[name], everyone[name])
     staged: dict[tuple, Path] = {}
     try:
         new_by_name: dict[str, list[pa.Table]] = {}
@@ -210,6 +219,9 @@ def build_release(
                 records[key] = _draw_record(name, unit, version, previous, drawn[key], now)
                 records[key]["rows"] = tables[key].num_rows
                 staged[key] = stage_draw(out_dir, name, unit.label, tables[key], records[key])
+                _store_exact(
+                    out_dir, records[key]["draw_id"], key[0], drawn[key], exact_of[key], policy
+                )
             else:
                 records[key] = current[key].record
         previous_release = latest_release(out_dir, recipient, label)
@@ -290,6 +302,28 @@ def build_release(
     finally:
         for folder in staged.values():
             discard(folder)
+
+
+def _store_exact(
+    out_dir: Path,
+    draw_id: str,
+    name: str,
+    drawn: DatasetRelease,
+    exact: tuple[pd.DataFrame, pd.DataFrame],
+    policy: SharingPolicy,
+) -> None:
+    """The draw's released cells with their exact values (lakehouse/reconciliation.py)."""
+    spec, measures = policy.release.datasets[name], RELEASED_DATASETS[name].measures
+    vocabularies = policy.release.vocabularies
+    unbounded, everyone = (exact_dataset(rows, spec, measures, vocabularies) for rows in exact)
+    values = exact_values(
+        drawn.bounded,
+        unbounded,
+        everyone,
+        dataset_dimensions(spec),
+        [measure for measure, _ in measures],
+    )
+    write_exact(out_dir, draw_id, values)
 
 
 def _draw_months(record: dict) -> list[str]:

@@ -283,8 +283,8 @@ def _vectorized_parse_floor(raw: str, out: str) -> dict:
     raw_dir, target = Path(raw), Path(out) / "floor"
     shutil.rmtree(target, ignore_errors=True)
     target.mkdir(parents=True)
-    events = sorted(str(p) for p in (raw_dir / "events").iterdir())
-    access = sorted(str(p) for p in (raw_dir / "access").iterdir())
+    events = sorted(str(p) for p in (raw_dir / "events").iterdir() if p.is_file())
+    access = sorted(str(p) for p in (raw_dir / "access").iterdir() if p.is_file())
     columns = {
         "event_id": "VARCHAR",
         "ts": "TIMESTAMPTZ",
@@ -407,7 +407,7 @@ def _naive_sample(work: Path, size: int) -> tuple[Path, list[Planted]]:
         )
     )
     lines = []
-    for path in sorted((raw / "events").iterdir()):
+    for path in sorted(p for p in (raw / "events").iterdir() if p.is_file()):
         with open_raw(path) as stream:
             lines.extend(line.rstrip(b"\n") for line in stream if line.strip())
     sample_file = work / "naive_sample.jsonl"

@@ -16,7 +16,7 @@ from assets.gold import COMPLETE_CHECK, GOLD_TABLE_ASSETS, candidate_file, gold_
 from pipelines.definitions import ALL_ASSETS, EXPORT_ASSETS
 from pipelines.resources import default_resources
 from pipelines.sample.generator import GeneratorConfig, generate
-from tests.conftest import PROJECT_ROOT, record_sample_edges_quiet, run_pipeline_cli
+from tests.conftest import PROJECT_ROOT, run_pipeline_cli
 
 ENV = {
     "PSEUDONYMIZATION_KEY": "completeness-test-pseudonymization-key-0123",
@@ -45,7 +45,6 @@ def failed_run(tmp_path_factory: pytest.TempPathFactory) -> dict:
     raw, out = base / "raw", base / "out"
     generate(GeneratorConfig(out=raw, days=3, users=100, seed=4, malformed_rate=0))
     broken = _break_a_day(raw)
-    record_sample_edges_quiet(raw, out)
     result = run_pipeline_cli(raw, out, ENV)
     return {"raw": raw, "out": out, "broken": broken, "result": result}
 
@@ -196,7 +195,7 @@ def test_days_past_the_watermark_wait_however_late_the_clock_is(tmp_path: Path) 
     _built(tmp_path, OCTOBER[:3])
     coverage = _month_coverage(tmp_path)
     assert not coverage.is_complete
-    assert sorted(coverage.waiting) == OCTOBER[3:]
+    assert sorted(coverage.waiting) == OCTOBER[2:]
     assert coverage.complete_days == OCTOBER[:2], "day 3 waits too: lateness is an hour"
     assert "record-quiet --start 2026-10-03 --end 2026-10-31" in coverage.explain()
 
@@ -252,7 +251,7 @@ def test_logs_that_stop_on_day_3_give_no_gold_no_release_no_package(tmp_path: Pa
     as quiet (an audited record), the same run publishes, releases and delivers the month."""
     raw, out = tmp_path / "raw", tmp_path / "out"
     generate(GeneratorConfig(out=raw, days=3, users=60, seed=2, malformed_rate=0))
-    result = run_pipeline_cli(raw, out, ENV)
+    result = run_pipeline_cli(raw, out, ENV, quiet_edges=False)
     assert result.returncode == 3, result.stdout + result.stderr
     held = [line for line in result.stdout.splitlines() if line.startswith("  2026-10: held")]
     assert len(held) == 1, result.stdout
@@ -268,7 +267,7 @@ def test_logs_that_stop_on_day_3_give_no_gold_no_release_no_package(tmp_path: Pa
     ]  # fmt: skip
     for start, end in (("2026-09-28", "2026-09-30"), ("2026-10-04", "2026-11-01")):
         subprocess.run([*quiet, "--start", start, "--end", end], cwd=PROJECT_ROOT, check=True)
-    again = run_pipeline_cli(raw, out, ENV)
+    again = run_pipeline_cli(raw, out, ENV, quiet_edges=False)
     assert again.returncode == 0, again.stdout + again.stderr
     assert gold_file(out, "daily_traffic_monthly", "2026-10").exists()
     recipient = EXPORT_ASSETS[0].key.path[-1]

@@ -57,7 +57,7 @@ def test_dg_list_defs_shows_assets_checks_schedules_and_sensors() -> None:
     for name in (
         "gold/warehouse",
         "silver/deidentified_events",
-        "cells_meet_k",
+        "no_formula_leading_value",
         "monthly_gold_schedule",
         "raw_files_sensor",
     ):

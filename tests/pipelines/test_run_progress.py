@@ -12,6 +12,7 @@ from rich.console import Console
 from pipelines.progress import RunProgress
 from pipelines.runner import RunOptions, run_pipeline
 from pipelines.sample.generator import GeneratorConfig, generate
+from tests.conftest import record_sample_edges_quiet
 
 
 def _terminal() -> tuple[Console, io.StringIO]:
@@ -48,6 +49,7 @@ def test_a_run_on_a_terminal_draws_its_bars_and_still_prints_its_summary(
     raw, out = tmp_path / "raw", tmp_path / "out"
     config = GeneratorConfig(out=raw, days=2, users=30, seed=3, malformed_rate=0.0)
     generate(config)
+    record_sample_edges_quiet(raw, out, settle=False)
     console, screen = _terminal()
     code = run_pipeline(raw, out, None, None, RunOptions(console=console))
     printed = capsys.readouterr().out

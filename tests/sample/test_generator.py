@@ -35,7 +35,7 @@ def _identifiers(raw: Path) -> list[dict[str, str]]:
 
 def _raw_text(raw: Path, folder: str) -> str:
     chunks = []
-    for path in sorted((raw / folder).iterdir()):
+    for path in sorted(p for p in (raw / folder).iterdir() if p.is_file()):
         with open_raw(path) as stream:
             chunks.append(stream.read().decode("utf-8", errors="replace"))
     return "\n".join(chunks)
