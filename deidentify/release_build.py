@@ -16,7 +16,7 @@ import pyarrow as pa
 
 from deidentify.dp import PEOPLE, MeasureAccount, NoiseSource, release_query
 from deidentify.release_policy import ReleasedDatasetPolicy, ReleasePolicy
-from deidentify.vocabularies import allowed_values, page_section, to_vocabulary
+from deidentify.vocabularies import allowed_values, missing_label, page_section, to_vocabulary
 
 # Vocabularies whose values the SQL itself guarantees (a constant, a filter): their key grids
 # hold no `other` and `unknown` rows.
@@ -84,7 +84,9 @@ def to_vocabularies(
         if dimension == "page_section":
             frame[dimension] = page_section(frame[dimension])
         if dimension in vocabularies:
-            frame[dimension] = to_vocabulary(frame[dimension], vocabularies[dimension])
+            frame[dimension] = to_vocabulary(
+                frame[dimension], vocabularies[dimension], missing_label(dimension)
+            )
         elif dimension == "search_term":
             terms = frame[dimension].astype("string").str.strip().str.lower()
             frame[dimension] = terms.where(
@@ -116,7 +118,7 @@ def key_grid(
         elif dimension in EXHAUSTIVE:
             values.append(list(vocabularies[dimension]))
         else:
-            values.append(list(allowed_values(vocabularies[dimension])))
+            values.append(list(allowed_values(vocabularies[dimension], missing_label(dimension))))
     return pd.DataFrame(list(itertools.product(*values)), columns=list(dimensions))
 
 

@@ -13,6 +13,16 @@ import pandas as pd
 
 OTHER = "other"
 UNKNOWN = "unknown"
+# A missing value named for what it means where `unknown` would mislead: a customer with no
+# payment and no plan change seen has no known plan (most free users), not an unknown paid one.
+MISSING_LABELS = {"plan": "no_plan_seen"}
+
+
+def missing_label(dimension: str) -> str:
+    """What a missing value of this dimension is published as (`unknown`, or its own name)."""
+    return MISSING_LABELS.get(dimension, UNKNOWN)
+
+
 # Dimensions whose values are not a vocabulary: the days of the period (public), and scrubbed
 # search terms, which reach a release only through DP key selection.
 OPEN_DIMENSIONS = ("day", "search_term")
@@ -31,23 +41,28 @@ def page_section(url_templates: pd.Series) -> pd.Series:
     return first.where(first != "", "home")
 
 
-def to_vocabulary(values: pd.Series, vocabulary: tuple[str, ...]) -> pd.Series:
+def to_vocabulary(
+    values: pd.Series, vocabulary: tuple[str, ...], missing: str = UNKNOWN
+) -> pd.Series:
     """Each value if its vocabulary holds it (or is `other`, `unknown` already, as silver
-    writes them), `unknown` if missing, else `other`."""
+    writes them), `missing` (`unknown`, or the dimension's own label) if missing, else `other`."""
     text = values.astype("string")
-    known = text.isin(list(allowed_values(vocabulary)))
-    mapped = text.where(known, OTHER).where(text.notna(), UNKNOWN)
+    known = text.isin(list(allowed_values(vocabulary, missing)))
+    mapped = text.where(known, OTHER).where(text.notna(), missing)
     return mapped.astype("object")
 
 
-def allowed_values(vocabulary: tuple[str, ...]) -> tuple[str, ...]:
-    """What a released column of this vocabulary may hold: the vocabulary, `other`, `unknown`."""
-    return (*vocabulary, OTHER, UNKNOWN)
+def allowed_values(vocabulary: tuple[str, ...], missing: str = UNKNOWN) -> tuple[str, ...]:
+    """What a released column of this vocabulary may hold: the vocabulary, `other`, and its
+    missing label (`unknown` unless the dimension has its own)."""
+    return (*vocabulary, OTHER, missing)
 
 
-def outside_vocabulary(values: pd.Series, vocabulary: tuple[str, ...]) -> list[str]:
+def outside_vocabulary(
+    values: pd.Series, vocabulary: tuple[str, ...], missing: str = UNKNOWN
+) -> list[str]:
     """The distinct values not allowed for this vocabulary (empty when every value is)."""
-    allowed = set(allowed_values(vocabulary))
+    allowed = set(allowed_values(vocabulary, missing))
     return sorted({str(v) for v in values.dropna().unique() if str(v) not in allowed})
 
 

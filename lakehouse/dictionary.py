@@ -37,14 +37,21 @@ DIMENSIONS = {
     "country": Column("the country of the visitor's network, ISO 3166 code", "category"),
     "event": Column("the feature used (login, search, file_upload, ...)", "category"),
     "specialty": Column("the customer's medical specialty, as last given", "category"),
-    "plan": Column("the subscription plan (free, basic, pro, enterprise)", "category"),
+    "plan": Column(
+        "the subscription plan of the customer's latest payment or plan change (free, basic, pro, "
+        "enterprise); no_plan_seen: no payment and no plan change seen (most free users)",
+        "category",
+    ),
     "state": Column("the customer's US state, as last given", "category"),
     "title": Column("the customer's professional title (MD, NP, ...)", "category"),
     "age_band": Column("the customer's ten-year age band (90+ for 90 and over)", "category"),
     "practice_size_band": Column("people in the customer's practice, banded", "category"),
     "search_term": Column("a scrubbed search term, lower-cased", "text"),
 }
-OTHER_VALUES = " `other`: a value outside the policy's vocabulary; `unknown`: missing."
+OTHER_VALUES = (
+    " `other`: a value outside the policy's vocabulary; `unknown`: not given (for plan: "
+    "`no_plan_seen`)."
+)
 
 # Gold (internal): calendar columns are DATE.
 GOLD_CALENDAR = {
@@ -54,17 +61,6 @@ GOLD_CALENDAR = {
     ),
     "day": Column("the day (UTC)", "date"),
 }
-DISCLOSURE = {
-    "suppressed": Column(
-        "true when disclosure control withheld the cell: its measures are then empty", "flag"
-    ),
-    "suppression_reason": Column(
-        "why the cell was withheld: threshold (fewer than k people), dominance (one customer "
-        "is most of the sum) or complementary (it would reveal another withheld cell); empty "
-        "when published",
-        "category",
-    ),
-}
 GOLD_COLUMNS = {
     "daily_traffic_monthly": {
         "page_views": Column("page views: app events or web requests; bots left out", "views"),
@@ -72,25 +68,24 @@ GOLD_COLUMNS = {
             "distinct sessions (app); distinct visitors of the day (web)", "sessions"
         ),
         "users": Column(
-            "distinct people (app: accounts; web: accounts, else visitors); the k rule "
-            "applies to this",
+            "distinct people (app: accounts; web: accounts, else visitors)",
             "people",
         ),
     },
     "feature_usage_monthly": {
         "events": Column("times the feature was used", "events"),
-        "users": Column("distinct users of the feature; the k rule applies to this", "people"),
+        "users": Column("distinct users of the feature", "people"),
     },
     "customer_demographics_monthly": {
         "active_customers": Column(
-            "distinct customers with any event in the period; the k rule applies to this",
+            "distinct customers with any event in the period",
             "customers",
         ),
         "new_customers": Column("of those, customers who signed up in the period", "customers"),
     },
     "sales_monthly": {
         "customers": Column(
-            "distinct customers with a payment or a plan change; the k rule applies to this",
+            "distinct customers with a payment or a plan change",
             "customers",
         ),
         "new_subscriptions": Column("customers who moved from free to a paid plan", "customers"),
@@ -98,18 +93,18 @@ GOLD_COLUMNS = {
         "downgrades": Column("customers who moved to a lower paid plan", "customers"),
         "cancellations": Column("customers who moved from a paid plan to free", "customers"),
         "revenue_cents": Column(
-            "sum of payments (each clamped to 10 billion dollars); the dominance rule applies",
+            "sum of payments (each clamped to 10 billion dollars)",
             "US cents",
         ),
     },
     "search_terms_monthly": {
         "search_term": Column(
-            "the scrubbed, lower-cased search term; '(suppressed)' for every term fewer than k "
-            "people searched",
+            "the scrubbed, lower-cased search term, every one however few searched it (a "
+            "formula-leading term carries a ' in front)",
             "text",
         ),
         "searches": Column("searches for the term", "searches"),
-        "users": Column("distinct users who searched the term; the k rule applies", "people"),
+        "users": Column("distinct users who searched the term", "people"),
     },
 }
 
@@ -183,8 +178,8 @@ def gold_column(table: str, column: str) -> Column:
     if column in GOLD_COLUMNS.get(table, {}):
         return GOLD_COLUMNS[table][column]
     if column in DIMENSIONS:
-        return Column(DIMENSIONS[column].meaning + "; `unknown` when missing", "category")
-    found = GOLD_CALENDAR.get(column) or DISCLOSURE.get(column)
+        return Column(DIMENSIONS[column].meaning + "." + OTHER_VALUES, DIMENSIONS[column].unit)
+    found = GOLD_CALENDAR.get(column)
     if found is None:
         raise MissingDescription(f"gold table {table}: column {column!r} has no description")
     return found
@@ -196,8 +191,9 @@ def released_column(dataset: str, column: str) -> Column:
     if column.endswith(ERROR_SUFFIX) and column.removesuffix(ERROR_SUFFIX) in measures:
         measure = column.removesuffix(ERROR_SUFFIX)
         return Column(
-            f"half-width of the 95% interval of the noise added to {measure}: the true value "
-            "lies within this distance of the published one 95 times in 100",
+            f"half-width of the 95% interval of the noise added to {measure}: the value under "
+            "the release's own definition (its bounds, its exclusions) lies within this distance "
+            "of the published one 95 times in 100; what the bounds cut is not in it",
             measures[measure].unit,
         )
     if column in measures:

@@ -21,6 +21,7 @@ from deidentify.field_policy import load_field_policy
 from deidentify.profiles import PROFILE_SCHEMA
 from deidentify.raw_ids import raw_id_findings
 from deidentify.scan import scan_table
+from deidentify.vocabularies import missing_label
 from lakehouse.csv_safety import formula_leading, neutralise_formulas
 from lakehouse.periods import period_label
 from lakehouse.storage import AtomicParquetWriter
@@ -271,7 +272,8 @@ def compute_cells(
         if column in CALENDAR_COLUMNS:
             frame[column] = pd.to_datetime(frame[column]).dt.date
         else:
-            frame[column] = frame[column].astype("object").where(frame[column].notna(), "unknown")
+            label = missing_label(column)
+            frame[column] = frame[column].astype("object").where(frame[column].notna(), label)
     text = [c for c in table.dimensions if c not in CALENDAR_COLUMNS]
     if len(frame) and text:
         safe = neutralise_formulas(pa.Table.from_pandas(frame[text], preserve_index=False))

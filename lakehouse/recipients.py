@@ -113,44 +113,57 @@ def load_recipients(policy: SharingPolicy, path: Path = DEFAULT_RECIPIENTS_PATH)
             "for none)"
         )
     entries = validate(RecipientsFile, document, file, RecipientConfigError).recipients
-    recipients, names = [], set()
+    recipients, names, problems = [], set(), []
     for number, entry in enumerate(entries):
         where = f"{file}: recipients[{number}]"
-        name = entry.name
-        if not SLUG.fullmatch(name):
-            raise RecipientConfigError(
-                f"{where}.name: {name!r} must be a slug (lower-case letters, digits, dashes; "
-                "2-63 characters), so it cannot escape the export folder"
-            )
-        if name in names:
-            raise RecipientConfigError(f"{where}.name: {name!r} is used twice; rename one")
-        names.add(name)
-        recipient_class = entry.recipient_class
-        if recipient_class not in policy.recipient_classes:
-            raise RecipientConfigError(
-                f"{where}.class: unknown recipient class {recipient_class!r}"
-                f"{did_you_mean(recipient_class, policy.recipient_classes)} (the sharing "
-                f"policy knows: {', '.join(sorted(policy.recipient_classes))})"
-            )
-        formats = tuple(dict.fromkeys(entry.formats or ("csv",)))
-        delivery = _delivery_target(f"{where}.delivery", entry.delivery or DeliveryEntry())
-        if not entry.datasets:
-            raise RecipientConfigError(
-                f"{where}.datasets: is empty; list the datasets {name!r} receives"
-            )
+        try:
+            recipient = _recipient(policy, where, entry, names)
+        except RecipientConfigError as exc:
+            problems.append(str(exc))
+            continue
+        found = []
         for index, dataset in enumerate(entry.datasets):
-            _check_dataset(policy, f"{where}.datasets[{index}]", recipient_class, dataset)
-        recipients.append(
-            Recipient(
-                name,
-                recipient_class,
-                tuple(entry.datasets),
-                formats,
-                entry.cadence,
-                delivery,
-            )
-        )
+            try:
+                _check_dataset(
+                    policy, f"{where}.datasets[{index}]", recipient.recipient_class, dataset
+                )
+            except RecipientConfigError as exc:
+                found.append(str(exc))
+        problems += found
+        if not found:
+            recipients.append(recipient)
+    if problems:
+        more = len(problems) - 1
+        suffix = f" (and {more} more problem{'s' if more > 1 else ''})" if more else ""
+        raise RecipientConfigError(problems[0] + suffix)
     return recipients
+
+
+def _recipient(policy: SharingPolicy, where: str, entry, names: set[str]) -> Recipient:
+    """One entry as a Recipient, or the first problem of its name, class, delivery or list."""
+    name = entry.name
+    if not SLUG.fullmatch(name):
+        raise RecipientConfigError(
+            f"{where}.name: {name!r} must be a slug (lower-case letters, digits, dashes; "
+            "2-63 characters), so it cannot escape the export folder"
+        )
+    if name in names:
+        raise RecipientConfigError(f"{where}.name: {name!r} is used twice; rename one")
+    names.add(name)
+    recipient_class = entry.recipient_class
+    if recipient_class not in policy.recipient_classes:
+        raise RecipientConfigError(
+            f"{where}.class: unknown recipient class {recipient_class!r}"
+            f"{did_you_mean(recipient_class, policy.recipient_classes)} (the sharing "
+            f"policy knows: {', '.join(sorted(policy.recipient_classes))})"
+        )
+    formats = tuple(dict.fromkeys(entry.formats or ("csv",)))
+    delivery = _delivery_target(f"{where}.delivery", entry.delivery or DeliveryEntry())
+    if not entry.datasets:
+        raise RecipientConfigError(
+            f"{where}.datasets: is empty; list the datasets {name!r} receives"
+        )
+    return Recipient(name, recipient_class, tuple(entry.datasets), formats, entry.cadence, delivery)
 
 
 def _check_dataset(policy: SharingPolicy, where: str, recipient_class: str, dataset: str) -> None:

@@ -28,7 +28,7 @@ from deidentify.release_build import (
     to_arrow,
 )
 from deidentify.sharing_policy import SharingPolicy
-from deidentify.vocabularies import outside_vocabulary
+from deidentify.vocabularies import missing_label, outside_vocabulary
 from lakehouse.gold_build import (
     PeriodInputs,
     identifier_scan,
@@ -417,7 +417,8 @@ def vocabulary_findings(name: str, table: pa.Table, policy: SharingPolicy) -> di
     for column in dataset_dimensions(policy.release.datasets[name]):
         if column in policy.release.vocabularies:
             values = pd.Series(table.column(column).to_pylist(), dtype="object")
-            outside = outside_vocabulary(values, policy.release.vocabularies[column])
+            vocabulary = policy.release.vocabularies[column]
+            outside = outside_vocabulary(values, vocabulary, missing_label(column))
             if outside:
                 findings[column] = outside[:20]
     return findings

@@ -141,6 +141,8 @@ def test_once_the_day_is_fixed_the_period_is_released_with_its_coverage(
         "last_day": "2026-10-31",
         "days": 31,
     }
+    _the_docs_example_queries_run(out)
+    _released_values_reconcile_with_their_exact_values(out)
 
     # A later run, once the first draws are old enough (here: at once), draws the one scheduled
     # correction of every released period, whatever the data; the run after it draws nothing.
@@ -160,6 +162,53 @@ def test_once_the_day_is_fixed_the_period_is_released_with_its_coverage(
     assert latest_release(out, recipient, "2026-10").version == 2
     assert (out / "exports" / recipient / "2026-10-v2").exists()
     assert not (out / "exports" / recipient / "2026-10-v3").exists()
+
+
+def _the_docs_example_queries_run(out: Path) -> None:
+    """Every Python example of the README and docs/datasets.md that opens the warehouse runs
+    against a real one (its paths pointed at this run's output folder)."""
+    import contextlib
+    import io
+    import re
+
+    ran = 0
+    for doc in (PROJECT_ROOT / "README.md", PROJECT_ROOT / "docs" / "datasets.md"):
+        for block in re.findall(r"```python\n(.*?)```", doc.read_text(encoding="utf-8"), re.S):
+            if "duckdb.connect(" not in block:
+                continue
+            code = block.replace("data/warehouse", out.as_posix())
+            with contextlib.redirect_stdout(io.StringIO()):
+                exec(compile(code, f"{doc.name} example", "exec"), {})
+            ran += 1
+    assert ran >= 2
+
+
+def _released_values_reconcile_with_their_exact_values(out: Path) -> None:
+    """Analysts see noise, bounds and exclusions apart: every delivered row has its exact
+    values; the release's own (bounded) value is within its error most of the time, bounds only
+    ever cut, and opted-out users only ever add."""
+    import duckdb
+
+    con = duckdb.connect(str(out / "warehouse.duckdb"), read_only=True)
+    try:
+        rows, matched, within, ordered = con.execute(
+            """
+            SELECT count(*),
+                   count(page_views_exact_bounded),
+                   avg((abs(page_views - page_views_exact_bounded) <= page_views_error95)::INT),
+                   bool_and(page_views_exact_bounded <= page_views_exact
+                            AND page_views_exact <= page_views_exact_all)
+            FROM release_reconciliation WHERE dataset = 'daily_traffic'
+            """
+        ).fetchone()
+        shared = con.execute(
+            "SELECT count(*) FROM shared_releases WHERE dataset = 'daily_traffic'"
+        ).fetchone()[0]
+    finally:
+        con.close()
+    assert rows == matched == shared > 0
+    assert within >= 0.85, within
+    assert ordered
 
 
 def _source(out: Path, name: str, latest: str | None, lines: dict[str, int], marked=()) -> None:

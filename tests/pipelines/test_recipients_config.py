@@ -132,3 +132,21 @@ def test_an_unknown_class_and_a_retired_key_say_what_to_do(tmp_path: Path) -> No
     assert _error(tmp_path, ONE + "    k: 20\n").startswith(
         "recipients.yaml: recipients[0].k: `k` no longer applies"
     )
+
+
+def test_several_problems_show_the_first_and_how_many_more(tmp_path: Path) -> None:
+    """docs/configuration.md: the first problem, then `(and N more problems)`."""
+    text = (
+        "recipients:\n"
+        "  - name: acme\n    class: partner\n    datasets: [daily_trafic, bronze/app_events]\n"
+        "  - name: Bad_Name\n    class: partner\n    datasets: [daily_traffic]\n"
+    )
+    message = _error(tmp_path, text)
+    assert message.startswith("recipients.yaml: recipients[0].datasets[0]: unknown dataset")
+    assert message.endswith("(and 2 more problems)"), message
+    one_more = _error(
+        tmp_path,
+        ONE.replace("[daily_traffic]", "[daily_trafic, daily_traffic]")
+        + "  - name: Bad_Name\n    class: partner\n    datasets: [daily_traffic]\n",
+    )
+    assert one_more.endswith("(and 1 more problem)"), one_more
