@@ -9,7 +9,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from assets.metadata import table_schema
-from assets.partitions import daily_partitions
+from assets.partitions import daily_partitions, partitioned_check
 from deidentify.pseudonymize import MissingKeyError
 from lakehouse import coverage
 from lakehouse.erasure import ErasedSubjects
@@ -119,11 +119,11 @@ def build_bronze_asset(source: RawSource) -> dg.AssetsDefinition:
         owners=["team:data-engineering"],
         tags={"layer": "bronze", "personal_data": "yes"},
         check_specs=[
-            dg.AssetCheckSpec(
+            partitioned_check(
                 ACCOUNTING_CHECK,
-                asset=key,
-                blocking=True,
-                description="Every raw line of the day is a bronze row or a quarantine entry.",
+                key,
+                daily_partitions,
+                "Every raw line of the day is a bronze row or a quarantine entry.",
             )
         ],
     )

@@ -18,7 +18,7 @@ import pyarrow.parquet as pq
 
 from assets.charts import bar_chart_png, markdown_image
 from assets.metadata import check_metadata, counts_markdown, preview_markdown, table_schema
-from assets.partitions import monthly_partitions, weekly_partitions
+from assets.partitions import monthly_partitions, partitioned_check, weekly_partitions
 from deidentify.sharing_policy import PolicyViolation, guard_policy_version
 from lakehouse.coverage import period_coverage
 from lakehouse.csv_safety import neutralise_formulas
@@ -320,8 +320,7 @@ def build_gold_asset(table: GoldTable) -> dg.AssetsDefinition:
             "dagster/column_schema": table_schema(table.schema, _describer(table, strict=False)),
         },
         check_specs=[
-            dg.AssetCheckSpec(name, asset=key, blocking=True, description=CHECK_DESCRIPTIONS[name])
-            for name in CHECKS
+            partitioned_check(name, key, partitions, CHECK_DESCRIPTIONS[name]) for name in CHECKS
         ],
     )
     def gold_asset(

@@ -12,7 +12,7 @@ import pyarrow as pa
 
 from assets.charts import bar_chart_png, markdown_image
 from assets.metadata import check_metadata, preview_markdown
-from assets.partitions import monthly_partitions, weekly_partitions
+from assets.partitions import monthly_partitions, partitioned_check, weekly_partitions
 from deidentify.budget import BudgetExceeded, PrivacyAccountant
 from deidentify.sharing_policy import PolicyViolation, guard_policy_version
 from lakehouse.coverage import period_coverage
@@ -67,6 +67,7 @@ def build_release_asset(recipient: Recipient) -> dg.AssetsDefinition:
     """The monthly (or weekly) release asset of one recipient, with its blocking checks."""
     key = dg.AssetKey(["releases", recipient.name])
     period = release_period(recipient)
+    partitions = weekly_partitions if period == "week" else monthly_partitions
 
     @dg.asset(
         key=key,
@@ -81,7 +82,7 @@ def build_release_asset(recipient: Recipient) -> dg.AssetsDefinition:
             dg.AssetDep(silver, partition_mapping=dg.TimeWindowPartitionMapping())
             for silver in _SILVER
         ],
-        partitions_def=weekly_partitions if period == "week" else monthly_partitions,
+        partitions_def=partitions,
         group_name="releases",
         kinds={"python", "parquet"},
         owners=["team:data-engineering"],
@@ -92,7 +93,7 @@ def build_release_asset(recipient: Recipient) -> dg.AssetsDefinition:
             "personal_data": "no",
         },
         check_specs=[
-            dg.AssetCheckSpec(name, asset=key, blocking=True, description=description)
+            partitioned_check(name, key, partitions, description)
             for name, description in RELEASE_CHECKS.items()
         ],
     )

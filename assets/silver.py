@@ -17,7 +17,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from assets.metadata import aggregate_preview_markdown, counts_markdown, table_schema
-from assets.partitions import daily_partitions
+from assets.partitions import daily_partitions, partitioned_check
 from deidentify.engine import structured_engine
 from deidentify.profiles import build_user_profiles_from_file
 from deidentify.raw_ids import raw_id_findings
@@ -209,11 +209,11 @@ def _deidentify_partition(
 
 
 def _check_spec(key: dg.AssetKey) -> dg.AssetCheckSpec:
-    return dg.AssetCheckSpec(
+    return partitioned_check(
         NO_IDENTIFIER_CHECK,
-        asset=key,
-        blocking=True,
-        description="Each distinct string value re-scanned by the pattern recognizers: no finding.",
+        key,
+        daily_partitions,
+        "Each distinct string value re-scanned by the pattern recognizers: no finding.",
     )
 
 

@@ -103,6 +103,7 @@ def test_dagster_refuses_the_same_way(failed_run: dict, monkeypatch: pytest.Monk
     assert complete and not any(c.passed for c in complete)
     assert all(BROKEN_DAY in (c.description or "") for c in complete)
     assert complete[0].metadata["days_missing"].value == [BROKEN_DAY]
+    assert {c.partition for c in complete} == {"2026-10-01"}, "each check result names its month"
     assert not gold_file(out, "daily_traffic_monthly", "2026-10").exists()
     release_complete = next(
         c for c in release.get_asset_check_evaluations() if c.check_name == "period_complete"
@@ -350,3 +351,24 @@ def test_an_address_several_accounts_gave_ties_a_request_to_none_of_them(tmp_pat
             w.write(table)
     resolved = resolve_accounts(tmp_path, ["Front-Desk@clinic.example", "JANE@clinic.example", "-"])
     assert resolved == {"jane@clinic.example": "usr_b"}
+
+
+def test_the_runs_list_names_the_jobs_and_quiet_days_are_not_missing(tmp_path: Path) -> None:
+    """What a data engineer sees in the Dagster UI after a run: named jobs, no ephemeral job,
+    and every day of the month materialized, the quiet ones with no input and the reason."""
+    raw, out, home = tmp_path / "raw", tmp_path / "out", tmp_path / "dagster_home"
+    home.mkdir()
+    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    generate(GeneratorConfig(out=raw, days=2, users=30, seed=6, malformed_rate=0))
+    result = run_pipeline_cli(raw, out, {**ENV, "DAGSTER_HOME": str(home)})
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Telemetry" not in result.stdout + result.stderr
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        jobs = {run.job_name for run in instance.get_runs()}
+        assert {"ingest_job", "erasure_job", "gold_job", "weekly_gold_job"} <= jobs, jobs
+        assert {"release_job", "warehouse_job"} <= jobs, jobs
+        assert "__ephemeral_asset_job__" not in jobs
+        key = dg.AssetKey(["silver", "web_requests"])
+        materialized = instance.get_materialized_partitions(key)
+    october = {f"2026-10-{d:02d}" for d in range(1, 32)}
+    assert october <= materialized, sorted(october - materialized)
