@@ -86,3 +86,15 @@ JOBS = [
     weekly_release_job,
     warehouse_job,
 ]
+
+
+def without_retries(jobs: list[dg.UnresolvedAssetJobDefinition]) -> list:
+    """The same jobs, by the same names, without step retries: what `python -m pipelines run`
+    launches. A run at a terminal reports a failure at once (and exits non-zero) rather than
+    waiting minutes of backoff on a failure the operator has to fix anyway."""
+    return [
+        dg.define_asset_job(
+            name=job.name, selection=job.selection, description=job.description, tags=job.tags
+        )
+        for job in jobs
+    ]

@@ -249,7 +249,7 @@ def _run_locked(
     from assets.gold import GOLD_TABLE_ASSETS, WEEKLY_GOLD_TABLE_ASSETS, warehouse
     from assets.partitions import monthly_partitions, weekly_partitions
     from pipelines.definitions import ALL_ASSETS, RECIPIENTS
-    from pipelines.jobs import JOBS
+    from pipelines.jobs import JOBS, without_retries
     from pipelines.resources import default_resources, pseudonym_key_from_env
 
     resources = default_resources(raw_dir, out_dir)
@@ -300,7 +300,7 @@ def _run_locked(
     instance = _instance()
     tally = _Tally()
     tally.held = sorted({why for reasons in plan.held.values() for why in reasons})
-    definitions = dg.Definitions(assets=ALL_ASSETS, jobs=JOBS, resources=resources)
+    definitions = dg.Definitions(assets=ALL_ASSETS, jobs=without_retries(JOBS), resources=resources)
     job_of = {
         "erasure": "erasure_job",
         "gold": "gold_job",
