@@ -125,7 +125,9 @@ def _readme(recipient: Recipient, release: StoredRelease, policy, coverage: Cove
     for name in recipient.datasets:
         dataset = RELEASED_DATASETS[name]
         spec = policy.release.datasets[name]
-        schema = dataset_schema(name, policy, release_period(recipient))
+        schema = calendar_typed(
+            dataset_schema(name, policy, release_period(recipient)).empty_table()
+        ).schema
         lines += [f"## {name}", "", dataset.description, ""]
         lines += ["| column | type | unit | meaning |", "| --- | --- | --- | --- |"]
         for field in schema:

@@ -315,9 +315,9 @@ def _run_locked(
             print(f"  {partition or label}: {label} not run, because of the failures below")
             return
         signals.where = label if partition in (None, label) else f"{label} {partition}"
-        job = definitions.resolve_job_def(job_of.get(label, "ingest_job"))
         try:
             with _state_storage_of(instance):
+                job = definitions.resolve_job_def(job_of.get(label, "ingest_job"))
                 result = job.execute_in_process(
                     asset_selection=selection,
                     partition_key=partition,

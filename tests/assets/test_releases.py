@@ -15,6 +15,7 @@ import yaml
 from assets.gold import warehouse
 from deidentify.sharing_policy import DEFAULT_SHARING_POLICY_PATH
 from lakehouse.packaging import verify_package
+from lakehouse.periods import calendar_typed
 from lakehouse.releases import latest_release
 from lakehouse.signing import KEYRING_DIR, SigningKey, load_public_key
 from pipelines.definitions import ALL_ASSETS, RECIPIENTS
@@ -71,13 +72,16 @@ def test_each_recipient_gets_its_stored_release_signed_and_checked(delivered) ->
             header = csv.splitlines()[0]
             assert "suppress" not in csv and "error95" in header
             if "parquet" in recipient.formats:
-                assert pq.read_table(package / f"{name}.parquet").equals(release.table(name))
+                shipped = pq.read_table(package / f"{name}.parquet")
+                assert shipped.equals(calendar_typed(release.table(name))), "as stored, dates DATE"
+                assert pa.types.is_date32(shipped.schema.field("month").type)
         readme = (package / "README.md").read_text()
         assert "differential privacy" in readme and "error95" in readme
         assert "| page_section | 16 | page_views <= 100 per cell | page_views ±" in readme
-        assert "| day | string | text: YYYY-MM-DD | the day (UTC) |" in readme
+        assert "| day | date32[day] | date | the day (UTC) |" in readme
         assert "| revenue_cents | int64 | US cents |" in readme or "sales_by_segment" not in readme
-        assert "## Coverage" in readme and "days; " in readme
+        assert "## Coverage" in readme and "31 days, and every one of them is complete" in readme
+        assert "of them had input" not in readme, "no count of days with input in a package"
         tampered = next(package.glob("*.csv"))
         tampered.write_text(tampered.read_text() + "extra\n")
         assert any("SHA-256 differs" in p for p in verify_package(package, key))
@@ -173,8 +177,8 @@ def test_the_warehouse_answers_what_a_partner_got(delivered) -> None:
     con = duckdb.connect(str(out / "warehouse.duckdb"), read_only=True)
     try:
         rows = con.execute(
-            "SELECT dataset, count(*) FROM shared_releases WHERE recipient = ? AND period = ? "
-            "GROUP BY dataset",
+            "SELECT dataset, count(*) FROM shared_releases WHERE recipient = ? "
+            "AND period = DATE '2026-10-01' AND period_label = ? GROUP BY dataset",
             [MONTHLY[0].name, "2026-10"],
         ).fetchall()
         comments = dict(
@@ -186,6 +190,7 @@ def test_the_warehouse_answers_what_a_partner_got(delivered) -> None:
         con.close()
     assert {name for name, _ in rows} == set(MONTHLY[0].datasets)
     assert "internal" in comments["daily_traffic_monthly"].lower()
+    assert "internal" in comments["release_reconciliation"].lower()
 
 
 def test_a_value_planted_in_a_stored_release_stops_the_delivery(delivered) -> None:
