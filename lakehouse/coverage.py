@@ -25,6 +25,7 @@ waiting, suspect or missing day is neither published in gold, nor released, nor 
 from __future__ import annotations
 
 import json
+import math
 import os
 import statistics
 from collections.abc import Iterable
@@ -32,6 +33,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+from deidentify.configuration import ConfigurationError
 from lakehouse.storage import append_line, write_bytes_atomically
 
 # Daily silver datasets and the bronze source each is built from.
@@ -43,17 +45,22 @@ DAILY_DATASETS = {
 COMPLETE, NO_INPUT = "complete", "no_input"
 SOURCE_NAMES = tuple(dict.fromkeys(DAILY_DATASETS.values()))
 
-# How late a line may arrive after the last line seen, declared per source: a log shipper
-# delivers within minutes, so a day is taken as over once a line an hour past its end is seen.
-# PIPELINES_SOURCE_LATENESS_MINUTES overrides it for every source.
+# How late a line may arrive, declared per source: a log shipper delivers within minutes, so a
+# day is taken as over once lines an hour past its end are seen. PIPELINES_SOURCE_LATENESS_MINUTES
+# overrides it for every source (0 to MAX_LATENESS; anything else is a configuration error).
 DECLARED_LATENESS = {"app_events": timedelta(hours=1), "access_log": timedelta(hours=1)}
-# The expected-volume rule, declared, never fitted to a population: a day is suspect when a
-# source has fewer than SUSPECT_SHARE of the median lines of the TRAILING_DAYS days before it
-# (counting only those with lines, and only when at least MIN_TRAILING_DAYS have). A weekend
-# day of a business service keeps well above a fifth of a weekday; a lost file of a day does not.
-SUSPECT_SHARE = 0.2
+MAX_LATENESS = timedelta(days=7)
+# The expected-volume rule, declared, never fitted to a population. A day is suspect when a
+# source has fewer than SUSPECT_SHARE of its baseline: the median lines of the last
+# SAME_WEEKDAY_WEEKS accepted days of the same weekday (when at least MIN_SAME_WEEKDAY), else of
+# the last TRAILING_DAYS accepted days. Only days that passed the rule, or that an operator
+# recorded as quiet, are accepted, so a run of thin days never becomes normal by itself. Why a
+# half: a weekend is compared with past weekends (once an operator has accepted two), and a file
+# lost for a day takes more than half of it, even where its first hours come from the day before.
+SUSPECT_SHARE = 0.5
+SAME_WEEKDAY_WEEKS = 4
+MIN_SAME_WEEKDAY = 2
 TRAILING_DAYS = 7
-MIN_TRAILING_DAYS = 3
 SHIPPER_MARKERS = "_closed"
 
 
@@ -116,12 +123,29 @@ def status_of(out_dir: Path, dataset: str, date_key: str) -> str | None:
         return None
 
 
+class LatenessError(ConfigurationError, ValueError):
+    """PIPELINES_SOURCE_LATENESS_MINUTES is not a number of minutes from 0 to a week."""
+
+
 def lateness(source: str) -> timedelta:
-    """The declared lateness of a source (PIPELINES_SOURCE_LATENESS_MINUTES overrides it)."""
+    """The declared lateness of a source (PIPELINES_SOURCE_LATENESS_MINUTES overrides it).
+
+    A negative lateness would put the watermark ahead of the lines seen, closing days whose
+    lines are still arriving: refused, like anything that is not minutes from 0 to a week.
+    """
     override = os.environ.get("PIPELINES_SOURCE_LATENESS_MINUTES", "").strip()
-    if override:
-        return timedelta(minutes=float(override))
-    return DECLARED_LATENESS[source]
+    if not override:
+        return DECLARED_LATENESS[source]
+    try:
+        minutes = float(override)
+    except ValueError:
+        minutes = math.nan
+    if not 0 <= minutes <= MAX_LATENESS.total_seconds() / 60:
+        raise LatenessError(
+            f"PIPELINES_SOURCE_LATENESS_MINUTES={override!r}: expected minutes from 0 to "
+            f"{MAX_LATENESS.total_seconds() / 60:.0f}, e.g. 60; unset it for the declared hour"
+        )
+    return timedelta(minutes=minutes)
 
 
 def source_state_file(out_dir: Path, source: str) -> Path:
@@ -151,14 +175,18 @@ def record_source(
     latest_event: str | None,
     lines_by_day: dict[str, int],
     marked_closed: list[str],
+    unreadable: dict[str, str] | None = None,
 ) -> None:
-    """What the source's raw files said when last indexed: its watermark, lines per UTC day
-    and the days its shipper marked closed."""
+    """What the source's raw files said when last indexed: the time its watermark starts from
+    (`latest_event`: by then enough accepted lines had been seen, lakehouse/ingest/routing.py),
+    lines per UTC day, the days its shipper marked closed, and the days a file of it could not
+    be read to its end on."""
     payload = {
         "source": source,
         "latest_event": latest_event,
         "lines_by_day": dict(sorted(lines_by_day.items())),
         "marked_closed": sorted(marked_closed),
+        "unreadable": dict(sorted((unreadable or {}).items())),
         "recorded_at": datetime.now(UTC).isoformat(),
     }
     target = source_state_file(out_dir, source)
@@ -173,10 +201,11 @@ class SourceState:
     latest_event: datetime | None
     lines_by_day: dict[str, int]
     marked_closed: frozenset[str]
+    unreadable: dict[str, str] = field(default_factory=dict)
 
     def watermark(self, now: datetime) -> datetime | None:
-        """The latest event seen less the declared lateness, never later than now (a line from
-        a clock ahead cannot close a day that has not ended)."""
+        """The corroborated latest event less the declared lateness, never later than now (lines
+        from a clock ahead cannot close a day that has not ended)."""
         if self.latest_event is None:
             return None
         return min(self.latest_event, now) - lateness(self.source)
@@ -194,6 +223,7 @@ def source_state(out_dir: Path, source: str) -> SourceState:
         latest_event=datetime.fromisoformat(latest) if latest else None,
         lines_by_day={k: int(v) for k, v in (payload.get("lines_by_day") or {}).items()},
         marked_closed=frozenset(payload.get("marked_closed") or ()),
+        unreadable=dict(payload.get("unreadable") or {}),
     )
 
 
@@ -233,29 +263,46 @@ def is_quiet(out_dir: Path, date_key: str) -> bool:
     return quiet_file(out_dir, date_key).exists()
 
 
-def _trailing_median(state: SourceState, day: date) -> float | None:
-    counts = [
-        state.lines_by_day.get((day - timedelta(days=back)).isoformat(), 0)
-        for back in range(1, TRAILING_DAYS + 1)
-    ]
-    counts = [n for n in counts if n > 0]
-    return statistics.median(counts) if len(counts) >= MIN_TRAILING_DAYS else None
-
-
-def volume_doubt(state: SourceState, day: date) -> str | None:
-    """Why a closed day's volume of this source is suspect, or None (the expected-volume rule)."""
-    lines = state.lines_by_day.get(day.isoformat(), 0)
-    baseline = _trailing_median(state, day)
-    if lines == 0:
-        return f"{state.source}: no line" + (
-            f" (the days before had a median of {baseline:,.0f})" if baseline else ""
-        )
-    if baseline is not None and lines < SUSPECT_SHARE * baseline:
-        return (
-            f"{state.source}: {lines:,} line(s), under {SUSPECT_SHARE:.0%} of the median "
-            f"{baseline:,.0f} of the days before"
-        )
+def _baseline(accepted: dict[date, int], day: date) -> tuple[float, str] | None:
+    """The day's expected volume from the accepted days before it (however far back: a run of
+    suspect days leaves the baseline where it was), and what it was taken from."""
+    before = [d for d in accepted if d < day]
+    same = [accepted[d] for d in before if d.weekday() == day.weekday()][-SAME_WEEKDAY_WEEKS:]
+    if len(same) >= MIN_SAME_WEEKDAY:
+        return statistics.median(same), f"the same weekday of the {len(same)} weeks before"
+    trailing = [accepted[d] for d in before][-TRAILING_DAYS:]
+    if trailing:
+        return statistics.median(trailing), f"the {len(trailing)} accepted day(s) before"
     return None
+
+
+def volume_doubts(state: SourceState, out_dir: Path, until: date) -> dict[str, str]:
+    """Per day up to `until`, why its volume of this source is suspect (the expected-volume
+    rule), day by day from the source's first line, so that thin days never join a baseline."""
+    days_with_lines = sorted(day for day, n in state.lines_by_day.items() if n > 0)
+    if not days_with_lines:
+        return {}
+    doubts: dict[str, str] = {}
+    accepted: dict[date, int] = {}
+    day = date.fromisoformat(days_with_lines[0])
+    while day <= until:
+        key = day.isoformat()
+        lines = state.lines_by_day.get(key, 0)
+        found = _baseline(accepted, day)
+        doubt = state.unreadable.get(key)
+        if lines == 0:
+            doubt = "no line"
+        elif doubt is None and found and lines < SUSPECT_SHARE * found[0]:
+            doubt = (
+                f"{lines:,} line(s), under {SUSPECT_SHARE:.0%} of the median {found[0]:,.0f} "
+                f"of {found[1]}"
+            )
+        if doubt and not is_quiet(out_dir, key):
+            doubts[key] = f"{state.source}: {doubt}"
+        elif lines:
+            accepted[day] = lines
+        day += timedelta(days=1)
+    return doubts
 
 
 @dataclass(frozen=True)
@@ -268,8 +315,15 @@ class DayReading:
     quiet: bool
 
 
-def read_day(states: dict[str, SourceState], out_dir: Path, day: date, now: datetime) -> DayReading:
-    """Whether each source has closed the day (watermark, shipper marker or quiet record)."""
+def read_day(
+    states: dict[str, SourceState],
+    doubts: dict[str, dict[str, str]],
+    out_dir: Path,
+    day: date,
+    now: datetime,
+) -> DayReading:
+    """Whether each source has closed the day (watermark, shipper marker or quiet record), and
+    whether its volume is in doubt (`doubts`, per source, from `volume_doubts`)."""
     key = day.isoformat()
     lines = sum(state.lines_by_day.get(key, 0) for state in states.values())
     if is_quiet(out_dir, key):
@@ -282,7 +336,9 @@ def read_day(states: dict[str, SourceState], out_dir: Path, day: date, now: date
             if watermark is None or watermark < day_end:
                 waiting.append(name)
                 continue
-        doubt = volume_doubt(state, day)
+        doubt = doubts[name].get(key) or (
+            None if state.lines_by_day.get(key) else f"{name}: no line"
+        )
         if doubt:
             suspect.append(doubt)
     return DayReading(tuple(waiting), tuple(suspect), lines, False)
@@ -359,15 +415,31 @@ class Coverage:
             parts.append(f"{len(days)} suspect: {_listed(days)}")
         fix = ""
         if self.waiting or self.suspect:
-            unsettled = sorted({*self.waiting, *self.suspect})
+            runs = _runs(sorted({*self.waiting, *self.suspect}))
+            commands = [
+                f"python -m pipelines record-quiet --start {first} --end {last} --reason '...'"
+                for first, last in runs[:3]
+            ]
+            more = f" (and {len(runs) - 3} more ranges)" if len(runs) > 3 else ""
             fix = (
                 ". Run again when their logs arrive; if they were really quiet, record it: "
-                f"python -m pipelines record-quiet --start {unsettled[0]} "
-                f"--end {unsettled[-1]} --reason '...'"
+                + "; ".join(commands)
+                + more
             )
         return f"{self.days_expected - self.days_present} of {self.days_expected} days are not " + (
             "complete: " + "; ".join(parts) + fix
         )
+
+
+def _runs(days: list[str]) -> list[tuple[str, str]]:
+    """Sorted days as (first, last) runs of consecutive days."""
+    runs: list[list[str]] = []
+    for day in days:
+        if runs and date.fromisoformat(day) - date.fromisoformat(runs[-1][1]) == timedelta(days=1):
+            runs[-1][1] = day
+        else:
+            runs.append([day, day])
+    return [(first, last) for first, last in runs]
 
 
 def _listed(items: list[str], shown: int = 10) -> str:
@@ -383,14 +455,16 @@ def period_coverage(out_dir: Path, start: date, end: date, now: datetime | None 
     """The coverage of the days [start, end)."""
     now = now or datetime.now(UTC)
     states = {name: source_state(out_dir, name) for name in SOURCE_NAMES}
+    last = end - timedelta(days=1)
+    doubts = {name: volume_doubts(state, out_dir, last) for name, state in states.items()}
     coverage = Coverage(start, end)
     for name, state in states.items():
         mark = state.watermark(now)
-        coverage.watermarks[name] = mark.strftime("%Y-%m-%dT%H:%MZ") if mark else None
+        coverage.watermarks[name] = mark.strftime("%Y-%m-%dT%H:%MZ") if mark else "no line seen"
     day = start
     while day < end:
         key = day.isoformat()
-        reading = read_day(states, out_dir, day, now)
+        reading = read_day(states, doubts, out_dir, day, now)
         statuses = {d: status_of(out_dir, d, key) for d in DAILY_DATASETS}
         lacking = [f"silver/{d}" for d, status in statuses.items() if status is None]
         if reading.quiet:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from pipelines.locations import DEFAULT_OUT_DIR, DEFAULT_RAW_DIR
@@ -246,6 +246,15 @@ def _record_quiet(args: argparse.Namespace) -> int:
     end = args.end or args.start
     if end < args.start:
         print("error: --start is after --end", file=sys.stderr)
+        return 2
+    if not args.reason.strip():
+        print("error: --reason is empty: say why the days had little or no input", file=sys.stderr)
+        return 2
+    if end >= datetime.now(UTC).date():
+        print(
+            f"error: {end} has not ended (UTC): only a day that is over can be recorded quiet",
+            file=sys.stderr,
+        )
         return 2
     days = [
         (args.start + timedelta(days=n)).isoformat() for n in range((end - args.start).days + 1)

@@ -12,7 +12,14 @@ from typing import TYPE_CHECKING
 import dagster as dg
 
 from assets.partitions import FIRST_DATE
-from lakehouse.coverage import Coverage, is_quiet, period_coverage, record_no_input
+from lakehouse.coverage import (
+    SOURCE_NAMES,
+    Coverage,
+    is_quiet,
+    lateness,
+    period_coverage,
+    record_no_input,
+)
 from lakehouse.erasure import stale_periods
 from lakehouse.intake import (
     DayPlan,
@@ -206,6 +213,8 @@ def check_configuration() -> None:
     pseudonym_key_from_env()
     if RECIPIENTS:
         signing_key_from_env()
+    for source in SOURCE_NAMES:
+        lateness(source)
 
 
 def run_pipeline(
@@ -312,7 +321,8 @@ def _run_locked(
 
     def run(label: str, partition: str | None, selection: list, tags: dict | None = None) -> None:
         if label in ("warehouse", "exports", "weekly exports") and tally.failures:
-            print(f"  {partition or label}: {label} not run, because of the failures below")
+            shown = f"week of {partition}" if label == "weekly exports" else partition or label
+            print(f"  {shown}: {label} not run, because of the failures below")
             return
         signals.where = label if partition in (None, label) else f"{label} {partition}"
         try:
@@ -362,10 +372,14 @@ def _run_locked(
             f"  recorded quiet by the operator, so complete with no input: {len(empty)} "
             f"day(s), {empty[0]} .. {empty[-1]}"
         )
-    held_months = _unsettled("month", gold_months, out_dir)
-    held_weeks = _unsettled("week", gold_weeks, out_dir)
+    attempted = set(dates)
+    held_months = _unsettled("month", gold_months, out_dir, attempted)
+    held_weeks = _unsettled("week", gold_weeks, out_dir, attempted)
     quietly = sorted(set(touching) - set(gold_weeks))
-    unsettled_weeks = {**held_weeks, **_unsettled("week", quietly, out_dir, report=False)}
+    unsettled_weeks = {
+        **held_weeks,
+        **_unsettled("week", quietly, out_dir, attempted, report=False),
+    }
     held_exports = {
         m
         for m in gold_months
@@ -437,19 +451,20 @@ def _span(period: str, key: str) -> tuple[date, date]:
 
 
 def _unsettled(
-    period: str, keys: list[str], out_dir: Path, report: bool = True
+    period: str, keys: list[str], out_dir: Path, attempted: set[str], report: bool = True
 ) -> dict[str, Coverage]:
-    """The periods with a day waiting for input or suspect, each named in one line with the
-    fix (when `report`); a period with only missing (failed) days is left to its gold check,
-    which fails and says why."""
+    """The periods with a day waiting for input, suspect, or not built and not part of this
+    run, each named in one line with the fix (when `report`). A period whose only missing days
+    failed in this run is left to its gold check, which fails and says why."""
     held = {}
     for key in keys:
         coverage = period_coverage(out_dir, *_span(period, key))
-        if coverage.waiting or coverage.suspect:
+        unbuilt = [day for day in coverage.missing if day not in attempted]
+        if coverage.waiting or coverage.suspect or unbuilt:
             held[key] = coverage
             name = key[:7] if period == "month" else f"week of {key}"
             if report:
-                print(f"  {name}: held, nothing published: {coverage.explain()}")
+                print(f"  {name}: held, not published or rebuilt: {coverage.explain()}")
     return held
 
 

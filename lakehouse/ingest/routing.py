@@ -40,7 +40,10 @@ from lakehouse.ingest.sources import RawSource
 from lakehouse.ingest.staging import Stager, path_digest, staged_folder
 from lakehouse.storage import write_bytes_atomically
 
-INDEX_VERSION = 4
+INDEX_VERSION = 5
+# A source's watermark is the time by which this many accepted lines had been seen (the
+# latest of all but WATERMARK_LINES - 1 lines): one line from a clock ahead cannot move it.
+WATERMARK_LINES = 16
 PARALLEL_INDEX_MIN_BYTES = 32 << 20
 
 
@@ -58,8 +61,10 @@ class FileIndex:
 
     `date_runs` holds `[first_line, last_line, date]` runs (1-based, inclusive). Logs are
     written roughly in time order, so a file has a handful of runs, and a partition can
-    skip, unparsed, every line that belongs to another day. `latest_event` is the latest
-    timestamp of an accepted line (ISO 8601, UTC): the file's part of its source's watermark.
+    skip, unparsed, every line that belongs to another day. `latest_events` are the latest
+    timestamps of accepted lines (ISO 8601, UTC, newest first, at most WATERMARK_LINES): the
+    file's part of its source's watermark. `unreadable` is the error that stopped reading the
+    file before its end (a gzip cut short), and `unreadable_date` the day of its last line read.
     """
 
     relative_path: str
@@ -73,7 +78,9 @@ class FileIndex:
     date_runs: list[list] = field(default_factory=list)
     refused: str | None = None
     held: str | None = None
-    latest_event: str | None = None
+    latest_events: list[str] = field(default_factory=list)
+    unreadable: str | None = None
+    unreadable_date: str | None = None
     version: int = INDEX_VERSION
 
     def line_dates(self) -> list[str]:
@@ -178,7 +185,8 @@ def build_file_index(
     first: str | None = None
     current: str | None = None
     lines = 0
-    latest: int | None = None
+    latest = np.array([], dtype=np.int64)
+    unreadable: tuple[str, str | None] | None = None
     refused: str | None = None
     stager = (
         Stager(
@@ -195,7 +203,7 @@ def build_file_index(
                 break
             parsed = parse.result()
             lines = int(block.numbers[-1])
-            latest = _later(latest, parsed.rows)
+            latest = _latest(latest, parsed.rows)
             own = parsed.dates.to_numpy(zero_copy_only=False)
             dated = np.flatnonzero(pc.is_valid(parsed.dates).to_numpy(zero_copy_only=False))
             if first is None and len(dated):
@@ -205,6 +213,7 @@ def build_file_index(
             assigned = _assigned_dates(own, dated, current)
             _add_runs(runs, block.numbers, assigned)
             current = assigned[-1] if len(assigned) else current
+            unreadable = _unreadable(block, current) or unreadable
             if stager is not None:
                 stager.add(parsed, assigned)
     except BaseException:
@@ -233,18 +242,29 @@ def build_file_index(
         date_counts=dict(sorted(runs.counts.items())),
         date_runs=runs.runs,
         refused=refused,
-        latest_event=None if refused is not None or latest is None else _iso_utc(latest),
+        latest_events=[] if refused is not None else [_iso_utc(int(t)) for t in latest],
+        unreadable=unreadable[0] if unreadable and refused is None else None,
+        unreadable_date=unreadable[1] if unreadable and refused is None else None,
     )
 
 
-def _later(latest: int | None, rows: pa.Table) -> int | None:
-    """The later of `latest` and the latest `ts` of `rows`, in microseconds since the epoch."""
+def _latest(latest: np.ndarray, rows: pa.Table) -> np.ndarray:
+    """The WATERMARK_LINES latest `ts` of `latest` and `rows` (microseconds), newest first."""
     if not rows.num_rows:
         return latest
-    found = pc.max(rows.column("ts").cast(pa.int64())).as_py()
-    if found is None:
-        return latest
-    return found if latest is None else max(latest, found)
+    times = rows.column("ts").cast(pa.int64()).to_numpy(zero_copy_only=False)
+    merged = np.concatenate([latest, times.astype(np.int64)])
+    if len(merged) > WATERMARK_LINES:
+        merged = np.partition(merged, len(merged) - WATERMARK_LINES)[-WATERMARK_LINES:]
+    return np.sort(merged)[::-1].astype(np.int64)
+
+
+def _unreadable(block: LineBlock, current: str | None) -> tuple[str, str | None] | None:
+    """The error that cut a file short (its tail could not be read), with the day it ended on."""
+    for error, _ in block.errors.values():
+        if reasons.reason_code(error) == reasons.UNREADABLE_FILE:
+            return error, current
+    return None
 
 
 def _iso_utc(microseconds: int) -> str:
@@ -418,13 +438,22 @@ def _record_source_state(
     lines: Counter[str] = Counter()
     for index in indexes:
         lines.update(index.date_counts)
-    latest = [index.latest_event for index in indexes if index.latest_event]
+    times = sorted(
+        (datetime.fromisoformat(t) for index in indexes for t in index.latest_events), reverse=True
+    )
+    corroborated = times[min(WATERMARK_LINES, len(times)) - 1].isoformat() if times else None
+    unreadable = {
+        index.unreadable_date: f"{index.relative_path} could not be read to its end"
+        for index in indexes
+        if index.unreadable and index.unreadable_date
+    }
     coverage.record_source(
         out_dir,
         source.name,
-        max(latest, key=datetime.fromisoformat) if latest else None,
+        corroborated,
         dict(lines),
         coverage.shipper_marker_days(raw_dir, source.folder),
+        unreadable,
     )
 
 
