@@ -498,3 +498,20 @@ def test_the_runs_list_names_the_jobs_and_quiet_days_are_not_missing(tmp_path: P
         materialized = instance.get_materialized_partitions(key)
     october = {f"2026-10-{d:02d}" for d in range(1, 32)}
     assert october <= materialized, sorted(october - materialized)
+
+
+@pytest.mark.parametrize(("users", "days", "seed"), [(300, 31, 5), (60, 31, 2), (30, 14, 1)])
+def test_no_generated_day_is_suspect_on_several_populations(
+    tmp_path: Path, users: int, days: int, seed: int
+) -> None:
+    """The declared volume rule was not fitted to the sample, and it holds no day of it."""
+    from lakehouse import coverage
+    from lakehouse.intake import take_inventory
+
+    raw, out = tmp_path / "raw", tmp_path / "out"
+    generate(GeneratorConfig(out=raw, days=days, users=users, seed=seed))
+    take_inventory(raw, out)
+    for name in coverage.SOURCE_NAMES:
+        state = coverage.source_state(out, name)
+        last = date(2026, 10, days)
+        assert coverage.volume_doubts(state, out, last) == {}, name
