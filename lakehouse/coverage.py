@@ -123,6 +123,27 @@ def status_of(out_dir: Path, dataset: str, date_key: str) -> str | None:
         return None
 
 
+class ExpectedSourcesError(ConfigurationError, ValueError):
+    """PIPELINES_EXPECTED_SOURCES names no source, or one the input contract does not know."""
+
+
+def expected_sources() -> tuple[str, ...]:
+    """The sources that must close every day (PIPELINES_EXPECTED_SOURCES, comma-separated; both
+    by default). A deployment that ships web access logs only declares `access_log`, instead of
+    recording every day quiet because no app event ever arrives."""
+    text = os.environ.get("PIPELINES_EXPECTED_SOURCES", "").strip()
+    if not text:
+        return SOURCE_NAMES
+    names = tuple(dict.fromkeys(n.strip() for n in text.split(",") if n.strip()))
+    unknown = [n for n in names if n not in SOURCE_NAMES]
+    if unknown or not names:
+        raise ExpectedSourcesError(
+            f"PIPELINES_EXPECTED_SOURCES={text!r}: expected one or more of "
+            f"{', '.join(SOURCE_NAMES)}, comma-separated"
+        )
+    return names
+
+
 class LatenessError(ConfigurationError, ValueError):
     """PIPELINES_SOURCE_LATENESS_MINUTES is not a number of minutes from 0 to a week."""
 
@@ -454,7 +475,7 @@ def _span(days: list[str]) -> str:
 def period_coverage(out_dir: Path, start: date, end: date, now: datetime | None = None) -> Coverage:
     """The coverage of the days [start, end)."""
     now = now or datetime.now(UTC)
-    states = {name: source_state(out_dir, name) for name in SOURCE_NAMES}
+    states = {name: source_state(out_dir, name) for name in expected_sources()}
     last = end - timedelta(days=1)
     doubts = {name: volume_doubts(state, out_dir, last) for name, state in states.items()}
     coverage = Coverage(start, end)

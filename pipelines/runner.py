@@ -13,8 +13,8 @@ import dagster as dg
 
 from assets.partitions import FIRST_DATE
 from lakehouse.coverage import (
-    SOURCE_NAMES,
     Coverage,
+    expected_sources,
     is_quiet,
     lateness,
     period_coverage,
@@ -213,7 +213,7 @@ def check_configuration() -> None:
     pseudonym_key_from_env()
     if RECIPIENTS:
         signing_key_from_env()
-    for source in SOURCE_NAMES:
+    for source in expected_sources():
         lateness(source)
 
 

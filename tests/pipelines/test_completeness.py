@@ -515,3 +515,23 @@ def test_no_generated_day_is_suspect_on_several_populations(
         state = coverage.source_state(out, name)
         last = date(2026, 10, days)
         assert coverage.volume_doubts(state, out, last) == {}, name
+
+
+def test_a_deployment_with_web_logs_only_declares_its_one_source(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without app events every day waits for them (no watermark), unless the deployment
+    declares that it ships access logs only; a name the contract does not know is refused."""
+    from deidentify.configuration import ConfigurationError
+    from lakehouse.coverage import expected_sources
+
+    lines = {day: 1000 for day in OCTOBER}
+    _source(tmp_path, "access_log", "2026-11-02T00:00:00+00:00", lines)
+    _built(tmp_path, OCTOBER)
+    waiting = _month_coverage(tmp_path).waiting
+    assert len(waiting) == 31 and set(map(tuple, waiting.values())) == {("app_events",)}
+    monkeypatch.setenv("PIPELINES_EXPECTED_SOURCES", "access_log")
+    assert _month_coverage(tmp_path).is_complete
+    monkeypatch.setenv("PIPELINES_EXPECTED_SOURCES", "access_logs")
+    with pytest.raises(ConfigurationError, match="PIPELINES_EXPECTED_SOURCES"):
+        expected_sources()
