@@ -18,12 +18,15 @@ BOMB = 'a: &a ["x","x","x","x","x","x","x","x","x"]\n' + "".join(
 )
 
 
-def _run(raw: Path, out: Path, env: dict[str, str], *extra: str) -> subprocess.CompletedProcess:
+def _run(
+    raw: Path, out: Path, env: dict[str, str], *extra: str, demo: bool = True
+) -> subprocess.CompletedProcess:
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("PIPELINES_", "DAGSTER_"))}
+    clean = {k: v for k, v in clean.items() if not k.endswith(("_KEY", "_KEY_FILE"))}
     return subprocess.run(
         [sys.executable, "-m", "pipelines", *extra, "run", "--raw", str(raw), "--out", str(out)],
         cwd=PROJECT_ROOT,
-        env={**clean, "PIPELINES_DEMO_MODE": "1", **env},
+        env={**clean, **({"PIPELINES_DEMO_MODE": "1"} if demo else {}), **env},
         capture_output=True,
         text=True,
         timeout=300,
@@ -87,18 +90,7 @@ def test_a_missing_key_exits_78_before_bronze_exists(
     generate(GeneratorConfig(out=raw, days=1, users=10, seed=1, malformed_rate=0))
     keys = {"PSEUDONYMIZATION_KEY": "k" * 40, "EXPORT_SIGNING_KEY": "ab" * 32}
     keys.pop(unset)
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("PIPELINES_", "DAGSTER_"))}
-    clean = {
-        k: v for k, v in clean.items() if k not in ("PSEUDONYMIZATION_KEY", "EXPORT_SIGNING_KEY")
-    }
-    result = subprocess.run(
-        [sys.executable, "-m", "pipelines", "run", "--raw", str(raw), "--out", str(out)],
-        cwd=PROJECT_ROOT,
-        env={**clean, **keys},
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    result = _run(raw, out, keys, demo=False)
     assert result.returncode == 78, result.stdout + result.stderr
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and expected in lines[0], lines

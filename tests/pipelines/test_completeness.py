@@ -320,32 +320,36 @@ def test_thin_days_never_become_the_baseline(tmp_path: Path) -> None:
     assert coverage.is_complete, "two accepted Sundays are the baseline of the next ones"
 
 
-def test_a_file_cut_short_makes_its_last_day_suspect(tmp_path: Path) -> None:
-    """A gzip file cut short loses its tail: the day it ends on is suspect, whatever the
-    watermark and the volume say, until the file is whole again or the operator records it."""
-    import gzip
+def _login(number: int, ts: str, user: str = "usr_1") -> bytes:
+    return orjson.dumps({"event_id": f"e{number}", "ts": ts, "event": "login", "user_id": user})
 
+
+def _indexed_events(tmp_path: Path, name: str, payload: bytes):
+    """The app-events source state after indexing one raw file holding `payload`."""
     from lakehouse import coverage
     from lakehouse.ingest.routing import index_source
     from lakehouse.ingest.sources import APP_EVENTS
 
     raw, out = tmp_path / "raw", tmp_path / "out"
     (raw / "events").mkdir(parents=True)
+    (raw / "events" / name).write_bytes(payload)
+    index_source(APP_EVENTS, raw, out, 1 << 20)
+    return coverage.source_state(out, "app_events"), out
+
+
+def test_a_file_cut_short_makes_its_last_day_suspect(tmp_path: Path) -> None:
+    """A gzip file cut short loses its tail: the day it ends on is suspect, whatever the
+    watermark and the volume say, until the file is whole again or the operator records it."""
+    import gzip
+
+    from lakehouse import coverage
+
     rows = [
-        orjson.dumps(
-            {
-                "event_id": f"e{i}",
-                "ts": f"2026-10-0{1 + i // 400}T{(i // 17) % 24:02d}:00:00Z",
-                "event": "login",
-                "user_id": f"usr_{i % 30}",
-            }
-        )
+        _login(i, f"2026-10-0{1 + i // 400}T{(i // 17) % 24:02d}:00:00Z", f"usr_{i % 30}")
         for i in range(1200)
     ]
     whole = gzip.compress(b"\n".join(rows) + b"\n", mtime=0)
-    (raw / "events" / "cut.jsonl.gz").write_bytes(whole[: len(whole) * 3 // 4])
-    index_source(APP_EVENTS, raw, out, 1 << 20)
-    state = coverage.source_state(out, "app_events")
+    state, out = _indexed_events(tmp_path, "cut.jsonl.gz", whole[: len(whole) * 3 // 4])
     assert list(state.unreadable) == ["2026-10-03"], state.unreadable
     doubts = coverage.volume_doubts(state, out, date(2026, 10, 31))
     assert "could not be read to its end" in doubts["2026-10-03"]
@@ -385,31 +389,9 @@ def test_record_quiet_refuses_an_empty_reason_and_a_day_not_over(tmp_path: Path)
 def test_one_line_from_a_clock_ahead_does_not_move_the_watermark(tmp_path: Path) -> None:
     """The watermark starts from the time by which 16 accepted lines had been seen: a single
     line dated tomorrow (clock skew) cannot close a day whose delivery stopped half-way."""
-    from lakehouse import coverage
-    from lakehouse.ingest.routing import index_source
-    from lakehouse.ingest.sources import APP_EVENTS
-
-    raw, out = tmp_path / "raw", tmp_path / "out"
-    (raw / "events").mkdir(parents=True)
-    rows = [
-        orjson.dumps(
-            {
-                "event_id": f"e{i}",
-                "ts": f"2026-10-06T{i % 15:02d}:{i % 60:02d}:00Z",
-                "event": "login",
-                "user_id": "usr_1",
-            }
-        )
-        for i in range(200)
-    ]
-    rows.append(
-        orjson.dumps(
-            {"event_id": "skew", "ts": "2026-10-08T01:00:00Z", "event": "login", "user_id": "usr_1"}
-        )
-    )
-    (raw / "events" / "day.jsonl").write_bytes(b"\n".join(rows) + b"\n")
-    index_source(APP_EVENTS, raw, out, 1 << 20)
-    state = coverage.source_state(out, "app_events")
+    rows = [_login(i, f"2026-10-06T{i % 15:02d}:{i % 60:02d}:00Z") for i in range(200)]
+    rows.append(_login(999, "2026-10-08T01:00:00Z"))
+    state, _ = _indexed_events(tmp_path, "day.jsonl", b"\n".join(rows) + b"\n")
     assert state.latest_event is not None and state.latest_event.isoformat() < "2026-10-06T15"
 
 
