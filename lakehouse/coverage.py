@@ -104,8 +104,9 @@ def record_no_input(out_dir: Path, date_key: str, note: str) -> bool:
     """Record the silver of a day that no raw file holds a line of as built empty.
 
     It makes the day complete only together with an operator's quiet record (a day with no
-    line is otherwise suspect). Returns False (and records nothing) when any dataset of the day already
-    has a marker: a day that was materialized keeps what its materialization recorded.
+    line is otherwise suspect). Returns False (and records nothing) when any dataset of the
+    day already has a marker: a day that was materialized keeps what its materialization
+    recorded.
     """
     if any(status_of(out_dir, d, date_key) is not None for d in DAILY_DATASETS):
         return False
