@@ -266,18 +266,40 @@ def record_quiet(out_dir: Path, days: Iterable[str], reason: str, recorded_by: s
     if not reason.strip():
         raise ValueError("a quiet day needs a reason (--reason): say why the day had no input")
     recorded = []
+    indexed = [n for n in SOURCE_NAMES if source_state_file(out_dir, n).exists()]
+    states = {name: source_state(out_dir, name) for name in indexed}
     for day in sorted(set(days)):
         date.fromisoformat(day)
+        lines = sum(state.lines_by_day.get(day, 0) for state in states.values())
         payload = {
             "day": day,
             "reason": reason.strip(),
             "recorded_by": recorded_by,
             "recorded_at": datetime.now(UTC).isoformat(),
+            "lines_when_recorded": lines if states else None,
         }
         write_bytes_atomically(quiet_file(out_dir, day), json.dumps(payload).encode())
         append_line(completeness_audit_file(out_dir), json.dumps({"event": "quiet_day", **payload}))
         recorded.append(day)
     return recorded
+
+
+def quiet_days_that_grew(out_dir: Path, days: Iterable[str]) -> list[tuple[str, dict, int]]:
+    """(day, its quiet record, lines now) for each day recorded quiet that has more lines now
+    than when it was recorded: late input that contradicts an operator's word. A record made
+    before anything was indexed knew no count and is not compared."""
+    states = [source_state(out_dir, name) for name in SOURCE_NAMES]
+    grown = []
+    for day in days:
+        try:
+            record = json.loads(quiet_file(out_dir, day).read_text())
+        except (OSError, ValueError):
+            continue
+        before = record.get("lines_when_recorded")
+        now = sum(state.lines_by_day.get(day, 0) for state in states)
+        if before is not None and now > before:
+            grown.append((day, record, now))
+    return grown
 
 
 def is_quiet(out_dir: Path, date_key: str) -> bool:

@@ -18,6 +18,7 @@ from lakehouse.coverage import (
     is_quiet,
     lateness,
     period_coverage,
+    quiet_days_that_grew,
     record_no_input,
 )
 from lakehouse.erasure import stale_periods
@@ -373,6 +374,7 @@ def _run_locked(
             f"day(s), {empty[0]} .. {empty[-1]}"
         )
     attempted = set(dates)
+    _report_quiet_days_that_grew(out_dir, spans)
     held_months = _unsettled("month", gold_months, out_dir, attempted)
     held_weeks = _unsettled("week", gold_weeks, out_dir, attempted)
     quietly = sorted(set(touching) - set(gold_weeks))
@@ -443,6 +445,24 @@ def _run_locked(
         )
         return EXIT_WAITING
     return 0
+
+
+def _report_quiet_days_that_grew(out_dir: Path, spans: list[tuple[date, date]]) -> None:
+    """Name each day recorded quiet that has received lines since: its periods are rebuilt
+    from them, and what was delivered is corrected only on the release schedule."""
+    days = sorted(
+        {
+            (first + timedelta(days=n)).isoformat()
+            for first, end in spans
+            for n in range((end - first).days)
+        }
+    )
+    for day, record, lines in quiet_days_that_grew(out_dir, days):
+        print(
+            f"  {day}: recorded quiet by {record.get('recorded_by')} ({record.get('reason')!r}) "
+            f"with {record['lines_when_recorded']:,} line(s), but it has {lines:,} now: gold is "
+            "rebuilt from them; packages delivered before get them in their scheduled correction"
+        )
 
 
 def _span(period: str, key: str) -> tuple[date, date]:

@@ -220,6 +220,8 @@ def build_file_index(
         if stager is not None:
             stager.discard()
         raise
+    if unreadable is None and lines and _ends_mid_line(path):
+        unreadable = (f"{relative} ends in the middle of a line (cut short?)", current)
     if refused is None and first is None and lines:
         refused = reasons.reason(
             reasons.UNDATED_FILE,
@@ -257,6 +259,20 @@ def _latest(latest: np.ndarray, rows: pa.Table) -> np.ndarray:
     if len(merged) > WATERMARK_LINES:
         merged = np.partition(merged, len(merged) - WATERMARK_LINES)[-WATERMARK_LINES:]
     return np.sort(merged)[::-1].astype(np.int64)
+
+
+def _ends_mid_line(path: Path) -> bool:
+    """A plain log whose last byte is not a newline was cut short, or is still being written:
+    either way the day it ends on is not known to be whole. (A gzip file cut short fails to
+    decompress instead, which `_unreadable` sees.)"""
+    if path.name.endswith(".gz"):
+        return False
+    descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    try:
+        os.lseek(descriptor, -1, os.SEEK_END)
+        return os.read(descriptor, 1) != b"\n"
+    finally:
+        os.close(descriptor)
 
 
 def _unreadable(block: LineBlock, current: str | None) -> tuple[str, str | None] | None:

@@ -268,6 +268,25 @@ def test_the_watermark_a_marker_or_an_operator_closes_a_day(tmp_path: Path) -> N
     assert json.loads(audit[-1])["reason"] == "the load balancer was replaced"
 
 
+def test_a_quiet_day_that_later_gets_lines_is_named(tmp_path: Path) -> None:
+    """The operator's word is kept with the lines known then; late input that contradicts it
+    is found (the runner names it), while a record made before any indexing is not compared."""
+    from lakehouse.coverage import quiet_days_that_grew, record_quiet
+
+    record_quiet(tmp_path, ["2026-10-09"], "made before anything was indexed", "ops")
+    lines = {day: 1000 for day in OCTOBER}
+    lines["2026-10-10"] = 0
+    _source(tmp_path, "app_events", "2026-11-02T00:00:00+00:00", lines)
+    _source(tmp_path, "access_log", "2026-11-02T00:00:00+00:00", lines)
+    record_quiet(tmp_path, ["2026-10-10"], "the practice was closed", "ops")
+    assert quiet_days_that_grew(tmp_path, OCTOBER) == []
+    lines["2026-10-10"] = 73
+    _source(tmp_path, "app_events", "2026-11-02T00:00:00+00:00", lines)
+    grown = quiet_days_that_grew(tmp_path, OCTOBER)
+    assert [(day, now) for day, _, now in grown] == [("2026-10-10", 73)]
+    assert grown[0][1]["lines_when_recorded"] == 0
+
+
 def test_a_day_far_below_its_trailing_volume_or_empty_is_suspect(tmp_path: Path) -> None:
     """A lost file looks like a quiet day: the expected-volume rule holds it for an operator."""
     from lakehouse.coverage import SUSPECT_SHARE, record_quiet
@@ -353,6 +372,17 @@ def test_a_file_cut_short_makes_its_last_day_suspect(tmp_path: Path) -> None:
     assert list(state.unreadable) == ["2026-10-03"], state.unreadable
     doubts = coverage.volume_doubts(state, out, date(2026, 10, 31))
     assert "could not be read to its end" in doubts["2026-10-03"]
+
+
+def test_a_plain_file_cut_mid_line_makes_its_last_day_suspect(tmp_path: Path) -> None:
+    """A plain log that ends in the middle of a line was cut short (or is still being
+    written): the day its last line falls on is not known to be whole."""
+    rows = [_login(i, f"2026-10-0{1 + i // 400}T{(i // 17) % 24:02d}:00:00Z") for i in range(1200)]
+    text = b"\n".join(rows) + b"\n"
+    state, _ = _indexed_events(tmp_path, "cut.jsonl", text[: len(text) * 3 // 4])
+    assert list(state.unreadable) == ["2026-10-03"], state.unreadable
+    whole, _ = _indexed_events(tmp_path / "whole", "whole.jsonl", text)
+    assert whole.unreadable == {}
 
 
 def test_a_lateness_that_is_not_minutes_from_0_to_a_week_is_a_configuration_error(
