@@ -98,6 +98,17 @@ def found_dates(raw_dir: Path, out_dir: Path) -> list[str]:
     return _inventory(raw_dir, out_dir, refused_count=False).found
 
 
+def days_in(spans: list[tuple[date, date]]) -> list[str]:
+    """Every day of the [first, end) spans, once each, in order."""
+    return sorted(
+        {
+            (first + timedelta(days=n)).isoformat()
+            for first, end in spans
+            for n in range((end - first).days)
+        }
+    )
+
+
 def settle_empty_days(out_dir: Path, found: set[str], spans: list[tuple[date, date]]) -> list[str]:
     """Record the silver of every day in `spans` that no raw line falls on and that the
     operator recorded as quiet as built empty; returns those days, so the caller can show them
@@ -107,17 +118,13 @@ def settle_empty_days(out_dir: Path, found: set[str], spans: list[tuple[date, da
     unpublished until the logs arrive or the operator records it (lakehouse/coverage.py).
     """
     settled = set()
-    for first, end in spans:
-        day = first
-        while day < end:
-            label = day.isoformat()
-            if (
-                label not in found
-                and is_quiet(out_dir, label)
-                and record_no_input(out_dir, label, "pipelines run: recorded quiet by the operator")
-            ):
-                settled.add(label)
-            day += timedelta(days=1)
+    for label in days_in(spans):
+        if (
+            label not in found
+            and is_quiet(out_dir, label)
+            and record_no_input(out_dir, label, "pipelines run: recorded quiet by the operator")
+        ):
+            settled.add(label)
     return sorted(settled)
 
 
@@ -450,14 +457,7 @@ def _run_locked(
 def _report_quiet_days_that_grew(out_dir: Path, spans: list[tuple[date, date]]) -> None:
     """Name each day recorded quiet that has received lines since: its periods are rebuilt
     from them, and what was delivered is corrected only on the release schedule."""
-    days = sorted(
-        {
-            (first + timedelta(days=n)).isoformat()
-            for first, end in spans
-            for n in range((end - first).days)
-        }
-    )
-    for day, record, lines in quiet_days_that_grew(out_dir, days):
+    for day, record, lines in quiet_days_that_grew(out_dir, days_in(spans)):
         print(
             f"  {day}: recorded quiet by {record.get('recorded_by')} ({record.get('reason')!r}) "
             f"with {record['lines_when_recorded']:,} line(s), but it has {lines:,} now: gold is "

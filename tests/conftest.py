@@ -6,7 +6,7 @@ import os
 import shutil
 import subprocess
 import sys
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -46,7 +46,7 @@ def record_sample_edges_quiet(
     """
     from lakehouse.coverage import record_quiet, shipper_marker_days
     from lakehouse.periods import period_end
-    from pipelines.runner import partition_dates, settle_empty_days, weeks_touching
+    from pipelines.runner import days_in, partition_dates, settle_empty_days, weeks_touching
 
     first = date.fromisoformat(month)
     spans = [(first, period_end("month", first))]
@@ -55,14 +55,7 @@ def record_sample_edges_quiet(
         for w in weeks_touching(month)
     ]
     generated = set(shipper_marker_days(raw, "events")) & set(shipper_marker_days(raw, "access"))
-    days = sorted(
-        {
-            (start + timedelta(days=n)).isoformat()
-            for start, end in spans
-            for n in range((end - start).days)
-        }
-        - generated
-    )
+    days = [day for day in days_in(spans) if day not in generated]
     record_quiet(out, days, "test: the generated sample covers only some days", "tests")
     if settle:
         settle_empty_days(out, set(partition_dates(raw, out)), spans)
